@@ -1,0 +1,1 @@
+"""Benchmarks: JSON output, ratios measured in the same run."""
