@@ -1,0 +1,232 @@
+"""Zoho data centres and the hosts each one serves, with every host overridable.
+
+Facts: ``shared/docs/zoho-bulk-api.md`` §4 (SDK ``dc/*_data_center.py``, multi-DC docs).
+Where the facts file says UNCERTAIN (UK API hosts, Recruit in CA/SA/UK, AU Recruit) the
+likeliest host by Zoho's naming pattern is used; any of them can be overridden.
+
+``Endpoints`` is what the clients use. Tests and the demo point it at the simulator with
+``Endpoints.for_simulator(base_url, dc)``, whose layout is ``{base}/{dc}/{service}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+
+
+class Environment(StrEnum):
+    """Zoho CRM environments. Sandbox and developer orgs only change the API host."""
+
+    PRODUCTION = "production"
+    SANDBOX = "sandbox"
+    DEVELOPER = "developer"
+
+
+@dataclass(frozen=True)
+class DataCenter:
+    """The hosts of one Zoho data centre (production environment)."""
+
+    code: str
+    name: str
+    accounts: str
+    crm_api: str
+    upload: str
+    download: str
+    recruit: str
+    sandbox_api: str
+    developer_api: str
+
+
+def _dc(code: str, name: str, tld: str, accounts: str, upload: str, recruit: str) -> DataCenter:
+    return DataCenter(
+        code=code,
+        name=name,
+        accounts=accounts,
+        crm_api=f"https://www.zohoapis.{tld}",
+        upload=upload,
+        download=f"https://download-accl.zoho.{tld}",
+        recruit=recruit,
+        sandbox_api=f"https://sandbox.zohoapis.{tld}",
+        developer_api=f"https://developer.zohoapis.{tld}",
+    )
+
+
+DATA_CENTERS: Mapping[str, DataCenter] = {
+    dc.code: dc
+    for dc in (
+        _dc(
+            "us",
+            "United States",
+            "com",
+            "https://accounts.zoho.com",
+            "https://content.zohoapis.com",
+            "https://recruit.zoho.com",
+        ),
+        _dc(
+            "eu",
+            "Europe",
+            "eu",
+            "https://accounts.zoho.eu",
+            "https://content.zohoapis.eu",
+            "https://recruit.zoho.eu",
+        ),
+        _dc(
+            "in",
+            "India",
+            "in",
+            "https://accounts.zoho.in",
+            "https://content.zohoapis.in",
+            "https://recruit.zoho.in",
+        ),
+        # AU Recruit host: UNCERTAIN (third-party material), follows the naming pattern.
+        _dc(
+            "au",
+            "Australia",
+            "com.au",
+            "https://accounts.zoho.com.au",
+            "https://content.zohoapis.com.au",
+            "https://recruit.zoho.com.au",
+        ),
+        _dc(
+            "jp",
+            "Japan",
+            "jp",
+            "https://accounts.zoho.jp",
+            "https://content.zohoapis.jp",
+            "https://recruit.zoho.jp",
+        ),
+        _dc(
+            "cn",
+            "China",
+            "com.cn",
+            "https://accounts.zoho.com.cn",
+            "https://content.zohoapis.com.cn",
+            "https://recruit.zoho.com.cn",
+        ),
+        # CA and SA use their own accounts/upload hosts (SDK); Recruit there is UNCERTAIN.
+        _dc(
+            "ca",
+            "Canada",
+            "ca",
+            "https://accounts.zohocloud.ca",
+            "https://upload.zohocloud.ca",
+            "https://recruit.zohocloud.ca",
+        ),
+        _dc(
+            "sa",
+            "Saudi Arabia",
+            "sa",
+            "https://accounts.zoho.sa",
+            "https://files.zoho.sa",
+            "https://recruit.zoho.sa",
+        ),
+        # UK: only the accounts server is documented; the rest is UNCERTAIN.
+        _dc(
+            "uk",
+            "United Kingdom",
+            "uk",
+            "https://accounts.zoho.uk",
+            "https://content.zohoapis.uk",
+            "https://recruit.zoho.uk",
+        ),
+    )
+}
+
+#: Services a host can be overridden for, and the simulator's path segment for each.
+SERVICES: Mapping[str, str] = {
+    "accounts": "accounts",
+    "crm_api": "api",
+    "upload": "content",
+    "download": "download",
+    "recruit": "recruit",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs (scheme + host [+ path prefix], no trailing slash) for one org's data centre.
+
+    ``crm_api_pinned`` is True when the CRM host was given explicitly (an override or the
+    simulator): the ``api_domain`` of a token response is then not allowed to replace it.
+    """
+
+    dc: str
+    environment: Environment
+    accounts: str
+    crm_api: str
+    upload: str
+    download: str
+    recruit: str
+    crm_api_pinned: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SERVICES and not str(value).startswith(("http://", "https://")):
+                raise ValueError(f"Endpoints.{f.name} must be an http(s) URL, got {value!r}")
+            if f.name in SERVICES and str(value).endswith("/"):
+                object.__setattr__(self, f.name, str(value).rstrip("/"))
+
+    @classmethod
+    def for_dc(
+        cls,
+        dc: str = "us",
+        *,
+        environment: Environment | str = Environment.PRODUCTION,
+        overrides: Mapping[str, str] | None = None,
+    ) -> Endpoints:
+        """Endpoints of a data centre, with optional per-service host overrides.
+
+        ``overrides`` keys are ``accounts``, ``crm_api``, ``upload``, ``download``, ``recruit``.
+        """
+        try:
+            center = DATA_CENTERS[dc.lower()]
+        except KeyError:
+            known = ", ".join(sorted(DATA_CENTERS))
+            raise ValueError(f"unknown Zoho data centre {dc!r}; known: {known}") from None
+        env = Environment(environment)
+        crm_api = {
+            Environment.PRODUCTION: center.crm_api,
+            Environment.SANDBOX: center.sandbox_api,
+            Environment.DEVELOPER: center.developer_api,
+        }[env]
+        endpoints = cls(
+            dc=center.code,
+            environment=env,
+            accounts=center.accounts,
+            crm_api=crm_api,
+            upload=center.upload,
+            download=center.download,
+            recruit=center.recruit,
+        )
+        return endpoints.with_overrides(overrides or {})
+
+    @classmethod
+    def for_simulator(cls, base_url: str, dc: str = "us") -> Endpoints:
+        """Endpoints served by the local simulator: ``{base_url}/{dc}/{service}``.
+
+        The CRM host is not pinned: like Zoho, the simulator's token response names the API
+        domain (``{base}/{dc}/api``), and the client follows it.
+        """
+        if dc.lower() not in DATA_CENTERS:
+            raise ValueError(f"unknown Zoho data centre {dc!r}")
+        base = base_url.rstrip("/")
+        overrides = {name: f"{base}/{dc.lower()}/{seg}" for name, seg in SERVICES.items()}
+        return replace(cls.for_dc(dc, overrides=overrides), crm_api_pinned=False)
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> Endpoints:
+        unknown = set(overrides) - set(SERVICES)
+        if unknown:
+            raise ValueError(
+                f"unknown endpoint override(s) {sorted(unknown)}; allowed: {sorted(SERVICES)}"
+            )
+        pinned = self.crm_api_pinned or "crm_api" in overrides
+        changes: dict[str, object] = {**overrides, "crm_api_pinned": pinned}
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def crm_api_for(self, api_domain: str | None) -> str:
+        """The CRM API base: the token's ``api_domain`` unless the host was pinned."""
+        if api_domain and not self.crm_api_pinned:
+            return api_domain.rstrip("/")
+        return self.crm_api

@@ -1,0 +1,433 @@
+"""The HTTP core every Zoho client uses: pooling, timeouts, auth, credits, retries, errors.
+
+One ``ZohoHttp`` per org. Each logical call goes through:
+
+1. the credit meter (``reserve``: raises before sending when the budget cannot pay);
+2. the access token (``Authorization: Zoho-oauthtoken ...``); a 401 ``INVALID_TOKEN`` refreshes
+   the token once for all threads and replays the call once;
+3. error mapping (``connectors.responses.error_for``);
+4. tenacity retries of ``RetriableError`` (429, 5xx, dropped connections) with exponential
+   backoff + jitter, honouring ``Retry-After``.
+
+Log lines and errors name the method and the URL *path* only, never query strings, headers
+or bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from connectors.auth import AccessToken, TokenManager
+from connectors.credits import CREDITS_REMAINING_HEADER, CallType, CreditMeter
+from connectors.errors import (
+    ConnectionDroppedError,
+    TokenRejectedError,
+    UnexpectedResponseError,
+)
+from connectors.responses import (
+    RETRIABLE_STATUSES,
+    TOKEN_CODES,
+    ZohoErrorBody,
+    error_for,
+    json_or_none,
+    parse_error_body,
+    retry_after_seconds,
+)
+from connectors.retry import RetryPolicy
+
+log = logging.getLogger("connectors.http")
+
+OK_STATUSES: frozenset[int] = frozenset({200, 201, 202, 204, 304})
+DEFAULT_CHUNK = 1 << 20  # 1 MiB: the most a download holds in memory at once
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for a connection and between bytes of an answer."""
+
+    connect: float = 10.0
+    read: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.connect <= 0 or self.read <= 0:
+            raise ValueError(f"timeouts must be > 0, got {self}")
+
+    def as_tuple(self) -> tuple[float, float]:
+        return (self.connect, self.read)
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A file streamed to disk: where, how big, and its sha256."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+Files = Mapping[str, Any]
+FilesFactory = Callable[[], Files]
+
+
+def url_path(url: str) -> str:
+    """The path of ``url`` (no scheme, host, query or fragment): safe for logs and errors."""
+    return urlsplit(url).path or "/"
+
+
+def build_session(pool_size: int = 10, user_agent: str = "zoho-bulk-etl/0.1") -> requests.Session:
+    """A pooled session with urllib3's own retries off (tenacity does the retrying)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+class ZohoHttp:
+    """Authenticated, metered, retrying requests to one Zoho org."""
+
+    def __init__(
+        self,
+        tokens: TokenManager | None,
+        meter: CreditMeter | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.tokens = tokens
+        self.meter = meter or CreditMeter()
+        self.session = session or build_session()
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- plain requests ---------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        call_type: CallType,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Any = None,
+        files: Files | FilesFactory | None = None,
+        headers: Mapping[str, str] | None = None,
+        records: int | None = None,
+        authenticated: bool = True,
+        ok_statuses: Collection[int] = OK_STATUSES,
+    ) -> requests.Response:
+        """Send one logical call (with retries); return the successful response.
+
+        ``files`` may be a callable returning fresh file objects, so a retried upload
+        re-reads its file from the start.
+        """
+        path = url_path(url)
+        for attempt in self.retry.retrying(f"{method} {path}"):
+            with attempt:
+                response = self._metered_send(
+                    method,
+                    url,
+                    call_type=call_type,
+                    records=records,
+                    authenticated=authenticated,
+                    ok_statuses=ok_statuses,
+                    kwargs={
+                        "params": params,
+                        "json": json,
+                        "data": data,
+                        "files": files,
+                        "headers": headers,
+                    },
+                )
+        return response
+
+    def request_json(self, method: str, url: str, *, call_type: CallType, **kw: Any) -> Any:
+        """Like ``request`` but returns the decoded JSON body (``{}`` for 204/304)."""
+        response = self.request(method, url, call_type=call_type, **kw)
+        if response.status_code in (204, 304) or not response.content:
+            return {}
+        payload = json_or_none(response)
+        if payload is None:
+            raise UnexpectedResponseError(
+                f"expected JSON, got {response.headers.get('Content-Type', 'no content type')}",
+                http_status=response.status_code,
+                method=method,
+                path=url,
+            )
+        return payload
+
+    # -- streamed downloads -----------------------------------------------------------
+
+    def download_to(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        call_type: CallType,
+        chunk_size: int = DEFAULT_CHUNK,
+        max_bytes: int | None = None,
+    ) -> DownloadResult:
+        """Stream ``url`` into ``dest`` (via ``dest.part``), at most ``chunk_size`` in memory.
+
+        A dropped connection or a body shorter than ``Content-Length`` is retried from the
+        start. Nothing is left at ``dest`` unless the whole body arrived.
+        """
+        path = url_path(url)
+        for attempt in self.retry.retrying(f"GET {path}"):
+            with attempt:
+                response = self._metered_send(
+                    "GET",
+                    url,
+                    call_type=call_type,
+                    records=None,
+                    authenticated=True,
+                    ok_statuses=OK_STATUSES,
+                    kwargs={"stream": True},
+                )
+                result = self._stream_body(response, dest, path, chunk_size, max_bytes)
+        return result
+
+    def _stream_body(
+        self,
+        response: requests.Response,
+        dest: Path,
+        path: str,
+        chunk_size: int,
+        max_bytes: int | None,
+    ) -> DownloadResult:
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            payload = json_or_none(response)
+            body = parse_error_body(payload)
+            response.close()
+            if body is not None:
+                raise error_for(response.status_code, body, method="GET", path=path)
+            raise UnexpectedResponseError(
+                "expected a file, got JSON",
+                http_status=response.status_code,
+                method="GET",
+                path=path,
+            )
+        expected = _int_or_none(response.headers.get("Content-Length"))
+        part = dest.with_name(dest.name + ".part")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with response, open(part, "wb") as out:
+                for chunk in response.iter_content(chunk_size=chunk_size):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise UnexpectedResponseError(
+                            f"download is larger than the cap of {max_bytes} bytes",
+                            method="GET",
+                            path=path,
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except requests.RequestException as exc:
+            _unlink(part)
+            raise ConnectionDroppedError(
+                f"download interrupted after {size} bytes ({type(exc).__name__})",
+                method="GET",
+                path=path,
+            ) from None
+        except BaseException:
+            _unlink(part)
+            raise
+        if expected is not None and size != expected:
+            _unlink(part)
+            raise ConnectionDroppedError(
+                f"download ended after {size} of {expected} bytes", method="GET", path=path
+            )
+        os.replace(part, dest)
+        log.debug("downloaded %s: %d bytes to %s", path, size, dest.name)
+        return DownloadResult(path=dest, size=size, sha256=digest.hexdigest())
+
+    # -- one attempt --------------------------------------------------------------------
+
+    def _metered_send(
+        self,
+        method: str,
+        url: str,
+        *,
+        call_type: CallType,
+        records: int | None,
+        authenticated: bool,
+        ok_statuses: Collection[int],
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        path = url_path(url)
+        reservation = self.meter.reserve(call_type, records)
+        try:
+            response = self._send_authenticated(method, url, path, authenticated, kwargs)
+        except BaseException:
+            self.meter.settle(reservation, charged=False)
+            raise
+        status = response.status_code
+        self.meter.settle(
+            reservation,
+            charged=status not in RETRIABLE_STATUSES and status != 401,
+            server_remaining=response.headers.get(CREDITS_REMAINING_HEADER),
+        )
+        if status in ok_statuses:
+            body_error = None
+            if not kwargs.get("stream") and _looks_like_json(response):
+                # Some Zoho errors come back with HTTP 200 (e.g. upload INVALID_FILE_FORMAT).
+                body_error = _explicit_error(json_or_none(response))
+            if body_error is None:
+                return response
+            raise error_for(status, body_error, method=method, path=path)
+        payload = json_or_none(response) if not kwargs.get("stream") else _stream_json(response)
+        response.close()
+        raise error_for(
+            status,
+            parse_error_body(payload),
+            method=method,
+            path=path,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+
+    def _send_authenticated(
+        self, method: str, url: str, path: str, authenticated: bool, kwargs: dict[str, Any]
+    ) -> requests.Response:
+        if not authenticated or self.tokens is None:
+            return self._send(method, url, path, None, kwargs)
+        token = self.tokens.token()
+        response = self._send(method, url, path, token, kwargs)
+        if response.status_code != 401 or not _is_token_rejection(response, kwargs):
+            return response
+        response.close()
+        log.info("%s %s: access token rejected; refreshing and replaying once", method, path)
+        fresh = self.tokens.refresh_after_rejection(token)
+        response = self._send(method, url, path, fresh, kwargs)
+        if response.status_code == 401 and _is_token_rejection(response, kwargs):
+            response.close()
+            raise TokenRejectedError(
+                "Zoho rejected the access token again right after a refresh",
+                http_status=401,
+                method=method,
+                path=path,
+            )
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        token: AccessToken | None,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        headers = dict(kwargs.get("headers") or {})
+        if token is not None:
+            headers.update(token.header)
+        files = kwargs.get("files")
+        if callable(files):
+            files = files()
+        started = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=kwargs.get("params"),
+                json=kwargs.get("json"),
+                data=kwargs.get("data"),
+                files=files,
+                headers=headers,
+                stream=bool(kwargs.get("stream")),
+                timeout=self.timeouts.as_tuple(),
+            )
+        except requests.Timeout as exc:
+            raise ConnectionDroppedError(
+                f"timed out ({type(exc).__name__})", code="TIMEOUT", method=method, path=path
+            ) from None
+        except requests.RequestException as exc:
+            raise ConnectionDroppedError(
+                f"connection failed ({type(exc).__name__})", method=method, path=path
+            ) from None
+        log.debug(
+            "%s %s -> %d (%.3f s)",
+            method,
+            path,
+            response.status_code,
+            time.perf_counter() - started,
+        )
+        return response
+
+
+def _is_token_rejection(response: requests.Response, kwargs: dict[str, Any]) -> bool:
+    payload = json_or_none(response) if not kwargs.get("stream") else _stream_json(response)
+    body = parse_error_body(payload)
+    # A 401 without a readable body is treated as a token problem too: refreshing is cheap.
+    return body is None or body.code.upper() in TOKEN_CODES
+
+
+def _explicit_error(payload: Any) -> ZohoErrorBody | None:
+    """An error carried by a 2xx answer: ``"status": "error"`` at the top or in ``data[0]``.
+
+    Only explicit error markers count, so a record that happens to have ``code`` and
+    ``message`` fields is never mistaken for an error.
+    """
+    if not isinstance(payload, dict):
+        return None
+    data = payload.get("data")
+    in_data = (
+        isinstance(data, list)
+        and len(data) == 1
+        and isinstance(data[0], dict)
+        and data[0].get("status") == "error"
+    )
+    if payload.get("status") == "error" or in_data:
+        return parse_error_body(payload)
+    return None
+
+
+def _stream_json(response: requests.Response) -> Any:
+    """Decode a (small) JSON error body of a streamed response; None if it is not JSON."""
+    if not _looks_like_json(response):
+        return None
+    try:
+        return response.json()
+    except (ValueError, requests.RequestException):
+        return None
+
+
+def _looks_like_json(response: requests.Response) -> bool:
+    return "json" in response.headers.get("Content-Type", "")
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+__all__ = [
+    "DownloadResult",
+    "Timeouts",
+    "ZohoHttp",
+    "build_session",
+    "url_path",
+]

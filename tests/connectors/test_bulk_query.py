@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connectors.bulk_query import BulkReadQuery, criteria_from_json
+from connectors.criteria import all_of, where
+from connectors.errors import QueryValidationError
+from connectors.fields import FieldSpec
+from connectors.products import CRM, RECRUIT
+
+
+def test_query_bodies_per_product() -> None:
+    q = BulkReadQuery(
+        "Leads", fields=("Last_Name", "Email"), criteria=where("Rating").equals("Hot"), cvid="123"
+    )
+    assert q.to_body(CRM, callback_url="https://cb") == {
+        "query": {
+            "module": {"api_name": "Leads"},
+            "page": 1,
+            "fields": ["Last_Name", "Email"],
+            "cvid": "123",
+            "criteria": {"field": {"api_name": "Rating"}, "comparator": "equal", "value": "Hot"},
+        },
+        "callback": {"url": "https://cb", "method": "post"},
+    }
+    assert q.to_body(RECRUIT)["query"]["module"] == "Leads"
+    assert q.to_body(RECRUIT)["query"]["criteria"]["api_name"] == "Rating"
+    assert BulkReadQuery("Leads", page_token="abc").to_body(CRM) == {"query": {"page_token": "abc"}}
+    assert BulkReadQuery("Events", file_type="ics").to_body(CRM)["file_type"] == "ics"
+
+
+def test_query_state_round_trip() -> None:
+    crit = all_of(where("A").is_in(["x", "y"]), where("B").equals(1) | where("C").equals(2))
+    q = BulkReadQuery("Leads", fields=("A",), criteria=crit, page=3, page_token="t")
+    again = BulkReadQuery.from_state(json.loads(json.dumps(q.to_state())))
+    assert again == q
+    assert criteria_from_json({"api_name": "A", "comparator": "equal", "value": 1}) == (
+        where("A").equals(1)
+    )
+
+
+def test_client_side_validation() -> None:
+    with pytest.raises(QueryValidationError, match="at most 200"):
+        BulkReadQuery("Leads", fields=tuple(f"F{i}" for i in range(201))).validate(CRM)
+    with pytest.raises(QueryValidationError, match="duplicate"):
+        BulkReadQuery("Leads", fields=("A", "A"))
+    with pytest.raises(QueryValidationError, match="ICS"):
+        BulkReadQuery("Events", fields=("A",), file_type="ics")
+    with pytest.raises(QueryValidationError, match="page"):
+        BulkReadQuery("Leads", page=0)
+    with pytest.raises(QueryValidationError, match="past the last page"):
+        BulkReadQuery("Leads", page=501).validate(CRM)
+    meta = {"Last_Name": FieldSpec("Last_Name", "text"), "Owner": FieldSpec("Owner", "ownerlookup")}
+    BulkReadQuery("Leads", fields=("Last_Name", "Owner.last_name", "id", "$converted")).validate(
+        CRM, meta
+    )
+    with pytest.raises(QueryValidationError, match="Nope"):
+        BulkReadQuery("Leads", fields=("Nope",)).validate(CRM, meta)

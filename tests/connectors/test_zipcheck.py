@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from connectors.errors import CorruptZipError, ZipRejectedError
+from connectors.zipcheck import safe_member_name, verify_and_extract, verify_zip
+
+CSV = b"id,Last_Name\n1,Smith\n2,Jones\n"
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def listing(d: Path) -> set[str]:
+    return {p.name for p in d.iterdir()} if d.exists() else set()
+
+
+def test_good_zip_is_verified_and_extracted(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "111.zip", {"111.csv": CSV})
+    checked = verify_zip(z)
+    assert (checked.member_name, checked.csv_size, checked.csv_path) == ("111.csv", len(CSV), None)
+    out = tmp_path / "out"
+    extracted = verify_and_extract(z, out)
+    assert extracted.csv_path == out / "111.csv"
+    assert extracted.csv_path.read_bytes() == CSV
+    assert extracted.csv_sha256 == checked.csv_sha256
+    assert len(extracted.csv_sha256) == 64
+    assert listing(out) == {"111.csv"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.csv",
+        "a/../../evil.csv",
+        "/etc/evil.csv",
+        "..\\evil.csv",
+        "C:evil.csv",
+        "C:/x/evil.csv",
+        "./x.csv",
+    ],
+)
+def test_path_traversal_member_is_rejected_and_nothing_extracted(tmp_path: Path, name: str) -> None:
+    z = make_zip(tmp_path / "job.zip", {name: CSV})
+    out = tmp_path / "out"
+    with pytest.raises(ZipRejectedError) as info:
+        verify_and_extract(z, out)
+    assert info.value.code == "ZIP_PATH_TRAVERSAL"
+    assert "path traversal" in str(info.value)
+    assert listing(out) == set()
+    assert not (tmp_path / "evil.csv").exists()
+
+
+def test_two_members_are_rejected(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "job.zip", {"a.csv": CSV, "b.csv": CSV})
+    out = tmp_path / "out"
+    with pytest.raises(ZipRejectedError) as info:
+        verify_and_extract(z, out)
+    assert info.value.code == "ZIP_MEMBER_COUNT"
+    assert "2 members" in str(info.value)
+    assert listing(out) == set()
+
+
+def test_non_csv_member_is_rejected(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "job.zip", {"job.exe": b"MZ"})
+    with pytest.raises(ZipRejectedError, match=r"not a \.csv"):
+        verify_zip(z)
+
+
+def test_zip_bomb_over_declared_cap_is_rejected(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "bomb.zip", {"bomb.csv": b"0" * 5_000_000})
+    assert z.stat().st_size < 50_000  # highly compressible
+    out = tmp_path / "out"
+    with pytest.raises(ZipRejectedError) as info:
+        verify_and_extract(z, out, max_uncompressed_bytes=1_000_000)
+    assert info.value.code == "ZIP_TOO_LARGE"
+    assert "zip bomb" in str(info.value)
+    assert listing(out) == set()
+
+
+def test_zip_bomb_lying_about_its_size_is_stopped_while_extracting(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "liar.zip", {"liar.csv": b"0" * 3_000_000})
+    data = bytearray(z.read_bytes())
+    # Patch the declared uncompressed size (local header offset 22, central dir +24) to 10.
+    local = data.find(b"PK\x03\x04")
+    central = data.find(b"PK\x01\x02")
+    data[local + 22 : local + 26] = (10).to_bytes(4, "little")
+    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
+    z.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises((ZipRejectedError, CorruptZipError)) as info:
+        verify_and_extract(z, out, max_uncompressed_bytes=1_000_000)
+    assert info.value.code in {"ZIP_TOO_LARGE", "CORRUPT_ZIP"}
+    assert listing(out) == set()
+
+
+def test_crc_mismatch_is_corrupt_and_retriable(tmp_path: Path) -> None:
+    z = tmp_path / "crc.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("crc.csv", CSV)
+    data = bytearray(z.read_bytes())
+    at = data.find(b"Smith")
+    data[at] = ord("X")  # flip stored content: CRC no longer matches
+    z.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(CorruptZipError, match="CRC"):
+        verify_and_extract(z, out)
+    assert listing(out) == set()
+
+
+def test_not_a_zip_is_corrupt(tmp_path: Path) -> None:
+    z = tmp_path / "junk.zip"
+    z.write_bytes(b"<html>gateway timeout</html>")
+    with pytest.raises(CorruptZipError, match="not a readable zip"):
+        verify_zip(z)
+
+
+def test_truncated_zip_is_corrupt(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "t.zip", {"t.csv": CSV * 1000})
+    z.write_bytes(z.read_bytes()[:200])
+    with pytest.raises(CorruptZipError):
+        verify_zip(z)
+
+
+def test_target_name_must_be_plain(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "j.zip", {"j.csv": CSV})
+    with pytest.raises(ValueError, match="plain file name"):
+        verify_and_extract(z, tmp_path / "o", target_name="../x.csv")
+    assert verify_and_extract(z, tmp_path / "o", target_name="page1.csv").csv_path == (
+        tmp_path / "o" / "page1.csv"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("1.csv", True),
+        ("dir/1.csv", True),
+        ("", False),
+        ("a//b.csv", False),
+        ("a/./b.csv", False),
+        ("nul\x00.csv", False),
+    ],
+)
+def test_safe_member_name(name: str, ok: bool) -> None:
+    assert safe_member_name(name) is ok
