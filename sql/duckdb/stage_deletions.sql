@@ -1,0 +1,2 @@
+-- Append the Arrow table of (id, deleted_at) pairs registered as {source}.
+INSERT INTO {deletions} SELECT "id", "deleted_at" FROM {source}

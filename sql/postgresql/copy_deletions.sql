@@ -1,0 +1,1 @@
+COPY {deletions} ("id", "deleted_at") FROM STDIN (FORMAT csv)

@@ -1,0 +1,168 @@
+"""Hive-partitioned Parquet datasets, one per product and module.
+
+Layout::
+
+    {root}/{product}/{module}/extracted_date=YYYY-MM-DD/run={run_id}/{file_stem}-0000.parquet
+
+``extracted_date`` is the UTC date of the extraction, ``run`` the flow run (by default the
+bulk-read job id) and ``file_stem`` the page (the job id). Files are zstd-compressed with
+row groups of ``row_group_rows`` rows. A page is written into a private directory under
+``{root}/_incoming`` and moved into its partition on `PageParquetWriter.commit`, replacing
+the files an earlier attempt of the same page left there: re-running a page replaces it,
+never appends to it. Read a dataset with DuckDB
+(``read_parquet('{root}/crm/Leads/**/*.parquet', hive_partitioning = true)``),
+``pandas.read_parquet`` or ``pyarrow.dataset``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.identifiers import validate_api_name, validate_path_token
+
+DEFAULT_ROW_GROUP_ROWS = 128 * 1024
+DEFAULT_MAX_ROWS_PER_FILE = 1_000_000
+INCOMING_DIR = "_incoming"
+
+
+def partition_dir(
+    root: Path, product: str, module: str, extracted_at: datetime, run_id: str
+) -> Path:
+    """The directory of one (product, module, extraction date, run) partition."""
+    validate_api_name(product, "product")
+    validate_api_name(module, "module")
+    validate_path_token(run_id, "run id")
+    day = extracted_at.astimezone(UTC).date().isoformat()
+    return Path(root) / product / module / f"extracted_date={day}" / f"run={run_id}"
+
+
+class PageParquetWriter:
+    """Writes one page's batches into its partition; commit replaces earlier attempts.
+
+    Use as a context manager: leaving the block normally commits, an exception aborts (the
+    partition keeps whatever was there before).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        file_stem: str,
+        schema: pa.Schema,
+        *,
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
+        incoming_root: Path,
+    ) -> None:
+        validate_path_token(file_stem, "file stem")
+        self.directory = Path(directory)
+        self.file_stem = file_stem
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.max_rows_per_file = max_rows_per_file
+        self._tmp = Path(incoming_root) / f"{file_stem}-{uuid.uuid4().hex}"
+        self._tmp.mkdir(parents=True)
+        self._writer: pq.ParquetWriter | None = None
+        self._files: list[str] = []
+        self._rows_in_file = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self.rows_written = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Buffer ``batch``; full row groups go to disk as they fill."""
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        while self._pending_rows >= self.row_group_rows:
+            self._flush(self.row_group_rows)
+
+    def commit(self) -> tuple[Path, ...]:
+        """Move the page's files into the partition, replacing an earlier attempt's files."""
+        while self._pending_rows:
+            self._flush(self._pending_rows)
+        self._close_file()
+        if not self._files:  # an empty page still leaves one (empty) file: it was read
+            self._open_file()
+            self._close_file()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for stale in self.directory.glob(f"{self.file_stem}-*.parquet"):
+            stale.unlink()
+        final: list[Path] = []
+        for name in self._files:
+            target = self.directory / name
+            os.replace(self._tmp / name, target)
+            final.append(target)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        return tuple(final)
+
+    def abort(self) -> None:
+        """Drop everything written so far; the partition is untouched."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> PageParquetWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def _flush(self, rows: int) -> None:
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        group, rest = table.slice(0, rows), table.slice(rows)
+        self._pending = rest.to_batches()
+        self._pending_rows = rest.num_rows
+        if self._writer is None or self._rows_in_file >= self.max_rows_per_file:
+            self._close_file()
+            self._open_file()
+        assert self._writer is not None
+        self._writer.write_table(group, row_group_size=self.row_group_rows)
+        self._rows_in_file += group.num_rows
+        self.rows_written += group.num_rows
+
+    def _open_file(self) -> None:
+        name = f"{self.file_stem}-{len(self._files):04d}.parquet"
+        self._files.append(name)
+        self._writer = pq.ParquetWriter(self._tmp / name, self.schema, compression="zstd")
+        self._rows_in_file = 0
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def open_page_writer(
+    root: Path,
+    *,
+    product: str,
+    module: str,
+    extracted_at: datetime,
+    run_id: str,
+    file_stem: str,
+    schema: pa.Schema,
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+) -> PageParquetWriter:
+    """A writer for one page of ``{root}/{product}/{module}`` (staged in ``{root}/_incoming``)."""
+    directory = partition_dir(root, product, module, extracted_at, run_id)
+    return PageParquetWriter(
+        directory,
+        file_stem,
+        schema,
+        row_group_rows=row_group_rows,
+        incoming_root=Path(root) / INCOMING_DIR,
+    )

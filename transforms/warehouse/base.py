@@ -1,0 +1,219 @@
+"""The loader every dialect shares: plan drift, stage the page, merge in one transaction.
+
+``Warehouse.load`` is the whole protocol:
+
+1. read the table's current columns and plan the drift (`transforms.drift.plan_drift`);
+   with policy ``freeze`` a type change fails here, before any data moves;
+2. create a temporary staging table shaped like the table after the load, and append every
+   batch of the page to it (cast to the table's types, missing columns null);
+3. in **one transaction**: create the table or apply the drift (add/widen columns), then
+   merge staging into the table on ``id`` (newest ``Modified_Time`` wins);
+4. drop the staging table.
+
+A failure anywhere before the commit of step 3 leaves the table exactly as it was; loading
+the same page again completes it. Dialects implement the small abstract methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+
+import pyarrow as pa
+
+from transforms.drift import DriftPlan, DriftPolicy, DriftReport, align_batch, plan_drift
+from transforms.errors import WarehouseError
+from transforms.identifiers import validate_api_name, validate_internal_name
+from transforms.schema import EXTRACTED_AT_COLUMN, ID_COLUMN, VERSION_COLUMN
+
+Hook = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class LoadHooks:
+    """Test and instrumentation points of a load (both default to doing nothing).
+
+    ``after_staging`` runs once the page is staged, before the merge transaction starts;
+    ``inside_merge`` runs inside the merge transaction after the drift DDL, before the merge
+    statement. An exception from either aborts the load with the table unchanged.
+    """
+
+    after_staging: Hook | None = None
+    inside_merge: Hook | None = None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What one load did to one table."""
+
+    table: str
+    rows_staged: int
+    rows_merged: int | None
+    drift: DriftReport
+    seconds: float = field(default=0.0, compare=False)
+    #: time spent staging (including reading the page, which streams into staging)
+    stage_seconds: float = field(default=0.0, compare=False)
+    #: time of the merge transaction (drift DDL + merge statement + commit)
+    merge_seconds: float = field(default=0.0, compare=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "table": self.table,
+            "rows_staged": self.rows_staged,
+            "rows_merged": self.rows_merged,
+            "drift": self.drift.to_dict(),
+            "seconds": round(self.seconds, 3),
+            "stage_seconds": round(self.stage_seconds, 3),
+            "merge_seconds": round(self.merge_seconds, 3),
+        }
+
+
+class Warehouse(ABC):
+    """A warehouse connection that loads pages into tables and marks deleted records."""
+
+    dialect: str = ""
+    #: Driver exceptions that mean "the warehouse failed" (wrapped in `WarehouseError`).
+    driver_errors: tuple[type[BaseException], ...] = ()
+
+    # -- public API -------------------------------------------------------------------
+    def load(
+        self,
+        table: str,
+        page_schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        policy: DriftPolicy = "evolve",
+        hooks: LoadHooks | None = None,
+    ) -> MergeResult:
+        """Stage ``batches`` (all shaped like ``page_schema``) and merge them into ``table``."""
+        hooks = hooks or LoadHooks()
+        started = time.perf_counter()
+        validate_api_name(table, "table")
+        require_id(page_schema)
+        page_schema = self.storable_schema(page_schema)
+        step = "reading the table's columns"
+        try:
+            plan = plan_drift(table, page_schema, self.table_schema(table), policy)
+            load_schema = plan.load_schema
+            staging = staging_name(table)
+            step = "staging"
+            self.create_staging(staging, load_schema)
+            try:
+                rows = 0
+                for batch in batches:
+                    if batch.num_rows:
+                        self.stage(staging, align_batch(batch, load_schema))
+                        rows += batch.num_rows
+                self.finish_staging(staging)
+                staged = time.perf_counter()
+                if hooks.after_staging is not None:
+                    hooks.after_staging()
+                step = "merging"
+                # the page decides: a page without Modified_Time compares extraction times
+                version = version_column(page_schema)
+                merged = self.merge(table, staging, plan, version, hooks)
+                done = time.perf_counter()
+            finally:
+                self._drop_quietly(staging)
+        except self.driver_errors as exc:
+            raise WarehouseError(table, step, exc) from exc
+        return MergeResult(
+            table,
+            rows,
+            merged,
+            plan.report,
+            seconds=time.perf_counter() - started,
+            stage_seconds=staged - started,
+            merge_seconds=done - staged,
+        )
+
+    def mark_deleted(self, table: str, deletions: Iterable[tuple[str, datetime]]) -> int:
+        """Stamp ``_zoho_deleted_at`` on the rows of ``table`` whose ids Zoho reports deleted.
+
+        Rows are kept. Returns how many rows were marked; ids not in the table are ignored,
+        and a table that does not exist yet marks nothing.
+        """
+        validate_api_name(table, "table")
+        pairs = [(str(record_id), when) for record_id, when in deletions]
+        if not pairs or self.table_schema(table) is None:
+            return 0
+        try:
+            return self.apply_deletions(table, pairs)
+        except self.driver_errors as exc:
+            raise WarehouseError(table, "marking deleted records", exc) from exc
+
+    @abstractmethod
+    def table_schema(self, table: str) -> pa.Schema | None:
+        """The table's columns as an Arrow schema, or None when there is no such table."""
+
+    @abstractmethod
+    def read_table(self, table: str) -> pa.Table:
+        """Every row of ``table`` ordered by id (for tests, checks and small exports)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _drop_quietly(self, staging: str) -> None:
+        # Staging is temporary; failing to drop it must not hide the load's own error.
+        with contextlib.suppress(*self.driver_errors):
+            self.drop_staging(staging)
+
+    # -- what a dialect implements ----------------------------------------------------
+    def storable_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The page schema as this dialect stores it (identity unless a type is missing)."""
+        return schema
+
+    @abstractmethod
+    def create_staging(self, staging: str, schema: pa.Schema) -> None: ...
+
+    @abstractmethod
+    def stage(self, staging: str, batch: pa.RecordBatch) -> None: ...
+
+    def finish_staging(self, staging: str) -> None:  # noqa: B027 (optional hook)
+        """Called once every batch is staged (a dialect streaming into staging flushes here)."""
+
+    @abstractmethod
+    def merge(
+        self, table: str, staging: str, plan: DriftPlan, version: str, hooks: LoadHooks
+    ) -> int | None:
+        """Create/alter ``table`` per ``plan`` and merge ``staging`` into it, atomically."""
+
+    @abstractmethod
+    def drop_staging(self, staging: str) -> None: ...
+
+    @abstractmethod
+    def apply_deletions(self, table: str, pairs: list[tuple[str, datetime]]) -> int: ...
+
+
+def staging_name(table: str) -> str:
+    """A fresh staging table name for ``table`` (internal names are lower case)."""
+    return validate_internal_name(f"_stg_{table.lower()[:40]}_{uuid.uuid4().hex[:10]}")
+
+
+def version_column(schema: pa.Schema) -> str:
+    """``Modified_Time`` when the page has it, else the extraction time."""
+    return VERSION_COLUMN if VERSION_COLUMN in schema.names else EXTRACTED_AT_COLUMN
+
+
+def require_id(schema: pa.Schema) -> None:
+    """Every merge keys on ``id``; a schema without it is a programming error."""
+    if ID_COLUMN not in schema.names:
+        raise ValueError("a page without an 'id' column cannot be merged")
