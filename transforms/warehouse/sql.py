@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 from transforms.identifiers import quote
 
-#: ``sql/`` at the root of the checkout (transforms/warehouse/sql.py -> ../../../sql).
-SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
+#: The ``sql`` package (``sql/`` at the root of the checkout; shipped as package data).
+SQL_ROOT = files("sql")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _UNSAFE = re.compile(r"--|/\*|;|'")
 
@@ -23,7 +23,7 @@ _UNSAFE = re.compile(r"--|/\*|;|'")
 @cache
 def template(dialect: str, name: str) -> str:
     """The text of ``sql/{dialect}/{name}.sql``."""
-    return (SQL_ROOT / dialect / f"{name}.sql").read_text(encoding="utf-8")
+    return SQL_ROOT.joinpath(dialect, f"{name}.sql").read_text(encoding="utf-8")
 
 
 def render(dialect: str, name: str, **values: str) -> str:
