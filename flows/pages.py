@@ -1,0 +1,370 @@
+"""One bulk-read page, driven by the job ledger: create -> wait -> download -> load.
+
+``run_bulk_page`` looks at the page's ledger row and continues from where it stands, so a run
+killed at any step and started again:
+
+- re-attaches to a created job (never creates another while it is valid),
+- re-downloads a completed result, or reuses a downloaded file whose sha256 still matches,
+- never loads a page marked loaded, and re-loads (idempotently) one that was not marked,
+- re-plans a job whose result (1 day) or page token (24 h) expired, instead of crashing.
+
+``run_bulk_extract`` walks the pages of one extract (``more_records`` / ``next_page_token``
+for CRM, ``page`` for Recruit). Both are plain functions; the Prefect flows wrap each page in a
+task named ``bulk-read {module} page {n}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connectors.bulk_read import BulkReadJob, BulkReadQuery
+from connectors.errors import BulkJobFailedError, NotFoundError, RetriableError
+from connectors.products import BulkPaging
+from flows.budget import BULK_READ_CREATE, PLAIN_CALL
+from flows.errors import BudgetExceededError
+from flows.failpoints import failpoint, kill_when_file_appears
+from flows.ledger import ExtractRecord, JobRecord, JobState, utcnow
+from flows.planning import ResumeAction, resume_action
+
+if TYPE_CHECKING:
+    from connectors.fields import FieldSpec
+    from flows.runtime import Runtime
+    from transforms import PageLoadResult
+
+log = logging.getLogger("flows.pages")
+
+
+class ReplanExtract(Exception):
+    """The page chain cannot continue (its page token expired): start the extract again."""
+
+    def __init__(self, job_key: str, reason: str) -> None:
+        self.job_key = job_key
+        self.reason = reason
+        super().__init__(f"{job_key}: {reason}; the extract is planned again from page 1")
+
+
+@dataclass
+class PageOutcome:
+    """What happened to one page in this run."""
+
+    job: JobRecord
+    created_job: bool = False
+    jobs_created: int = 0
+    split: bool = False
+    reused_download: bool = False
+    load: dict[str, Any] | None = None
+    credits: int = 0
+    polls: int = 0
+    parquet_files: list[str] = field(default_factory=list)
+
+
+PollObserver = Callable[[JobRecord, str, int], None]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_bulk_page(
+    rt: Runtime,
+    extract: ExtractRecord,
+    job_key: str,
+    fields: tuple[FieldSpec, ...],
+    *,
+    allow_split: bool = False,
+    token_issued_at: datetime | None = None,
+    on_poll: PollObserver | None = None,
+) -> PageOutcome:
+    """Bring one page to ``loaded`` (or ``split``), continuing from its ledger state."""
+    ledger = rt.ledger
+    job = ledger.get_job(job_key)
+    outcome = PageOutcome(job=job)
+    live: BulkReadJob | None = None
+    module, page = extract.module, job.page
+    if job.page_token and token_issued_at is None:
+        previous = [j for j in ledger.jobs_for_extract(extract.extract_id) if j.page == page - 1]
+        token_issued_at = previous[-1].completed_at if previous else None
+    while True:
+        decision = resume_action(job, utcnow(), token_issued_at=token_issued_at)
+        action = decision.action
+        if action is ResumeAction.SKIP:
+            outcome.job = job
+            return outcome
+        if action is ResumeAction.REPLAN:
+            job = _replan(rt, extract, job, decision.reason)
+            live = None
+            continue
+        if action is ResumeAction.CREATE:
+            live = _create_job(rt, extract, job)
+            job = ledger.mark_created(job.job_key, live.id, credits=BULK_READ_CREATE)
+            outcome.created_job = True
+            outcome.jobs_created += 1
+            outcome.credits += BULK_READ_CREATE
+            failpoint("job-created", module, page)
+            continue
+        if action is ResumeAction.WAIT:
+            assert job.job_id is not None
+            try:
+                live = _wait(rt, extract, job, outcome, on_poll)
+            except NotFoundError:
+                job = _replan(rt, extract, job, f"Zoho no longer knows job {job.job_id}")
+                continue
+            except BulkJobFailedError as exc:
+                ledger.mark_failed(job.job_key, str(exc))
+                raise
+            result = live.result
+            assert result is not None
+            job = ledger.mark_completed(
+                job.job_key,
+                record_count=result.count,
+                per_page=result.per_page,
+                more_records=result.more_records,
+                next_page_token=result.next_page_token,
+            )
+            if allow_split and result.more_records:
+                job = ledger.mark_split(
+                    job.job_key,
+                    f"{result.count} records on page 1 and more_records: window split",
+                )
+                outcome.split = True
+                outcome.job = job
+                return outcome
+            if result.more_records:
+                # Zoho works on page N+1 while this page downloads and loads.
+                _create_next_job(rt, extract, job, outcome)
+            continue
+        if action is ResumeAction.DOWNLOAD:
+            assert job.job_id is not None
+            try:
+                live, zip_path, sha, size = _download(rt, extract, job, live, outcome)
+            except NotFoundError:
+                job = _replan(rt, extract, job, f"result of job {job.job_id} is gone")
+                live = None
+                continue
+            job = ledger.mark_downloaded(job.job_key, path=str(zip_path), sha256=sha, size=size)
+            continue
+        # VERIFY: reuse the downloaded file if it is intact, then load it.
+        path = Path(job.file_path) if job.file_path else None
+        if path is None or not path.exists() or sha256_of(path) != job.sha256:
+            log.warning("%s: downloaded file missing or changed; downloading again", job.job_key)
+            job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
+            continue
+        if not outcome.created_job and live is None:
+            outcome.reused_download = True
+        return _load(rt, extract, job, path, fields, outcome)
+
+
+def next_query_state(job: JobRecord, paging: BulkPaging) -> tuple[dict[str, Any], str | None]:
+    """The query (and page token) of the page after ``job``'s."""
+    query = BulkReadQuery.from_state(job.query)
+    page = job.page + 1
+    if paging is BulkPaging.PAGE_TOKEN and job.next_page_token:
+        nxt = replace(query, page=page, page_token=job.next_page_token)
+    else:
+        nxt = replace(query, page=page, page_token=None)
+    return nxt.to_state(), nxt.page_token
+
+
+def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJob:
+    """Spend the job's 50 credits from the budget, then create it (refunded if it fails)."""
+    what = f"bulk-read create {extract.product} {extract.module} page {job.page}"
+    rt.budget.spend(BULK_READ_CREATE, what, job.job_key)
+    try:
+        return rt.client(extract.product).bulk_read.create_job(BulkReadQuery.from_state(job.query))
+    except Exception:
+        rt.ledger.record_spend(rt.org, -BULK_READ_CREATE, f"refund: {what} failed", job.job_key)
+        raise
+
+
+def _create_next_job(
+    rt: Runtime, extract: ExtractRecord, job: JobRecord, outcome: PageOutcome
+) -> None:
+    """Create the next page's job now (ledger first), so it runs while this page loads.
+
+    Anything that stops it (the budget, a throttled call) is left to the next page's own
+    step, which will try again and report the error there.
+    """
+    client = rt.client(extract.product)
+    state, token = next_query_state(job, client.product.bulk_paging)
+    nxt = rt.ledger.plan_page(extract, job.page + 1, page_token=token, query=state)
+    if nxt.state is not JobState.PLANNED:
+        return
+    try:
+        live = _create_job(rt, extract, nxt)
+    except (BudgetExceededError, RetriableError) as exc:
+        log.info("not creating page %d ahead: %s", nxt.page, exc)
+        return
+    rt.ledger.mark_created(nxt.job_key, live.id, credits=BULK_READ_CREATE)
+    outcome.jobs_created += 1
+    outcome.credits += BULK_READ_CREATE
+    failpoint("job-created", extract.module, nxt.page)
+
+
+def _replan(rt: Runtime, extract: ExtractRecord, job: JobRecord, reason: str) -> JobRecord:
+    log.warning("%s: %s; planning the page again", job.job_key, reason)
+    rt.ledger.mark_expired(job.job_key, reason)
+    if job.page_token:
+        raise ReplanExtract(job.job_key, reason)
+    return rt.ledger.plan_page(extract, job.page, page_token=None, query=job.query)
+
+
+def _wait(
+    rt: Runtime,
+    extract: ExtractRecord,
+    job: JobRecord,
+    outcome: PageOutcome,
+    on_poll: PollObserver | None,
+) -> BulkReadJob:
+    assert job.job_id is not None
+    polls = 0
+
+    def observe(state: BulkReadJob) -> None:
+        nonlocal polls
+        polls += 1
+        if on_poll is not None:
+            on_poll(job, state.raw_state, polls)
+
+    _sleep_until_expected_done(rt, extract, job)
+    try:
+        return rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+    finally:
+        if polls:
+            what = f"bulk-read status {extract.module} page {job.page} x{polls}"
+            rt.ledger.record_spend(rt.org, polls * PLAIN_CALL, what, job.job_key)
+            rt.ledger.add_job_credits(job.job_key, polls * PLAIN_CALL)
+            outcome.credits += polls * PLAIN_CALL
+            outcome.polls += polls
+
+
+def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> None:
+    """Skip the polls a job cannot answer yet: the previous page's job took this long."""
+    if job.created_at is None:
+        return
+    previous = [
+        j
+        for j in rt.ledger.jobs_for_extract(extract.extract_id)
+        if j.page < job.page and j.created_at is not None and j.completed_at is not None
+    ]
+    if not previous:
+        return
+    last = previous[-1]
+    assert last.completed_at is not None
+    assert last.created_at is not None
+    expected = (last.completed_at - last.created_at).total_seconds()
+    pause = min(0.8 * expected - (utcnow() - job.created_at).total_seconds(), 600.0)
+    if pause > 0.05:
+        log.debug(
+            "%s: first poll in %.1f s (previous job took %.1f s)", job.job_key, pause, expected
+        )
+        time.sleep(pause)
+
+
+def _download(
+    rt: Runtime,
+    extract: ExtractRecord,
+    job: JobRecord,
+    live: BulkReadJob | None,
+    outcome: PageOutcome,
+) -> tuple[BulkReadJob, Path, str, int]:
+    assert job.job_id is not None
+    client = rt.client(extract.product)
+    spent = 0
+    if live is None or live.result is None:
+        live = client.bulk_read.reattach(job.job_id)  # after a crash: fetch the result again
+        spent += PLAIN_CALL
+    dest = rt.settings.downloads_dir / extract.product / extract.module
+    target = dest / f"{job.job_id}.zip"
+    partial = target.with_name(target.name + ".part")
+    kill_when_file_appears("download", extract.module, job.page, lambda: [partial, target])
+    rt.downloads.acquire()
+    try:
+        page = client.bulk_read.download(live, dest)
+        spent += PLAIN_CALL
+    finally:
+        if spent:
+            what = f"bulk-read download {extract.module} page {job.page}"
+            rt.ledger.record_spend(rt.org, spent, what, job.job_key)
+            rt.ledger.add_job_credits(job.job_key, spent)
+            outcome.credits += spent
+    failpoint("download", extract.module, job.page)
+    return live, page.zip_path, page.zip_sha256, page.zip_size
+
+
+def _load(
+    rt: Runtime,
+    extract: ExtractRecord,
+    job: JobRecord,
+    path: Path,
+    fields: tuple[FieldSpec, ...],
+    outcome: PageOutcome,
+) -> PageOutcome:
+    from transforms import LoadHooks, load_page
+
+    assert job.job_id is not None
+    settings = rt.settings
+    extracted_at = (job.completed_at or job.planned_at).replace(tzinfo=UTC)
+    # The "load" crash point fires inside the merge transaction: a kill there is a kill
+    # in the middle of the warehouse load.
+    hooks = LoadHooks(inside_merge=lambda: failpoint("load", extract.module, job.page))
+    with rt.load_lock:
+        result: PageLoadResult = load_page(
+            path,
+            fields,
+            product=extract.product,
+            module=extract.module,
+            job_id=job.job_id,
+            extracted_at=extracted_at,
+            parquet_root=settings.parquet_root,
+            warehouse=rt.warehouse,
+            drift_policy=settings.drift_policy,
+            rejects_root=settings.rejects_root,
+            hooks=hooks,
+        )
+    outcome.job = rt.ledger.mark_loaded(
+        job.job_key,
+        rows_read=result.rows_read,
+        rows_loaded=result.rows_loaded,
+        rows_rejected=result.rows_rejected,
+    )
+    outcome.load = result.to_dict()
+    outcome.parquet_files = [str(p) for p in result.parquet_files]
+    return outcome
+
+
+PageStep = Callable[[ExtractRecord, JobRecord, bool], PageOutcome]
+
+
+def run_bulk_extract(
+    rt: Runtime,
+    extract: ExtractRecord,
+    page_step: PageStep,
+    *,
+    allow_split: bool = False,
+) -> list[PageOutcome]:
+    """Every page of ``extract`` through ``page_step`` (which runs ``run_bulk_page``)."""
+    ledger = rt.ledger
+    paging = rt.client(extract.product).product.bulk_paging
+    query = BulkReadQuery.from_state(extract.query)
+    state, token = query.to_state(), query.page_token
+    outcomes: list[PageOutcome] = []
+    page = 1
+    while True:
+        job = ledger.plan_page(extract, page, page_token=token, query=state)
+        outcome = page_step(extract, job, allow_split and page == 1)
+        outcomes.append(outcome)
+        done = outcome.job
+        if outcome.split or done.state is not JobState.LOADED or not done.more_records:
+            return outcomes
+        state, token = next_query_state(done, paging)
+        page += 1

@@ -1,0 +1,126 @@
+"""Typed run settings and Zoho connection settings, read from the environment at the edges.
+
+Only the CLI, flow entry points and blocks call the ``from_env`` constructors; library code
+takes these values as arguments.
+
+Environment variables:
+
+==============================  ==========================================================
+``ZOHO_CLIENT_ID``              OAuth client id
+``ZOHO_CLIENT_SECRET``          OAuth client secret (secret)
+``ZOHO_REFRESH_TOKEN``          OAuth refresh token (secret)
+``ZOHO_DC``                     data centre: us eu in au jp cn ca sa uk (default us)
+``ZOHO_ORG_ID``                 organisation id (zgid); used as the ledger's org key
+``ZOHO_SIMULATOR_URL``          point every host at a simulator (``http://127.0.0.1:8765``)
+``ZOHO_ETL_DATA_DIR``           where downloads, Parquet and the DuckDB file go (./data)
+``ZOHO_ETL_WAREHOUSE_URL``      SQLAlchemy URL (default DuckDB file under the data dir)
+``ZOHO_ETL_CREDIT_BUDGET``      daily credit budget per org across all flows (unset: none)
+``ZOHO_ETL_CONCURRENCY``        modules / windows run at once (default 4)
+``ZOHO_ETL_POLL_INTERVAL``      first bulk-job poll interval in seconds (default 1)
+``ZOHO_ETL_DOWNLOADS_PER_MINUTE``  result downloads per minute (Zoho: 10, the default)
+==============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from flows.errors import MissingCredentialsError
+
+TaskRunnerKind = Literal["threads", "dask"]
+
+
+class ZohoConnection(BaseModel):
+    """Everything needed to talk to one Zoho organisation. Secrets are ``SecretStr``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
+    data_center: str = "us"
+    org_id: str = "default"
+    simulator_url: str | None = None
+    host_overrides: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ZohoConnection:
+        env = os.environ if env is None else env
+        required = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
+        missing = tuple(name for name in required if not env.get(name))
+        if missing:
+            raise MissingCredentialsError(missing, "environment")
+        return cls(
+            client_id=env["ZOHO_CLIENT_ID"],
+            client_secret=SecretStr(env["ZOHO_CLIENT_SECRET"]),
+            refresh_token=SecretStr(env["ZOHO_REFRESH_TOKEN"]),
+            data_center=env.get("ZOHO_DC", "us"),
+            org_id=env.get("ZOHO_ORG_ID", "default"),
+            simulator_url=env.get("ZOHO_SIMULATOR_URL") or None,
+        )
+
+
+class RunSettings(BaseModel):
+    """Where data goes and how much of the machine / the org's credits a run may use."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_dir: str = "data"
+    #: secret: a PostgreSQL URL may carry a password, and flow parameters show in the UI
+    warehouse_url: SecretStr | None = None
+    credit_budget: int | None = Field(default=None, ge=0)
+    concurrency: int = Field(default=4, ge=1, le=25)
+    task_runner: TaskRunnerKind = "threads"
+    dask_address: str | None = None
+    drift_policy: Literal["evolve", "freeze"] = "evolve"
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    poll_max_interval_s: float = Field(default=30.0, gt=0)
+    #: Zoho serves at most 10 bulk-read result downloads a minute per org (then 429).
+    downloads_per_minute: int = Field(default=10, ge=1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RunSettings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if env.get("ZOHO_ETL_DATA_DIR"):
+            values["data_dir"] = env["ZOHO_ETL_DATA_DIR"]
+        if env.get("ZOHO_ETL_WAREHOUSE_URL"):
+            values["warehouse_url"] = env["ZOHO_ETL_WAREHOUSE_URL"]
+        if env.get("ZOHO_ETL_CREDIT_BUDGET"):
+            values["credit_budget"] = int(env["ZOHO_ETL_CREDIT_BUDGET"])
+        if env.get("ZOHO_ETL_CONCURRENCY"):
+            values["concurrency"] = int(env["ZOHO_ETL_CONCURRENCY"])
+        if env.get("ZOHO_ETL_POLL_INTERVAL"):
+            values["poll_interval_s"] = float(env["ZOHO_ETL_POLL_INTERVAL"])
+            values["poll_max_interval_s"] = max(float(env["ZOHO_ETL_POLL_INTERVAL"]) * 4, 0.1)
+        if env.get("ZOHO_ETL_DOWNLOADS_PER_MINUTE"):
+            values["downloads_per_minute"] = int(env["ZOHO_ETL_DOWNLOADS_PER_MINUTE"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.data_path / "downloads"
+
+    @property
+    def parquet_root(self) -> Path:
+        return self.data_path / "parquet"
+
+    @property
+    def rejects_root(self) -> Path:
+        return self.data_path / "rejects"
+
+    @property
+    def effective_warehouse_url(self) -> str:
+        if self.warehouse_url is not None and self.warehouse_url.get_secret_value():
+            return self.warehouse_url.get_secret_value()
+        return f"duckdb:///{(self.data_path / 'warehouse.duckdb').resolve()}"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from flows.errors import MissingCredentialsError
+from flows.settings import RunSettings, ZohoConnection
+
+URL = "postgresql+psycopg://etl:s3cret-pw@db.internal/warehouse"
+
+
+def test_warehouse_url_with_a_password_never_shows() -> None:
+    settings = RunSettings.from_env(
+        {"ZOHO_ETL_WAREHOUSE_URL": URL, "ZOHO_ETL_CREDIT_BUDGET": "5000"}
+    )
+    assert settings.effective_warehouse_url == URL
+    assert settings.credit_budget == 5000
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "s3cret-pw" not in text
+
+
+def test_default_warehouse_is_a_duckdb_file_in_the_data_dir() -> None:
+    settings = RunSettings.from_env({}, data_dir="/tmp/x")
+    assert settings.effective_warehouse_url == "duckdb:////tmp/x/warehouse.duckdb"
+    assert settings.downloads_per_minute == 10
+
+
+def test_connection_from_env_names_what_is_missing() -> None:
+    with pytest.raises(MissingCredentialsError, match="ZOHO_REFRESH_TOKEN not set"):
+        ZohoConnection.from_env({"ZOHO_CLIENT_ID": "1000.X", "ZOHO_CLIENT_SECRET": "s"})
+    connection = ZohoConnection.from_env(
+        {
+            "ZOHO_CLIENT_ID": "1000.X",
+            "ZOHO_CLIENT_SECRET": "top",
+            "ZOHO_REFRESH_TOKEN": "rt",
+            "ZOHO_DC": "eu",
+            "ZOHO_ORG_ID": "123",
+        }
+    )
+    assert (connection.data_center, connection.org_id) == ("eu", "123")
+    assert "top" not in repr(connection)
