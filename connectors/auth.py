@@ -114,11 +114,6 @@ class TokenManager:
                 self._token = self._refresh_locked()
             return self._token
 
-    def invalidate(self) -> None:
-        """Forget the cached token; the next call refreshes."""
-        with self._lock:
-            self._token = None
-
     def _refresh_locked(self) -> AccessToken:
         for attempt in self._retry.retrying(f"POST {TOKEN_PATH}"):
             with attempt:

@@ -45,13 +45,17 @@ class BulkReadQuery:
         object.__setattr__(self, "fields", tuple(self.fields))
         if len(set(self.fields)) != len(self.fields):
             dupes = sorted({f for f in self.fields if self.fields.count(f) > 1})
-            raise QueryValidationError(f"duplicate fields in the query: {dupes}")
+            raise QueryValidationError(f"duplicate fields in the {self.module} query: {dupes}")
         if self.page < 1:
-            raise QueryValidationError(f"page must be >= 1, got {self.page}")
+            raise QueryValidationError(f"{self.module} query: page must be >= 1, got {self.page}")
         if self.file_type not in FILE_TYPES:
-            raise QueryValidationError(f"file_type must be csv or ics, got {self.file_type!r}")
+            raise QueryValidationError(
+                f"{self.module} query: file_type must be csv or ics, got {self.file_type!r}"
+            )
         if self.file_type == "ics" and self.fields:
-            raise QueryValidationError("ICS exports do not accept a field list")
+            raise QueryValidationError(
+                f"{self.module} query: ICS exports do not accept a field list"
+            )
 
     def validate(self, product: Product, fields: Mapping[str, FieldSpec] | None = None) -> None:
         """Client-side checks: field count, criteria count, names and comparators."""

@@ -10,7 +10,6 @@ Point it at the simulator with ``endpoints=Endpoints.for_simulator(sim.base_url,
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import TracebackType
 
 import requests
@@ -124,10 +123,6 @@ class ZohoClient:
         if not self.org_id:
             raise ValueError(f"{self.product.label} uploads need the org id (zgid): pass org_id=")
         return {self.product.org_header: self.org_id}
-
-    def download_dir(self, root: Path, module: str) -> Path:
-        """A conventional place for a module's pages: ``root/{product}/{module}``."""
-        return root / self.product.name / module
 
     def close(self) -> None:
         self.http.close()

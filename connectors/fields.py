@@ -16,8 +16,22 @@ from typing import Any
 
 #: Zoho ``data_type`` values grouped by how their values look in a bulk CSV.
 TEXT_TYPES = frozenset(
-    {"text", "textarea", "email", "phone", "website", "picklist", "autonumber", "formula",
-     "profileimage", "fileupload", "imageupload", "event_reminder", "RRULE", "ALARM"}
+    {
+        "text",
+        "textarea",
+        "email",
+        "phone",
+        "website",
+        "picklist",
+        "autonumber",
+        "formula",
+        "profileimage",
+        "fileupload",
+        "imageupload",
+        "event_reminder",
+        "RRULE",
+        "ALARM",
+    }
 )
 INTEGER_TYPES = frozenset({"integer", "bigint"})
 DECIMAL_TYPES = frozenset({"double", "decimal", "currency", "percent"})

@@ -128,23 +128,17 @@ def error_for(
         return ServerError(message, **kw)
     if code in MODULE_CODES:
         return ModuleNotSupportedError(message, **kw)
-    if status == 401:
-        if code in TOKEN_CODES:
-            return TokenRejectedError(message, **kw)
-        return (
-            AuthError(message, **kw)
-            if code != "OAUTH_SCOPE_MISMATCH"
-            else TokenRejectedError(
-                message,
-                hint="the token lacks a scope this call needs (e.g. ZohoCRM.bulk.read and module "
-                "read); generate a refresh token with those scopes",
-                **kw,
-            )
+    if status == 401 and code == "OAUTH_SCOPE_MISMATCH":
+        return TokenRejectedError(
+            message,
+            hint="the token lacks a scope this call needs (e.g. ZohoCRM.bulk.read and module "
+            "read); generate a refresh token with those scopes",
+            **kw,
         )
+    if status == 401:
+        return (TokenRejectedError if code in TOKEN_CODES else AuthError)(message, **kw)
     if status == 403 or code in {"NO_PERMISSION", "AUTHORIZATION_FAILED"}:
         return PermissionDeniedError(message, **kw)
-    if status == 404 and code == "RESOURCE_NOT_FOUND":
-        return NotFoundError(message, **kw)
     if code == "RESOURCE_NOT_FOUND":
         return NotFoundError(message, **kw)
     if 400 <= status < 500 or body is not None:

@@ -43,33 +43,22 @@ class ZohoCredentials(CredentialsBlock):
     )
 
     def to_connection(self) -> ZohoConnection:
-        return ZohoConnection(
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            refresh_token=self.refresh_token,
-            data_center=self.data_center,
-            org_id=self.org_id,
-            simulator_url=self.simulator_url,
-            host_overrides=dict(self.host_overrides),
-        )
+        return ZohoConnection(**_connection_fields(self))
 
     @classmethod
     def from_connection(cls, connection: ZohoConnection) -> ZohoCredentials:
-        return cls(
-            client_id=connection.client_id,
-            client_secret=connection.client_secret,
-            refresh_token=connection.refresh_token,
-            data_center=connection.data_center,
-            org_id=connection.org_id,
-            simulator_url=connection.simulator_url,
-            host_overrides=dict(connection.host_overrides),
-        )
+        return cls(**_connection_fields(connection))
 
     def get_client(self, product: str = "crm", **kwargs: Any) -> ZohoClient:
         """A connectors ``ZohoClient`` for ``product`` ("crm" or "recruit")."""
         from flows.zoho import build_client
 
         return build_client(self.to_connection(), product, **kwargs)
+
+
+def _connection_fields(source: ZohoConnection | ZohoCredentials) -> dict[str, Any]:
+    """The ``ZohoConnection`` fields of a connection or a credentials block (same names)."""
+    return {name: getattr(source, name) for name in ZohoConnection.model_fields}
 
 
 class WarehouseSettings(Block):

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from connectors.credits import CRM_COSTS, CallType
 from flows.errors import BudgetExceededError
 from flows.ledger import Ledger, to_naive_utc, utcnow
 
 WINDOW = timedelta(hours=24)
 
-#: Zoho's credit prices for the calls the flows make (``zoho-bulk-api.md`` §1.9, §2.8, §5).
-BULK_READ_CREATE = 50
-BULK_WRITE_CREATE = 500
-PLAIN_CALL = 1
+#: Zoho's credit prices for the calls the flows make (one table: ``connectors.credits``).
+BULK_READ_CREATE = CRM_COSTS[CallType.BULK_READ_CREATE]
+PLAIN_CALL = CRM_COSTS[CallType.OTHER]
 
 
 @dataclass(frozen=True)

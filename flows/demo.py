@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,33 +56,13 @@ class DemoReport:
 
     def table(self) -> Table:
         table = Table(title="zoho-etl demo: what happened")
-        for name in (
-            "step",
-            "target",
-            "rows",
-            "rejects",
-            "deleted",
-            "bulk jobs",
-            "credits",
-            "result",
-        ):
-            table.add_column(
-                name,
-                justify="right"
-                if name in {"rows", "rejects", "deleted", "bulk jobs", "credits"}
-                else "left",
-            )
+        for name in ("step", "target"):
+            table.add_column(name, justify="left")
+        for name in ("rows", "rejects", "deleted", "bulk jobs", "credits"):
+            table.add_column(name, justify="right")
+        table.add_column("result", justify="left")
         for r in self.rows:
-            table.add_row(
-                r.step,
-                r.target,
-                str(r.rows),
-                str(r.rejects),
-                str(r.deleted),
-                str(r.bulk_jobs),
-                str(r.credits),
-                r.result,
-            )
+            table.add_row(*(str(value) for value in astuple(r)))
         return table
 
 
@@ -133,10 +113,10 @@ def run_demo(
     with SimServer(config) as sim:
         console.print(f"Zoho simulator running at {sim.base_url}")
         connection = simulated_connection(sim.base_url, SIM_ORG)
-        _full_exports(console, report, connection, settings, sim.base_url)
+        _full_exports(console, report, settings, sim.base_url)
         _incremental(console, report, connection, settings, sim)
-        _backfill(console, report, connection, settings, sim)
-        _writeback(console, report, connection, settings, sim)
+        _backfill(console, report, settings, sim)
+        _writeback(console, report, settings, sim.base_url)
         report.seconds = time.monotonic() - started
         _print_summary(console, report, settings)
     return report
@@ -159,11 +139,7 @@ def _export_rows(step: str, rows: list[dict[str, Any]], report: DemoReport) -> N
 
 
 def _full_exports(
-    console: Console,
-    report: DemoReport,
-    connection: ZohoConnection,
-    settings: RunSettings,
-    base_url: str,
+    console: Console, report: DemoReport, settings: RunSettings, base_url: str
 ) -> None:
     from flows.export import export_flow
 
@@ -244,13 +220,7 @@ def _compare_live_ids(
     )
 
 
-def _backfill(
-    console: Console,
-    report: DemoReport,
-    connection: ZohoConnection,
-    settings: RunSettings,
-    sim: Any,
-) -> None:
+def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: Any) -> None:
     from datetime import UTC, datetime
 
     from flows.backfill import backfill_flow
@@ -283,16 +253,45 @@ def _backfill(
     )
 
 
-def _writeback(
-    console: Console,
-    report: DemoReport,
-    connection: ZohoConnection,
-    settings: RunSettings,
-    sim: Any,
-) -> None:
-    from flows.writeback import demo_writeback
+def _writeback(console: Console, report: DemoReport, settings: RunSettings, base_url: str) -> None:
+    import pyarrow.parquet as pq
 
-    demo_writeback(console, report, connection, settings, sim)
+    from flows.writeback import DEMO_MAPPING, demo_rows, writeback_flow
+
+    folder = settings.data_path / "writeback" / "input"
+    folder.mkdir(parents=True, exist_ok=True)
+    mapping_path = folder / "new_leads.mapping.yaml"
+    mapping_path.write_text(DEMO_MAPPING, encoding="utf-8")
+    source = folder / "new_leads.parquet"
+    pq.write_table(demo_rows(), source)
+    for dry in (True, False):
+        mode = "dry run" if dry else "bulk write"
+        console.print(f"[bold]>[/bold] write-back of 20 new Leads ({mode}) ...")
+        summary = writeback_flow(
+            product="crm",
+            mapping_path=str(mapping_path),
+            source=str(source),
+            dry_run=dry,
+            settings=settings,
+            simulator_url=base_url,
+            sim_org=SIM_ORG,
+        )
+        counts = summary["counts"]
+        report.rows.append(
+            DemoRow(
+                step="write-back dry run" if dry else "write-back",
+                target=f"crm Leads ({summary['operation']})",
+                rows=counts.get("rows", "-"),
+                rejects=counts.get("rejected", "-"),
+                bulk_jobs=0 if dry else summary["jobs"],
+                credits=summary["credits"],
+                result=", ".join(f"{k} {v}" for k, v in counts.items() if k != "rows"),
+            )
+        )
+    report.checks.append(
+        f"write-back results: {settings.data_path / 'writeback' / 'results'} "
+        "and warehouse table writeback_crm_Leads"
+    )
 
 
 def _print_summary(console: Console, report: DemoReport, settings: RunSettings) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
+from connectors.products import product_for
 from flows.errors import FlowsError
 from flows.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from flows.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
@@ -36,7 +38,6 @@ from flows.planning import (
 )
 from flows.reporting import ModuleSummary
 from flows.rest import (
-    REST_MAX_FIELDS,
     RestDeltaTooLarge,
     fetch_rest_delta,
     records_to_zip,
@@ -152,7 +153,7 @@ def open_module_extract(
         choice = choose_method(
             full=False,
             estimated_records=estimate,
-            rest_supported=len(fields) <= REST_MAX_FIELDS,
+            rest_supported=len(fields) <= product_for(product).rest_max_fields,
             rest_max_records=options.rest_max_records,
         )
         reason = choice.reason
@@ -386,25 +387,11 @@ def backfill_window(
     ledger = rt.ledger
     bounds = (window.start, window.end)
     result = WindowResult(window)
-    done = ledger.find_extract(
-        org=rt.org,
-        product=product,
-        module=module,
-        kind="backfill",
-        window=bounds,
-        state=ExtractState.LOADED,
-    )
-    if done is not None:
+    find = partial(ledger.find_extract, org=rt.org, product=product, module=module, kind="backfill")
+    if find(window=bounds, state=ExtractState.LOADED) is not None:
         result.skipped = True
         return result
-    split = ledger.find_extract(
-        org=rt.org,
-        product=product,
-        module=module,
-        kind="backfill",
-        window=bounds,
-        state=ExtractState.SPLIT,
-    )
+    split = find(window=bounds, state=ExtractState.SPLIT)
     if split is None:
         extract, _ = ledger.open_extract(
             org=rt.org,

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -64,9 +65,6 @@ class JobState(StrEnum):
     EXPIRED = "expired"
     SPLIT = "split"
 
-
-#: States a job never leaves.
-FINAL_JOB_STATES = frozenset({JobState.LOADED, JobState.FAILED, JobState.EXPIRED, JobState.SPLIT})
 
 #: Allowed transitions; anything else is a bug (or a second run writing the same job).
 _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
@@ -299,7 +297,9 @@ class Ledger:
         planned with, so no record between the two runs is missed.
         """
         with self._write() as conn:
-            existing = self._find_extract(conn, org, product, module, kind, window, running=True)
+            existing = self._find_extract(
+                conn, org, product, module, kind, window, ExtractState.RUNNING
+            )
             if existing is not None:
                 return existing, True
             now = utcnow()
@@ -339,29 +339,7 @@ class Ledger:
     ) -> ExtractRecord | None:
         """The newest extract matching, optionally in a given state."""
         with self.engine.connect() as conn:
-            query = self._extract_query(org, product, module, kind, window)
-            if state is not None:
-                query = query.where(self.extracts.c.state == state.value)
-            row = conn.execute(query.order_by(self.extracts.c.started_at.desc())).first()
-            return _extract(row) if row is not None else None
-
-    def _extract_query(
-        self,
-        org: str,
-        product: str,
-        module: str,
-        kind: str,
-        window: tuple[datetime, datetime] | None,
-    ) -> sa.Select[Any]:
-        c = self.extracts.c
-        query = sa.select(self.extracts).where(
-            c.org == org, c.product == product, c.module == module, c.kind == kind
-        )
-        if window is None:
-            return query.where(c.window_start.is_(None))
-        return query.where(
-            c.window_start == to_naive_utc(window[0]), c.window_end == to_naive_utc(window[1])
-        )
+            return self._find_extract(conn, org, product, module, kind, window, state)
 
     def _find_extract(
         self,
@@ -371,13 +349,21 @@ class Ledger:
         module: str,
         kind: str,
         window: tuple[datetime, datetime] | None,
-        *,
-        running: bool,
+        state: ExtractState | None,
     ) -> ExtractRecord | None:
-        query = self._extract_query(org, product, module, kind, window)
-        if running:
-            query = query.where(self.extracts.c.state == ExtractState.RUNNING.value)
-        row = conn.execute(query.order_by(self.extracts.c.started_at.desc())).first()
+        c = self.extracts.c
+        query = sa.select(self.extracts).where(
+            c.org == org, c.product == product, c.module == module, c.kind == kind
+        )
+        if window is None:
+            query = query.where(c.window_start.is_(None))
+        else:
+            query = query.where(
+                c.window_start == to_naive_utc(window[0]), c.window_end == to_naive_utc(window[1])
+            )
+        if state is not None:
+            query = query.where(c.state == state.value)
+        row = conn.execute(query.order_by(c.started_at.desc())).first()
         return _extract(row) if row is not None else None
 
     def get_extract(self, extract_id: str) -> ExtractRecord:
@@ -503,13 +489,12 @@ class Ledger:
             return _job(row)
 
     def mark_created(self, job_key: str, job_id: str, credits: int) -> JobRecord:
-        job = self.get_job(job_key)
         return self._transition(
             job_key,
             JobState.CREATED,
             job_id=job_id,
             created_at=utcnow(),
-            credits=job.credits + credits,
+            credits=self.jobs.c.credits + credits,
         )
 
     def mark_completed(
@@ -551,14 +536,13 @@ class Ledger:
         rows_rejected: int,
         credits: int = 0,
     ) -> JobRecord:
-        job = self.get_job(job_key)
         return self._transition(
             job_key,
             JobState.LOADED,
             rows_read=rows_read,
             rows_loaded=rows_loaded,
             rows_rejected=rows_rejected,
-            credits=job.credits + credits,
+            credits=self.jobs.c.credits + credits,
         )
 
     def mark_failed(self, job_key: str, error: str) -> JobRecord:
@@ -766,7 +750,4 @@ def _job(row: sa.Row[Any]) -> JobRecord:
 
 def summarise_jobs(jobs: Sequence[JobRecord]) -> dict[str, int]:
     """Counts per state, for progress artifacts and ``zoho-etl status``."""
-    counts: dict[str, int] = {}
-    for job in jobs:
-        counts[job.state.value] = counts.get(job.state.value, 0) + 1
-    return counts
+    return dict(Counter(job.state.value for job in jobs))

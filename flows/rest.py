@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flows.rest")
 
-#: Zoho v8 Get Records takes at most 50 field names per call.
-REST_MAX_FIELDS = 50
-
 
 class RestDeltaTooLarge(Exception):
     def __init__(self, module: str, fetched: int, limit: int) -> None:
@@ -42,7 +39,7 @@ class RestDeltaTooLarge(Exception):
         )
 
 
-def csv_value(value: Any, spec: FieldSpec | None) -> str:
+def csv_value(value: Any) -> str:
     """One REST JSON value in the bulk-read CSV form."""
     if value is None:
         return ""
@@ -52,7 +49,7 @@ def csv_value(value: Any, spec: FieldSpec | None) -> str:
         inner = value.get("id", value.get("name", ""))
         return "" if inner is None else str(inner)
     if isinstance(value, list | tuple):
-        parts = [csv_value(v, None) for v in value]
+        parts = [csv_value(v) for v in value]
         return ";".join(p for p in parts if p)
     if isinstance(value, float):
         return format(Decimal(repr(value)), "f")
@@ -70,13 +67,12 @@ def records_to_zip(
 ) -> int:
     """Write ``records`` as ``{stem}.csv`` inside ``zip_path``; returns the record count."""
     names = ["id", *rest_field_names(fields)]
-    specs = {f.api_name: f for f in fields}
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(names)
     count = 0
     for record in records:
-        writer.writerow([csv_value(record.get(name), specs.get(name)) for name in names])
+        writer.writerow([csv_value(record.get(name)) for name in names])
         count += 1
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = zip_path.with_suffix(".zip.part")

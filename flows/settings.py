@@ -24,7 +24,7 @@ Environment variables:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +65,16 @@ class ZohoConnection(BaseModel):
         )
 
 
+#: ``RunSettings`` fields read from the environment: (variable, field, conversion).
+_ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("ZOHO_ETL_DATA_DIR", "data_dir", str),
+    ("ZOHO_ETL_WAREHOUSE_URL", "warehouse_url", str),
+    ("ZOHO_ETL_CREDIT_BUDGET", "credit_budget", int),
+    ("ZOHO_ETL_CONCURRENCY", "concurrency", int),
+    ("ZOHO_ETL_DOWNLOADS_PER_MINUTE", "downloads_per_minute", int),
+)
+
+
 class RunSettings(BaseModel):
     """Where data goes and how much of the machine / the org's credits a run may use."""
 
@@ -86,20 +96,12 @@ class RunSettings(BaseModel):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RunSettings:
         env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        if env.get("ZOHO_ETL_DATA_DIR"):
-            values["data_dir"] = env["ZOHO_ETL_DATA_DIR"]
-        if env.get("ZOHO_ETL_WAREHOUSE_URL"):
-            values["warehouse_url"] = env["ZOHO_ETL_WAREHOUSE_URL"]
-        if env.get("ZOHO_ETL_CREDIT_BUDGET"):
-            values["credit_budget"] = int(env["ZOHO_ETL_CREDIT_BUDGET"])
-        if env.get("ZOHO_ETL_CONCURRENCY"):
-            values["concurrency"] = int(env["ZOHO_ETL_CONCURRENCY"])
+        values: dict[str, object] = {
+            key: convert(env[name]) for name, key, convert in _ENV_SETTINGS if env.get(name)
+        }
         if env.get("ZOHO_ETL_POLL_INTERVAL"):
             values["poll_interval_s"] = float(env["ZOHO_ETL_POLL_INTERVAL"])
             values["poll_max_interval_s"] = max(float(env["ZOHO_ETL_POLL_INTERVAL"]) * 4, 0.1)
-        if env.get("ZOHO_ETL_DOWNLOADS_PER_MINUTE"):
-            values["downloads_per_minute"] = int(env["ZOHO_ETL_DOWNLOADS_PER_MINUTE"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 

@@ -30,9 +30,6 @@ from flows.settings import RunSettings, ZohoConnection
 from flows.zoho import resolve_connection, resolve_settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from flows.demo import DemoReport
     from transforms.writeback import WriteMapping, WriteReport
 
 log = logging.getLogger("flows.writeback")
@@ -87,19 +84,6 @@ def state_dir_for(settings: RunSettings, mapping: WriteMapping, table: pa.Table)
     return settings.data_path / "writeback" / mapping.module / digest.hexdigest()[:16]
 
 
-@task(name="bulk-write", cache_policy=NO_CACHE)
-def bulk_write_task(
-    connection: ZohoConnection,
-    settings: RunSettings,
-    product: str,
-    mapping_path: str,
-    source: str,
-    dry_run: bool,
-    on_invalid: str,
-) -> dict[str, Any]:
-    return run_write(connection, settings, product, mapping_path, source, dry_run, on_invalid)
-
-
 def run_write(
     connection: ZohoConnection,
     settings: RunSettings,
@@ -152,6 +136,9 @@ def run_write(
     summary = _summary(product, report, dry_run=False)
     summary["results_table"] = _store_results(rt, product, mapping.module, parquet)
     return summary
+
+
+bulk_write_task = task(name="bulk-write", cache_policy=NO_CACHE)(run_write)
 
 
 def _store_results(rt: Runtime, product: str, module: str, parquet: Path) -> str | None:
@@ -276,55 +263,3 @@ def demo_rows() -> pa.Table:
     rows[10]["email"] = "not-an-email"  # invalid email
     rows[16]["rating"] = "Fantastic"  # not a Rating picklist value
     return pa.Table.from_pylist(rows)
-
-
-def demo_writeback(
-    console: Console,
-    report: DemoReport,
-    connection: ZohoConnection,
-    settings: RunSettings,
-    sim: Any,
-) -> None:
-    from flows.demo import DemoRow
-
-    folder = settings.data_path / "writeback" / "input"
-    folder.mkdir(parents=True, exist_ok=True)
-    mapping_path = folder / "new_leads.mapping.yaml"
-    mapping_path.write_text(DEMO_MAPPING, encoding="utf-8")
-    source = folder / "new_leads.parquet"
-    pq.write_table(demo_rows(), source)
-    for dry in (True, False):
-        mode = "dry run" if dry else "bulk write"
-        console.print(f"[bold]>[/bold] write-back of 20 new Leads ({mode}) ...")
-        summary = writeback_flow(
-            product="crm",
-            mapping_path=str(mapping_path),
-            source=str(source),
-            dry_run=dry,
-            settings=settings,
-            simulator_url=sim.base_url,
-            sim_org=connection_org(sim, connection),
-        )
-        counts = summary["counts"]
-        report.rows.append(
-            DemoRow(
-                step="write-back dry run" if dry else "write-back",
-                target=f"crm Leads ({summary['operation']})",
-                rows=counts.get("rows", "-"),
-                rejects=counts.get("rejected", "-"),
-                bulk_jobs=0 if dry else summary["jobs"],
-                credits=summary["credits"],
-                result=", ".join(f"{k} {v}" for k, v in counts.items() if k != "rows"),
-            )
-        )
-    report.checks.append(
-        f"write-back results: {settings.data_path / 'writeback' / 'results'} "
-        "and warehouse table writeback_crm_Leads"
-    )
-
-
-def connection_org(sim: Any, connection: ZohoConnection) -> str:
-    for key, org in sim.state.orgs.items():
-        if org.zgid == connection.org_id:
-            return str(key)
-    return "us-enterprise"

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
 
 from simulator.config import DATA_CENTRES, OrgSpec
 from simulator.errors import invalid_url_pattern
@@ -78,12 +77,5 @@ def api_call(product: str, cost: int = 1) -> Callable[..., CallContext]:
     return dependency
 
 
-def json_response(body: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code)
-
-
 CrmCall = Annotated[CallContext, Depends(api_call("crm"))]
 RecruitCall = Annotated[CallContext, Depends(api_call("recruit"))]
-#: bulk read initialize costs 50 credits (Zoho's credit table)
-CrmBulkReadCreate = Annotated[CallContext, Depends(api_call("crm", cost=50))]
-RecruitBulkReadCreate = Annotated[CallContext, Depends(api_call("recruit", cost=50))]

@@ -97,9 +97,6 @@ def org_users(org: OrgSpec) -> list[User]:
     return users
 
 
-USER_FIELDS = ("id", "first_name", "last_name", "full_name", "name", "email")
-
-
 def user_attribute(users: Sequence[User], attribute: str) -> list[str]:
     if attribute in ("full_name", "name"):
         return [u.full_name for u in users]

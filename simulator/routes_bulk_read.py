@@ -9,22 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from simulator.bulk_read import COMPLETED, parse_query
-from simulator.deps import (
-    CallContext,
-    CrmBulkReadCreate,
-    CrmCall,
-    RecruitBulkReadCreate,
-    RecruitCall,
-)
+from simulator.deps import CallContext, api_call
 from simulator.downloads import crc_patches, stream_file
 from simulator.errors import FatalApiError, resource_not_found
-
-crm_router = APIRouter(prefix="/{dc}/api/crm/bulk/v8")
-recruit_router = APIRouter(prefix="/{dc}/recruit/recruit/bulk/v2")
 
 
 async def _body(request: Request) -> Any:
@@ -117,31 +108,28 @@ def _download(ctx: CallContext, job_id: str) -> StreamingResponse:
     )
 
 
-@crm_router.post("/read", status_code=201)
-async def crm_create(request: Request, ctx: CrmBulkReadCreate) -> JSONResponse:
-    return _create(ctx, await _body(request))
+def _router(product: str, prefix: str) -> APIRouter:
+    """Create, details and download of one product's bulk read jobs."""
+    router = APIRouter(prefix=prefix)
+    call = Depends(api_call(product))
+    create_call = Depends(api_call(product, cost=50))  # Zoho's credit table: initialize = 50
+
+    @router.post("/read", status_code=201)
+    async def create(request: Request, ctx: CallContext = create_call) -> JSONResponse:
+        return _create(ctx, await _body(request))
+
+    @router.get("/read/{job_id}")
+    def details(job_id: str, ctx: CallContext = call) -> JSONResponse:
+        return _details(ctx, job_id)
+
+    @router.get("/read/{job_id}/result")
+    def download(job_id: str, ctx: CallContext = call) -> StreamingResponse:
+        return _download(ctx, job_id)
+
+    return router
 
 
-@crm_router.get("/read/{job_id}")
-def crm_details(job_id: str, ctx: CrmCall) -> JSONResponse:
-    return _details(ctx, job_id)
-
-
-@crm_router.get("/read/{job_id}/result")
-def crm_download(job_id: str, ctx: CrmCall) -> StreamingResponse:
-    return _download(ctx, job_id)
-
-
-@recruit_router.post("/read", status_code=201)
-async def recruit_create(request: Request, ctx: RecruitBulkReadCreate) -> JSONResponse:
-    return _create(ctx, await _body(request))
-
-
-@recruit_router.get("/read/{job_id}")
-def recruit_details(job_id: str, ctx: RecruitCall) -> JSONResponse:
-    return _details(ctx, job_id)
-
-
-@recruit_router.get("/read/{job_id}/result")
-def recruit_download(job_id: str, ctx: RecruitCall) -> StreamingResponse:
-    return _download(ctx, job_id)
+routers = [
+    _router("crm", "/{dc}/api/crm/bulk/v8"),
+    _router("recruit", "/{dc}/recruit/recruit/bulk/v2"),
+]

@@ -9,7 +9,7 @@ values are capped), ``page_token`` (needed past ``rest_discrete_limit`` = 2,000 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from simulator.clock import format_time, parse_time
 from simulator.criteria import resolve_field
-from simulator.deps import CallContext, CrmCall, RecruitCall, api_call
+from simulator.deps import CallContext, api_call
 from simulator.errors import FatalApiError
 from simulator.pages import PageScan
 from simulator.schema import ModuleSchema
@@ -278,68 +278,44 @@ def _get_record(ctx: CallContext, module: str, record_id: str) -> Response:
     return JSONResponse({"data": [record]})
 
 
-# -- routes: CRM v8 and Recruit v2 (Recruit: no page_token, fields optional, 3 credits) -----
-crm_router = APIRouter(prefix="/{dc}/api/crm/v8")
-recruit_router = APIRouter(prefix="/{dc}/recruit/recruit/v2")
-#: Zoho Recruit's credit table: Get Records costs 3 credits
-RecruitGetRecords = Annotated[CallContext, Depends(api_call("recruit", cost=3))]
+def _router(product: str, prefix: str, records_cost: int) -> APIRouter:
+    """Get Records (``records_cost`` credits), deleted records and one record of a product."""
+    router = APIRouter(prefix=prefix)
+    call = Depends(api_call(product))
+    records_call = Depends(api_call(product, cost=records_cost))
+
+    @router.get("/{module}")
+    def records(
+        module: str,
+        request: Request,
+        ctx: CallContext = records_call,
+        fields: str | None = None,
+        page: str = "1",
+        per_page: str = "200",
+        page_token: str | None = None,
+    ) -> Response:
+        return _get_records(ctx, module, request, fields, page, per_page, page_token)
+
+    @router.get("/{module}/deleted")
+    def deleted(
+        module: str,
+        request: Request,
+        ctx: CallContext = call,
+        type: str = "all",
+        page: str = "1",
+        per_page: str = "200",
+    ) -> Response:
+        return _deleted_records(ctx, module, request, type, page, per_page)
+
+    @router.get("/{module}/{record_id}")
+    def record(module: str, record_id: str, ctx: CallContext = call) -> Response:
+        return _get_record(ctx, module, record_id)
+
+    return router
 
 
-@crm_router.get("/{module}")
-def crm_records(
-    module: str,
-    request: Request,
-    ctx: CrmCall,
-    fields: str | None = None,
-    page: str = "1",
-    per_page: str = "200",
-    page_token: str | None = None,
-) -> Response:
-    return _get_records(ctx, module, request, fields, page, per_page, page_token)
-
-
-@crm_router.get("/{module}/deleted")
-def crm_deleted(
-    module: str,
-    request: Request,
-    ctx: CrmCall,
-    type: str = "all",
-    page: str = "1",
-    per_page: str = "200",
-) -> Response:
-    return _deleted_records(ctx, module, request, type, page, per_page)
-
-
-@crm_router.get("/{module}/{record_id}")
-def crm_record(module: str, record_id: str, ctx: CrmCall) -> Response:
-    return _get_record(ctx, module, record_id)
-
-
-@recruit_router.get("/{module}")
-def recruit_records(
-    module: str,
-    request: Request,
-    ctx: RecruitGetRecords,
-    fields: str | None = None,
-    page: str = "1",
-    per_page: str = "200",
-    page_token: str | None = None,
-) -> Response:
-    return _get_records(ctx, module, request, fields, page, per_page, page_token)
-
-
-@recruit_router.get("/{module}/deleted")
-def recruit_deleted(
-    module: str,
-    request: Request,
-    ctx: RecruitCall,
-    type: str = "all",
-    page: str = "1",
-    per_page: str = "200",
-) -> Response:
-    return _deleted_records(ctx, module, request, type, page, per_page)
-
-
-@recruit_router.get("/{module}/{record_id}")
-def recruit_record(module: str, record_id: str, ctx: RecruitCall) -> Response:
-    return _get_record(ctx, module, record_id)
+# CRM v8 and Recruit v2 (Recruit: no page_token, fields optional, Get Records costs 3 credits)
+routers = [
+    _router("crm", "/{dc}/api/crm/v8", records_cost=1),
+    _router("recruit", "/{dc}/recruit/recruit/v2", records_cost=3),
+]

@@ -115,9 +115,6 @@ class SimState:
         except KeyError:
             raise KeyError(f"no simulated org {key!r}; known: {sorted(self.orgs)}") from None
 
-    def org_for_zgid(self, zgid: str) -> OrgSpec | None:
-        return next((o for o in self.orgs.values() if o.zgid == zgid), None)
-
     def schema(self, org_key: str, product: str, module: str) -> ModuleSchema | None:
         with self._lock:
             key = (org_key, product, module)

@@ -18,14 +18,12 @@ FIELDS = (
 
 
 def test_rest_values_take_the_bulk_csv_form() -> None:
-    assert csv_value({"id": "4876876000000327001", "name": "P. Boyle"}, None) == (
-        "4876876000000327001"
-    )
-    assert csv_value(["A", "B"], None) == "A;B"
-    assert csv_value(True, None) == "true"
-    assert csv_value(None, None) == ""
-    assert csv_value(0.1, None) == "0.1"
-    assert csv_value(1234.5, None) == "1234.5"
+    assert csv_value({"id": "4876876000000327001", "name": "P. Boyle"}) == ("4876876000000327001")
+    assert csv_value(["A", "B"]) == "A;B"
+    assert csv_value(True) == "true"
+    assert csv_value(None) == ""
+    assert csv_value(0.1) == "0.1"
+    assert csv_value(1234.5) == "1234.5"
 
 
 def test_records_become_a_bulk_style_zip(tmp_path: Path) -> None:
