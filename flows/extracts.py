@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from connectors.bulk_read import BulkReadQuery
+from connectors.credits import CallType
 from connectors.criteria import where
 from connectors.products import product_for
 from flows.errors import FlowsError
@@ -34,6 +35,7 @@ from flows.planning import (
     choose_method,
     estimate_delta,
     incremental_since,
+    rest_credits,
     split_window,
 )
 from flows.reporting import ModuleSummary
@@ -155,6 +157,7 @@ def open_module_extract(
             estimated_records=estimate,
             rest_supported=len(fields) <= product_for(product).rest_max_fields,
             rest_max_records=options.rest_max_records,
+            rest_page_cost=product_for(product).credit_costs[CallType.GET_RECORDS],
         )
         reason = choice.reason
         criteria = where("Modified_Time").greater_equal(iso_utc(since))
@@ -334,7 +337,8 @@ def run_rest_page(
         job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
     job_id = f"rest-{extract.extract_id[:16]}"
     records = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
-    outcome.credits += max(1, -(-len(records) // 200))
+    page_cost = product_for(extract.product).credit_costs[CallType.GET_RECORDS]
+    outcome.credits += rest_credits(len(records), page_cost)
     path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
     count = records_to_zip(records, fields, path)
     if job.state is JobState.PLANNED:

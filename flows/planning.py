@@ -56,9 +56,12 @@ def bulk_credits(records: int) -> int:
     return pages * (BULK_READ_CREATE + POLLS_PER_JOB * PLAIN_CALL + PLAIN_CALL)
 
 
-def rest_credits(records: int) -> int:
-    """Credits REST Get Records costs for ``records`` (1 per 200-record page, at least 1)."""
-    return max(1, math.ceil(records / REST_PER_PAGE)) * PLAIN_CALL
+def rest_credits(records: int, page_cost: int = PLAIN_CALL) -> int:
+    """Credits REST Get Records costs for ``records``: ``page_cost`` per 200-record page.
+
+    CRM charges 1 credit a page, Recruit 3 (``Product.credit_costs[CallType.GET_RECORDS]``).
+    """
+    return max(1, math.ceil(records / REST_PER_PAGE)) * page_cost
 
 
 def choose_method(
@@ -67,6 +70,7 @@ def choose_method(
     estimated_records: int | None,
     rest_supported: bool = True,
     rest_max_records: int = REST_MAX_RECORDS,
+    rest_page_cost: int = PLAIN_CALL,
 ) -> MethodChoice:
     """REST for small deltas, bulk for full exports and large deltas, from estimated credits.
 
@@ -86,10 +90,10 @@ def choose_method(
         return MethodChoice(
             Method.REST,
             f"no delta estimate yet: REST probe, switching to bulk past {rest_max_records} records",
-            rest_credits(rest_max_records),
+            rest_credits(rest_max_records, rest_page_cost),
             bulk_credits(0),
         )
-    rest = rest_credits(estimated_records)
+    rest = rest_credits(estimated_records, rest_page_cost)
     bulk = bulk_credits(estimated_records)
     if estimated_records > rest_max_records:
         return MethodChoice(

@@ -18,6 +18,7 @@ from flows.planning import (
     choose_method,
     estimate_delta,
     incremental_since,
+    rest_credits,
     resume_action,
     split_window,
 )
@@ -153,3 +154,19 @@ def test_planned_page_with_an_expired_token_is_replanned() -> None:
     stale = resume_action(job, T0 + timedelta(hours=24), token_issued_at=T0)
     assert stale.action is ResumeAction.REPLAN
     assert "24 h" in stale.reason
+
+
+def test_rest_is_priced_at_the_products_page_cost() -> None:
+    # Recruit charges 3 credits per Get Records page, CRM 1. One bulk page costs
+    # bulk_credits(...) = 57, so 6,000 changed records (30 REST pages) are cheaper by REST on
+    # CRM (30 credits) but cheaper by bulk on Recruit (90 credits).
+    crm = choose_method(full=False, estimated_records=6_000, rest_max_records=100_000)
+    recruit = choose_method(
+        full=False, estimated_records=6_000, rest_max_records=100_000, rest_page_cost=3
+    )
+    assert crm.method is Method.REST
+    assert crm.rest_credits == 30
+    assert recruit.method is Method.BULK
+    assert recruit.rest_credits == 90
+    assert recruit.bulk_credits == bulk_credits(6_000) == 57
+    assert rest_credits(401, page_cost=3) == 9
