@@ -36,7 +36,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-class ZohoError(Exception):
+class PicklableByState(Exception):
+    """An exception that pickles as its message and attributes, not by replaying ``__init__``.
+
+    Our errors take their own (often keyword-only) constructor arguments, which default
+    exception pickling cannot replay, and errors cross process boundaries (Dask workers,
+    Prefect results). The error roots of ``transforms`` and ``flows`` derive from this too.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+class ZohoError(PicklableByState):
     """Root of every connector error.
 
     ``code``/``message``/``details`` are Zoho's (or a client-side code such as
@@ -66,11 +78,6 @@ class ZohoError(Exception):
         self.path = strip_query(path) if path else None
         self.hint = hint if hint is not None else self.default_hint
         super().__init__(self._render())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only attributes do not survive the default exception pickling, and
-        # errors cross process boundaries (Dask workers, Prefect results): rebuild from state.
-        return (_restore, (type(self), dict(self.__dict__)))
 
     def _render(self) -> str:
         where = ""
@@ -204,10 +211,12 @@ class ModuleNotSupportedError(SkippableError):
     default_hint = "skip this module (bulk read excludes Notes, Attachments, Emails, ...)"
 
 
-def _restore(cls: type[ZohoError], state: dict[str, Any]) -> ZohoError:
+def _restore(
+    cls: type[PicklableByState], args: tuple[Any, ...], state: dict[str, Any]
+) -> PicklableByState:
     exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
     exc.__dict__.update(state)
-    Exception.__init__(exc, exc._render())
     return exc
 
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from connectors.errors import PicklableByState
 
-class FlowsError(Exception):
+
+class FlowsError(PicklableByState):
     """Root of the errors raised by the flows package."""
 
 

@@ -19,8 +19,10 @@ and builds its message from them; no message ever contains a data value from a r
 
 from __future__ import annotations
 
+from connectors.errors import PicklableByState
 
-class TransformError(Exception):
+
+class TransformError(PicklableByState):
     """Root of every error raised by ``transforms``."""
 
 

@@ -95,3 +95,28 @@ def test_errors_survive_pickling(exc: ZohoError) -> None:
     assert type(again) is type(exc)
     assert str(again) == str(exc)
     assert again.__dict__ == exc.__dict__
+
+
+def _error_examples() -> list[Exception]:
+    # One error with its own constructor from every package's tree: all derive from
+    # PicklableByState, so they survive a trip through a Dask worker or a Prefect result.
+    from flows.errors import BudgetExceededError, RunFailedError
+    from transforms.errors import SchemaDriftError
+    from transforms.writeback.errors import MappingError, PreflightError
+
+    return [
+        BudgetExceededError("us-enterprise", needed=150, available=20, budget=1000, what="Leads"),
+        RunFailedError("export crm", {"Leads": "HTTP 500"}),
+        SchemaDriftError("crm_Leads", "Annual_Revenue", "decimal128(16, 2)", "string"),
+        MappingError("unknown key 'fieldz'", source="leads.yaml", line=7),
+        PreflightError("Leads", ["INVALID_FIELD Phonee: no such field in Leads"]),
+    ]
+
+
+@pytest.mark.parametrize("error", _error_examples(), ids=lambda e: type(e).__name__)
+def test_every_packages_errors_survive_pickling(error: Exception) -> None:
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, just made
+
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__

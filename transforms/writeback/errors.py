@@ -24,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from connectors.errors import PicklableByState
 
-class WritebackError(Exception):
+
+class WritebackError(PicklableByState):
     """Root of every error raised by ``transforms.writeback``."""
 
 
