@@ -8,6 +8,7 @@ whatever process or thread they run (thread pool or Dask worker). One runtime pe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -122,8 +123,9 @@ _RUNTIMES_LOCK = threading.Lock()
 
 
 def _key(connection: ZohoConnection, settings: RunSettings) -> str:
-    # SecretStr fields dump masked: add the values that tell runtimes apart
-    return "|".join(
+    # SecretStr fields dump masked, so the secrets that tell runtimes apart are added, but
+    # only as a digest: the cache key must not keep them in plain text.
+    material = "\0".join(
         (
             connection.model_dump_json(),
             connection.client_secret.get_secret_value(),
@@ -132,6 +134,7 @@ def _key(connection: ZohoConnection, settings: RunSettings) -> str:
             settings.effective_warehouse_url,
         )
     )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
 def runtime_for(connection: ZohoConnection, settings: RunSettings) -> Runtime:
