@@ -5,14 +5,11 @@ answers injected ``status`` faults, adds ``X-API-CREDITS-REMAINING`` to authenti
 answers, releases the org's in-flight slot when a response (even a streamed one) ends, and
 counts every call by route template for ``/_sim/stats``.
 
-Routers are found by name: every ``simulator.routes_*`` module listed in ``ROUTER_MODULES``
-plus the optional ``simulator.bulk_write`` and ``simulator.upload`` modules (owned by the
-write-back work), each exposing ``routers: list[APIRouter]`` or ``router``.
+``ROUTERS`` lists every router, one or more per Zoho host and product, in matching order.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from typing import Any
@@ -23,45 +20,41 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simulator import (
+    bulk_write,
+    routes_admin,
+    routes_bulk_read,
+    routes_metadata,
+    routes_oauth,
+    routes_rest,
+    upload,
+)
 from simulator.deps import inner_path
 from simulator.downloads import quiet_dropped_connections
 from simulator.errors import OAuthError, ZohoApiError, internal_error, too_many_requests
 from simulator.state import SimState
 
-ROUTER_MODULES = (
-    "simulator.routes_oauth",
-    "simulator.routes_metadata",
-    "simulator.routes_bulk_read",
-    "simulator.routes_rest",
-    "simulator.routes_admin",
+ROUTERS = (
+    routes_oauth.router,
+    routes_metadata.crm_router,
+    routes_metadata.recruit_router,
+    *routes_bulk_read.routers,
+    *routes_rest.routers,
+    routes_admin.router,
+    bulk_write.crm_router,
+    bulk_write.recruit_router,
+    bulk_write.download_router,
+    upload.router,
 )
-OPTIONAL_ROUTER_MODULES = ("simulator.bulk_write", "simulator.upload")
 _IDS = re.compile(r"/\d{6,}(?=/|$)")
-
-
-def _routers(module_name: str) -> list[Any]:
-    module = importlib.import_module(module_name)
-    if hasattr(module, "routers"):
-        return list(module.routers)
-    return [value for name, value in vars(module).items() if name.endswith("router")]
 
 
 def create_app(state: SimState) -> FastAPI:
     app = FastAPI(title="Zoho simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = state
     quiet_dropped_connections()
-    for name in ROUTER_MODULES:
-        for router in _routers(name):
-            app.include_router(router)
-    for name in OPTIONAL_ROUTER_MODULES:
-        try:
-            routers = _routers(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for router in routers:
-            app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
     _install_error_handlers(app, state)
     app.add_middleware(SimMiddleware, state=state)
     return app
