@@ -1,23 +1,38 @@
-"""PostgreSQL: staging by binary COPY (ADBC) or CSV COPY (psycopg 3), merge with psycopg 3.
+"""PostgreSQL: one-transaction loads by binary COPY (ADBC), or CSV COPY staging (psycopg 3).
 
-Two ways to stage a page, both streaming batch by batch, data never in SQL text:
+``ingest="adbc"`` (default, the fast path): a page is loaded in ONE transaction of the ADBC
+session, streamed with one binary ``COPY`` whose Arrow batches a helper thread sends while
+the caller's thread reads and converts the next ones (the server works on the other core):
 
-- ``ingest="adbc"`` (default, ~2x faster): ``adbc_driver_postgresql`` sends each Arrow batch
-  with binary ``COPY`` into an UNLOGGED staging table (ADBC has its own session, so staging
-  cannot be a temporary table; the loader drops it after the merge whatever happens);
-- ``ingest="copy"``: ``pyarrow.csv.write_csv`` serialises each batch (multi-select lists
-  first become array literals, built with Arrow compute) into one ``COPY ... FROM STDIN
-  (FORMAT csv)`` into a temporary table; the server parses batch N while we read N+1.
+- the drift DDL (create the table, add or widen columns) runs first;
+- **direct**: when the table is new, or none of the first batch's ids is stored
+  (`probe_stored_ids.sql`), the page is copied straight into the table: for records the
+  table does not hold, the merge is an insert, so the data is written once instead of into
+  staging and again into the table. The page is kept in memory meanwhile (at most
+  ``DIRECT_LOAD_MAX_BYTES``, else it takes the next path): a later batch repeating a stored
+  or an earlier id makes COPY fail (unique key); the transaction is rolled back and the
+  kept page takes the next path;
+- **merge**: the page is copied into a temporary staging table (``ON COMMIT DROP``), then
+  ``sql/postgresql/merge.sql`` (``INSERT ... ON CONFLICT ("id") DO UPDATE``, newest
+  version wins) or ``merge_dedup.sql`` merges it.
 
-``sql/postgresql/merge.sql`` (``INSERT ... ON CONFLICT ("id") DO UPDATE``) then runs in one
-psycopg transaction with the drift DDL. The psycopg connection runs in autocommit mode with
-explicit transactions, UTC time zone.
+Nothing is committed before the end, so a failure anywhere (injected by the hooks or not)
+leaves the table as it was, a new table absent. ``ingest="copy"``: the shared protocol of
+`transforms.warehouse.base`; ``pyarrow.csv.write_csv`` serialises each batch (multi-select
+lists become array literals, built with Arrow compute) into one ``COPY ... FROM STDIN
+(FORMAT csv)`` into a temporary table, merged in one psycopg transaction. Data values never
+appear in SQL text. Sessions run with the UTC time zone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,11 +42,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from adbc_driver_manager import Error as AdbcError
+from adbc_driver_manager import IntegrityError as AdbcIntegrityError
 
-from transforms.drift import DriftPlan
+from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
 from transforms.schema import ID_COLUMN, UTC_TIMESTAMP
-from transforms.warehouse.base import LoadHooks, Warehouse
+from transforms.warehouse.base import LoadHooks, LoadProgress, Warehouse, staging_name
 from transforms.warehouse.ddl import column_defs, drift_statements
 from transforms.warehouse.sql import column_list, render, template
 from transforms.warehouse.types import arrow_type
@@ -39,6 +55,12 @@ from transforms.warehouse.types import arrow_type
 DIALECT = "postgresql"
 Ingest = Literal["adbc", "copy"]
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+#: converted batches waiting for the COPY thread (1 MiB of CSV each: bounded memory)
+COPY_QUEUE_DEPTH = 8
+#: the most Arrow data a direct load keeps for its fallback (a 200,000-row Leads page is
+#: ~110 MB); a bigger page is staged instead, so memory stays bounded whatever the page size
+DIRECT_LOAD_MAX_BYTES = 384 << 20
+_UNIQUE_VIOLATION = "23505"
 
 
 class PostgresWarehouse(Warehouse):
@@ -95,14 +117,11 @@ class PostgresWarehouse(Warehouse):
 
     def create_staging(self, staging: str, schema: pa.Schema) -> None:
         defs = column_defs(DIALECT, schema)
-        name = "create_staging_unlogged" if self.ingest == "adbc" else "create_staging"
-        self._con.execute(render(DIALECT, name, staging=quote(staging), column_defs=defs))
+        self._con.execute(
+            render(DIALECT, "create_staging", staging=quote(staging), column_defs=defs)
+        )
 
     def stage(self, staging: str, batch: pa.RecordBatch) -> None:
-        if self.ingest == "adbc":
-            with self._adbc_connection().cursor() as cursor:
-                cursor.adbc_ingest(staging, batch, mode="append")
-            return
         # One COPY for the whole page: the server parses batch N while we read batch N+1.
         if self._copy is None:
             statement = render(
@@ -120,8 +139,122 @@ class PostgresWarehouse(Warehouse):
         if self._adbc is None:
             import adbc_driver_postgresql.dbapi as adbc  # heavy driver: loaded when used
 
-            self._adbc = adbc.connect(self._adbc_uri, autocommit=True)
+            connection = adbc.connect(self._adbc_uri, autocommit=False)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TIME ZONE 'UTC'")
+                    # before the session's first temporary table: staging stays in memory
+                    cursor.execute("SET temp_buffers = '256MB'")
+                connection.commit()
+            except BaseException:
+                connection.close()
+                raise
+            self._adbc = connection
         return self._adbc
+
+    # -- the ADBC path: one transaction per page ------------------------------------------
+    def stage_and_merge(
+        self,
+        table: str,
+        plan: DriftPlan,
+        version: str,
+        batches: Iterable[pa.RecordBatch],
+        hooks: LoadHooks,
+        progress: LoadProgress,
+    ) -> tuple[int, int | None]:
+        if self.ingest != "adbc":
+            return super().stage_and_merge(table, plan, version, batches, hooks, progress)
+        schema = plan.load_schema
+        pending = (align_batch(b, schema) for b in batches if b.num_rows)
+        con = self._adbc_connection()
+        try:
+            with con.cursor() as cursor:
+                first = next(pending, None)
+                self._begin(cursor, table, plan)
+                staging: str | None = None  # set when the page goes through staging + merge
+                rows, merged = 0, 0
+                if first is None:  # an empty page: the DDL only
+                    pass
+                elif plan.report.created_table or not self._stores_any_id(cursor, table, first):
+                    kept: list[pa.RecordBatch] = []
+                    try:
+                        rows = copy_batches(
+                            cursor,
+                            table,
+                            schema,
+                            itertools.chain([first], pending),
+                            keep=kept,
+                            keep_limit=DIRECT_LOAD_MAX_BYTES,
+                        )
+                        merged = rows  # every row was new to the table: the merge inserts it
+                    except (AdbcIntegrityError, KeepLimitError) as exc:
+                        if (
+                            isinstance(exc, AdbcIntegrityError)
+                            and exc.sqlstate != _UNIQUE_VIOLATION
+                        ):
+                            raise
+                        # a repeated id, or a page too big to keep: start again, staging the
+                        # kept rows and the rest
+                        con.rollback()
+                        self._begin(cursor, table, plan)
+                        staging, rows = self._stage_temporary(
+                            cursor, table, schema, itertools.chain(kept, pending)
+                        )
+                        kept.clear()
+                else:
+                    staging, rows = self._stage_temporary(
+                        cursor, table, schema, itertools.chain([first], pending)
+                    )
+                progress.staged_at = time.perf_counter()
+                if hooks.after_staging is not None:
+                    hooks.after_staging()
+                progress.step = "merging"
+                if hooks.inside_merge is not None:
+                    hooks.inside_merge()
+                if staging is not None:
+                    merged = self._merge_staged(cursor, table, staging, schema, version)
+            con.commit()
+        except BaseException:
+            with contextlib.suppress(AdbcError):
+                con.rollback()
+            raise
+        return rows, merged
+
+    def _begin(self, cursor: Any, table: str, plan: DriftPlan) -> None:
+        """Start the page's transaction: merge settings, then the drift DDL."""
+        cursor.execute(template(DIALECT, "tune_merge"))
+        for statement in drift_statements(DIALECT, table, plan):
+            cursor.execute(statement)
+
+    def _stores_any_id(self, cursor: Any, table: str, batch: pa.RecordBatch) -> bool:
+        """Does ``table`` hold any id of ``batch``? (ids travel by COPY, never in SQL)"""
+        probe = staging_name(f"probe_{table}")
+        cursor.execute(render(DIALECT, "create_probe", probe=quote(probe)))
+        cursor.adbc_ingest(probe, batch.select([ID_COLUMN]), mode="append", temporary=True)
+        cursor.execute(render(DIALECT, "probe_stored_ids", probe=quote(probe), target=quote(table)))
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+    def _stage_temporary(
+        self, cursor: Any, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
+    ) -> tuple[str, int]:
+        """COPY ``batches`` into a new temporary staging table: (its name, rows)."""
+        staging = staging_name(table)
+        defs = column_defs(DIALECT, schema)
+        cursor.execute(
+            render(DIALECT, "create_staging_temp", staging=quote(staging), column_defs=defs)
+        )
+        return staging, copy_batches(cursor, staging, schema, batches, temporary=True)
+
+    def _merge_staged(
+        self, cursor: Any, table: str, staging: str, schema: pa.Schema, version: str
+    ) -> int:
+        cursor.execute(render(DIALECT, "count_duplicate_ids", staging=quote(staging)))
+        counted = cursor.fetchone()
+        duplicates = counted[0] if counted else 0
+        cursor.execute(merge_statement(table, staging, schema.names, version, bool(duplicates)))
+        rowcount: int = cursor.rowcount
+        return rowcount
 
     def finish_staging(self, staging: str) -> None:
         if self._copy is not None:
@@ -139,9 +272,7 @@ class PostgresWarehouse(Warehouse):
     def merge(
         self, table: str, staging: str, plan: DriftPlan, version: str, hooks: LoadHooks
     ) -> int | None:
-        target = quote(table)
         columns = plan.load_schema.names
-        excluded = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c != ID_COLUMN)
         with self._con.transaction(), self._con.cursor() as cursor:
             cursor.execute(template(DIALECT, "tune_merge"))
             for statement in drift_statements(DIALECT, table, plan):
@@ -151,17 +282,7 @@ class PostgresWarehouse(Warehouse):
             cursor.execute(render(DIALECT, "count_duplicate_ids", staging=quote(staging)))
             counted = cursor.fetchone()
             duplicates = counted[0] if counted else 0
-            cursor.execute(
-                render(
-                    DIALECT,
-                    "merge_dedup" if duplicates else "merge",
-                    target=target,
-                    staging=quote(staging),
-                    version=quote(version),
-                    columns=column_list(columns),
-                    excluded_assignments=excluded,
-                )
-            )
+            cursor.execute(merge_statement(table, staging, columns, version, bool(duplicates)))
             return cursor.rowcount
 
     def drop_staging(self, staging: str) -> None:
@@ -189,6 +310,121 @@ class PostgresWarehouse(Warehouse):
                     return cursor.rowcount
         finally:
             self._con.execute(render(DIALECT, "drop_table", staging=deletions))
+
+
+def merge_statement(
+    table: str, staging: str, columns: Iterable[str], version: str, dedup: bool
+) -> str:
+    """``merge.sql`` (each id staged once) or ``merge_dedup.sql``, filled in."""
+    names = list(columns)
+    excluded = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in names if c != ID_COLUMN)
+    return render(
+        DIALECT,
+        "merge_dedup" if dedup else "merge",
+        target=quote(table),
+        staging=quote(staging),
+        version=quote(version),
+        columns=column_list(names),
+        excluded_assignments=excluded,
+    )
+
+
+class _End:
+    """Queue marker: the page is complete."""
+
+
+class _Abort:
+    """Queue marker: the caller failed; the COPY must fail too (nothing is committed)."""
+
+
+class CopyAbortedError(RuntimeError):
+    """Raised into the COPY stream when the reading side failed (the reader's error wins)."""
+
+
+class KeepLimitError(RuntimeError):
+    """`copy_batches` kept ``keep_limit`` bytes: the COPY was aborted (the caller stages)."""
+
+
+def copy_batches(
+    cursor: Any,
+    table: str,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    temporary: bool = False,
+    keep: list[pa.RecordBatch] | None = None,
+    keep_limit: int | None = None,
+) -> int:
+    """Send ``batches`` (shaped like ``schema``) into ``table`` with ONE ADBC binary COPY.
+
+    The COPY runs in a helper thread (ADBC releases the GIL) fed through a bounded queue,
+    so this thread reads and converts batch N+1 while batch N is serialised and the server
+    stores batch N-1. ``keep`` collects every batch taken from ``batches``; past
+    ``keep_limit`` bytes kept, the COPY is aborted and `KeepLimitError` raised. If the COPY
+    fails before the end, feeding stops (the rest of ``batches`` stays unread) and its error
+    is raised; if ``batches`` raises, the COPY is aborted and that error is raised.
+    """
+    slots: queue.Queue[pa.RecordBatch | type[_End] | type[_Abort]] = queue.Queue(
+        maxsize=COPY_QUEUE_DEPTH
+    )
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        while True:
+            item = slots.get()
+            if item is _End:
+                return
+            if item is _Abort:
+                raise CopyAbortedError("the page could not be read; COPY aborted")
+            assert isinstance(item, pa.RecordBatch)
+            yield item
+
+    reader = pa.RecordBatchReader.from_batches(schema, stream())
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["rows"] = cursor.adbc_ingest(table, reader, mode="append", temporary=temporary)
+        except BaseException as exc:  # raised in the caller's thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="pg-copy", daemon=True)
+    worker.start()
+    kept_bytes = 0
+    try:
+        for batch in batches:
+            if keep is not None:
+                keep.append(batch)
+                kept_bytes += batch.nbytes
+                if keep_limit is not None and kept_bytes > keep_limit:
+                    raise KeepLimitError(f"more than {keep_limit} bytes kept")
+            if not _offer(slots, batch, worker):
+                break  # the COPY ended early: it failed
+        else:
+            _offer(slots, _End, worker)
+    except BaseException:
+        _offer(slots, _Abort, worker)
+        worker.join()
+        raise
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    rows: int = outcome["rows"]
+    return rows
+
+
+def _offer(
+    slots: queue.Queue[pa.RecordBatch | type[_End] | type[_Abort]],
+    item: pa.RecordBatch | type[_End] | type[_Abort],
+    worker: threading.Thread,
+) -> bool:
+    """Queue ``item`` for the COPY thread; False when that thread has already stopped."""
+    while worker.is_alive():
+        try:
+            slots.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def csv_bytes(batch: pa.RecordBatch) -> bytes:

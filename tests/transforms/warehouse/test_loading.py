@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -129,6 +130,67 @@ def test_killed_load_leaves_the_target_unchanged_and_rerun_completes(
     assert warehouse.read_table(table_name).equals(before)
     warehouse.load(table_name, SCHEMA, [update])
     assert warehouse.read_table(table_name).column("Name").to_pylist() == ["changed", "new"]
+
+
+def test_a_stored_id_after_new_ids_still_merges_by_version(
+    warehouse: Warehouse, table_name: str
+) -> None:
+    # PostgreSQL copies a page of new ids straight into the table; a stored id in a later
+    # batch must still take the merge (newest version wins, older versions lose).
+    warehouse.load(
+        table_name,
+        SCHEMA,
+        [
+            page(
+                [
+                    {"id": "1", "Name": "one", "Modified_Time": at(5)},
+                    {"id": "2", "Name": "two", "Modified_Time": at(5)},
+                ]
+            )
+        ],
+    )
+    batches = [
+        page([{"id": "3", "Name": "three", "Modified_Time": at(6)}]),
+        page([{"id": "4", "Name": "four", "Modified_Time": at(6)}]),
+        page(
+            [
+                {"id": "1", "Name": "one newer", "Modified_Time": at(6)},
+                {"id": "2", "Name": "two older", "Modified_Time": at(4)},
+            ]
+        ),
+    ]
+    result = warehouse.load(table_name, SCHEMA, batches)
+    assert result.rows_staged == 4
+    stored = by_id(warehouse.read_table(table_name))
+    assert {k: v["Name"] for k, v in stored.items()} == {
+        "1": "one newer",
+        "2": "two",
+        "3": "three",
+        "4": "four",
+    }
+
+
+def test_a_page_failing_midway_raises_its_own_error_and_changes_nothing(
+    warehouse: Warehouse, table_name: str
+) -> None:
+    class Unreadable(RuntimeError):
+        """The page's reading error (a bad zip, say)."""
+
+    def failing_page(first_id: str) -> Iterator[pa.RecordBatch]:
+        yield page([{"id": first_id, "Name": "half", "Modified_Time": at(9)}])
+        raise Unreadable("the rest of the page cannot be read")
+
+    with pytest.raises(Unreadable):
+        warehouse.load(table_name, SCHEMA, failing_page("1"))
+    assert warehouse.table_schema(table_name) is None
+    warehouse.load(
+        table_name, SCHEMA, [page([{"id": "1", "Name": "kept", "Modified_Time": at(1)}])]
+    )
+    before = warehouse.read_table(table_name)
+    for first_id in ("1", "2"):  # a page updating stored ids, a page of new ids
+        with pytest.raises(Unreadable):
+            warehouse.load(table_name, SCHEMA, failing_page(first_id))
+        assert warehouse.read_table(table_name).equals(before)
 
 
 def test_failure_inside_the_merge_transaction_rolls_back_the_drift_too(

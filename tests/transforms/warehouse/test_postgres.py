@@ -1,15 +1,20 @@
-"""PostgreSQL specifics that need no server (the behaviour tests run in test_loading.py)."""
+"""PostgreSQL specifics (the behaviour every dialect shares is tested in test_loading.py)."""
 
 from __future__ import annotations
 
 import io
+import uuid
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
+from transforms.identifiers import quote
+from transforms.warehouse import postgres
 from transforms.warehouse.postgres import PostgresWarehouse, csv_bytes, pg_array_literal
+
+from .pages import SCHEMA, at, page
 
 
 def test_array_literals_escape_quotes_backslashes_and_keep_nulls() -> None:
@@ -52,3 +57,28 @@ def test_repr_and_errors_never_show_the_password() -> None:
     with pytest.raises(psycopg.OperationalError) as info:
         PostgresWarehouse("postgresql+psycopg://u:s3cret-pw@127.0.0.1:1/db?connect_timeout=1")
     assert "s3cret-pw" not in str(info.value)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("limit", [1, 10 << 20])
+def test_the_direct_load_falls_back_to_staging_for_big_pages_and_repeated_ids(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    # limit=1: the page is too big to keep, so it is staged; 10 MiB: it is copied straight
+    # into the new table until the repeated id makes the COPY fail, then staged. Both merge.
+    monkeypatch.setattr(postgres, "DIRECT_LOAD_MAX_BYTES", limit)
+    table = f"t_{uuid.uuid4().hex[:12]}"
+    batches = [
+        page([{"id": "1", "Name": "v1", "Modified_Time": at(1)}]),
+        page([{"id": "2", "Name": "b", "Modified_Time": at(1)}]),
+        page([{"id": "1", "Name": "v2", "Modified_Time": at(2)}]),
+    ]
+    with PostgresWarehouse(pg_url) as warehouse:
+        try:
+            result = warehouse.load(table, SCHEMA, batches)
+            assert result.rows_staged == 3
+            assert result.rows_merged == 2
+            stored = warehouse.read_table(table)
+            assert stored.column("Name").to_pylist() == ["v2", "b"]
+        finally:
+            warehouse.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")

@@ -14,9 +14,14 @@ def test_every_dialect_has_its_sql_files() -> None:
     assert {"merge", "merge_dedup", "count_duplicate_ids", "widen_column", "table_columns"} <= {
         p.stem for p in (SQL_ROOT / "duckdb").glob("*.sql")
     }
-    assert {"merge", "merge_dedup", "copy_staging", "create_staging_unlogged", "tune_merge"} <= {
-        p.stem for p in (SQL_ROOT / "postgresql").glob("*.sql")
-    }
+    assert {
+        "merge",
+        "merge_dedup",
+        "copy_staging",
+        "create_staging_temp",
+        "probe_stored_ids",
+        "tune_merge",
+    } <= {p.stem for p in (SQL_ROOT / "postgresql").glob("*.sql")}
 
 
 def test_render_fills_placeholders_with_quoted_identifiers() -> None:
