@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from connectors.bulk_read import BulkReadQuery
-from connectors.credits import CallType
 from connectors.criteria import where
 from connectors.products import product_for
 from flows.errors import FlowsError
@@ -35,7 +34,6 @@ from flows.planning import (
     choose_method,
     estimate_delta,
     incremental_since,
-    rest_credits,
     split_window,
 )
 from flows.reporting import ModuleSummary
@@ -44,6 +42,7 @@ from flows.rest import (
     fetch_rest_delta,
     records_to_zip,
     rest_field_names,
+    rest_page_cost,
 )
 
 if TYPE_CHECKING:
@@ -157,7 +156,7 @@ def open_module_extract(
             estimated_records=estimate,
             rest_supported=len(fields) <= product_for(product).rest_max_fields,
             rest_max_records=options.rest_max_records,
-            rest_page_cost=product_for(product).credit_costs[CallType.GET_RECORDS],
+            rest_page_cost=rest_page_cost(product),
         )
         reason = choice.reason
         criteria = where("Modified_Time").greater_equal(iso_utc(since))
@@ -336,9 +335,9 @@ def run_rest_page(
             return _load(rt, extract, job, Path(job.file_path), fields, outcome)
         job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
     job_id = f"rest-{extract.extract_id[:16]}"
-    records = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
-    page_cost = product_for(extract.product).credit_costs[CallType.GET_RECORDS]
-    outcome.credits += rest_credits(len(records), page_cost)
+    records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    ledger.add_job_credits(job.job_key, spent)
+    outcome.credits += spent
     path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
     count = records_to_zip(records, fields, path)
     if job.state is JobState.PLANNED:

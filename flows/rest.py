@@ -18,7 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from connectors.credits import CallType
 from connectors.fields import FieldSpec
+from connectors.products import product_for
 from flows.budget import PLAIN_CALL
 
 if TYPE_CHECKING:
@@ -82,6 +84,11 @@ def records_to_zip(
     return count
 
 
+def rest_page_cost(product: str) -> int:
+    """Credits one REST Get Records page costs: CRM 1, Recruit 3."""
+    return product_for(product).credit_costs[CallType.GET_RECORDS]
+
+
 def fetch_rest_delta(
     rt: Runtime,
     extract: ExtractRecord,
@@ -89,21 +96,28 @@ def fetch_rest_delta(
     since: datetime,
     *,
     max_records: int,
-) -> list[Mapping[str, Any]]:
-    """Records modified since ``since`` via REST, or ``RestDeltaTooLarge`` past ``max_records``."""
+) -> tuple[list[Mapping[str, Any]], int]:
+    """Records modified since ``since`` via REST and the credits spent on them.
+
+    Raises ``RestDeltaTooLarge`` past ``max_records`` (the pages fetched so far stay recorded
+    as spent in the ledger).
+    """
     client = rt.client(extract.product)
+    page_cost = rest_page_cost(extract.product)
     records: list[Mapping[str, Any]] = []
+    spent = 0
     names = rest_field_names(fields)
     for page in client.records.iter_pages(
         extract.module, fields=names, modified_since=since.replace(tzinfo=UTC)
     ):
         rt.ledger.record_spend(
-            rt.org, PLAIN_CALL, f"rest get-records {extract.module} page {page.page}"
+            rt.org, page_cost, f"rest get-records {extract.module} page {page.page}"
         )
+        spent += page_cost
         records.extend(page.records)
         if len(records) > max_records or (page.more_records and len(records) >= max_records):
             raise RestDeltaTooLarge(extract.module, len(records), max_records)
-    return records
+    return records, spent
 
 
 def capture_deleted(

@@ -190,3 +190,28 @@ def test_expired_page_token_replans_the_extract_from_page_one(
     assert relaxed.ledger.get_extract(first.extract_id).state == "failed"
     assert relaxed.ledger.get_job(page2.job_key).state is JobState.EXPIRED
     assert jobs_created(sim, "Leads") == 4  # page 1 once more, then pages 2 and 3
+
+
+def test_recruit_rest_delta_is_charged_at_three_credits_a_page(sim: SimServer, rt: Runtime) -> None:
+    # Recruit's Get Records costs 3 credits a page (CRM: 1): the module summary, the job's
+    # ledger row and the org's daily spend must all say so, or the budget under-counts.
+    export_module(rt, "recruit", "Candidates", ExportOptions(mode="full"), DirectSteps(rt))
+    store = sim.state.store(ORG, "recruit", "Candidates")
+    ids = [str(i) for i in next(store.iter_chunks(["Modified_Time"]))["id"].to_pylist()]
+    for record_id in ids[:250]:  # two REST pages of at most 200
+        sim.state.update_record(
+            ORG, "recruit", "Candidates", record_id, {"Current_Employer": "Kraków Labs"}
+        )
+    spent_before = rt.ledger.credits_spent_since(rt.org, datetime(2000, 1, 1))
+
+    summary = export_module(rt, "recruit", "Candidates", ExportOptions(), DirectSteps(rt))
+
+    assert (summary.kind, summary.method) == ("incremental", "rest")
+    rest_jobs = [j for j in rt.ledger.recent_jobs() if (j.job_id or "").startswith("rest-")]
+    assert len(rest_jobs) == 1
+    pages = -(-summary.rows_loaded // 200)
+    assert pages >= 2
+    assert rest_jobs[0].credits == 3 * pages
+    assert summary.credits >= 3 * pages
+    spent = rt.ledger.credits_spent_since(rt.org, datetime(2000, 1, 1)) - spent_before
+    assert spent >= 3 * pages
