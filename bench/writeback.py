@@ -9,7 +9,8 @@ Run: ``python -m bench.writeback [--rows 100000] [--repeat 3] [--skip-write]``.
      lists are pre-joined outside the timed block, since ``write_csv`` cannot write lists);
    - ours: ``preflight`` (render + validate every cell) + ``build_chunks`` (CSV + zip,
      25,000 rows per chunk, deflate level 1). Target: within 3x of the floor. Best of
-     ``--repeat`` runs; also reported with deflate level 0 (no compression work).
+     ``--repeat`` runs; also reported with deflate level 0 (no compression work). The
+     deflate library (python-isal's ``isal_zlib``) and the load average are recorded.
 2. Credits, by a real write of the same rows to the simulator (run as a separate process)
    through ``BulkWriteClient``: credits counted by the client's meter and by the simulator,
    against the per-record REST pattern of ``reference/003_*.txt`` ("Bulk Candidate Import
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import io
 import json
 import math
@@ -171,6 +173,9 @@ def run(rows: int, repeat: int, skip_write: bool) -> dict[str, Any]:
             "ratio_level0_to_floor": ratio(min(stored), min(floors)),
             "target_ratio": 3.0,
             "runs": repeat,
+            "deflate": f"isal.isal_zlib (python-isal {importlib.metadata.version('isal')})",
+            "load_average_1m": round(psutil.getloadavg()[0], 2),
+            "cpus": psutil.cpu_count(),
         }
         if not skip_write:
             payload["credits"] = _credits(

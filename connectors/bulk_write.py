@@ -20,6 +20,13 @@ differences (upload path, org header, write path, host) come from ``Product`` da
     writer = BulkWriteClient.for_client(client)
     report = write_table(table, mapping, client.metadata.fields(mapping.module), writer)
 
+Parent/child imports (CRM only, §2.2/§2.4): one zip holding a CSV per module, one job
+whose ``resource[]`` lists the parent first and every child after it, each naming its
+CSV in ``file_names`` and all sharing the upload's ``file_id``. Build the body with
+``data_resource`` + ``job_body`` (which check those rules before a credit is spent);
+``BulkWriteJob.resources`` carries each resource's file counts and ``result_files``
+splits the result zip into one CSV per resource.
+
 Resuming after a crash is a matter of calling ``wait_for_job`` / ``reattach`` with the
 saved job id (``transforms.writeback.resume_write`` keeps those ids on disk).
 """
@@ -29,7 +36,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +55,29 @@ log = logging.getLogger("connectors.bulk_write")
 
 FEATURE_HEADER = {"feature": "bulk-write"}
 DOWNLOAD_ATTEMPTS = 3
+OPERATIONS = ("insert", "update", "upsert")
+
+
+@dataclass(frozen=True)
+class ResourceFile:
+    """One ``resource[]`` entry of a job's status: its module and file counts."""
+
+    module: str
+    name: str | None
+    status: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_resource(cls, raw: Mapping[str, Any]) -> ResourceFile:
+        module = raw.get("module")
+        api_name = module.get("api_name") if isinstance(module, Mapping) else module
+        file = raw.get("file") if isinstance(raw.get("file"), Mapping) else {}
+        return cls(
+            module=str(api_name or ""),
+            name=str(file["name"]) if file and file.get("name") else None,
+            status=str((file or {}).get("status") or raw.get("status") or ""),
+            counts=_counts(file or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,7 @@ class BulkWriteJob:
     operation: str | None
     download_url: str | None
     file_counts: Mapping[str, int] = field(default_factory=dict)
+    resources: tuple[ResourceFile, ...] = ()
     detail: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -74,11 +105,7 @@ class BulkWriteJob:
         resources = detail.get("resource") or []
         first = resources[0] if resources and isinstance(resources[0], Mapping) else {}
         file = first.get("file") if isinstance(first.get("file"), Mapping) else {}
-        counts = {
-            k: int(v)
-            for k, v in (file or {}).items()
-            if k.endswith("_count") and isinstance(v, int | str) and str(v).isdigit()
-        }
+        counts = _counts(file or {})
         result = detail.get("result") if isinstance(detail.get("result"), Mapping) else {}
         url = (result or {}).get("download_url")
         raw = str(detail.get("status") or first.get("status") or "")
@@ -89,6 +116,9 @@ class BulkWriteJob:
             operation=detail.get("operation"),
             download_url=str(url) if url else None,
             file_counts=counts,
+            resources=tuple(
+                ResourceFile.from_resource(r) for r in resources if isinstance(r, Mapping)
+            ),
             detail=detail,
         )
 
@@ -220,6 +250,83 @@ class BulkWriteClient:
 
     def _jobs_url(self) -> str:
         return self._base_url() + self.product.bulk_write_path
+
+
+def data_resource(
+    module: str,
+    file_id: str,
+    field_mappings: Sequence[Mapping[str, Any]],
+    *,
+    file_name: str | None = None,
+    find_by: str | None = None,
+) -> dict[str, Any]:
+    """One ``resource[]`` entry; ``file_name`` (its CSV in the zip) goes to ``file_names``."""
+    resource: dict[str, Any] = {
+        "type": "data",
+        "module": {"api_name": module},
+        "file_id": str(file_id),
+        "field_mappings": [dict(m) for m in field_mappings],
+    }
+    if file_name is not None:
+        resource["file_names"] = [file_name]
+    if find_by is not None:
+        resource["find_by"] = find_by
+    return resource
+
+
+def job_body(
+    operation: str,
+    resources: Sequence[Mapping[str, Any]],
+    *,
+    ignore_empty: bool | None = None,
+    character_encoding: str | None = None,
+    callback_url: str | None = None,
+) -> dict[str, Any]:
+    """A create-job body; with several resources (parent first) checks the parent/child rules.
+
+    Raises ``ValueError`` (nothing sent, no credit spent) for an unknown operation, no
+    resource, or a parent/child body whose resources lack ``file_names``, share no
+    ``file_id``, or name one CSV twice. A child's ``Parent_Id`` mapping (``find_by: id``
+    or ``parent_column_index``) is checked by Zoho, which knows which modules are subforms.
+    """
+    if operation not in OPERATIONS:
+        raise ValueError(f"operation must be one of {OPERATIONS}, not {operation!r}")
+    if not resources:
+        raise ValueError("a bulk write job needs at least one resource")
+    if len(resources) > 1:
+        names = [r.get("file_names") for r in resources]
+        if any(not n for n in names):
+            raise ValueError("a parent/child import needs file_names on every resource")
+        flat = [str(n[0]) for n in names if n]
+        if len(set(flat)) != len(flat):
+            raise ValueError(f"each resource needs its own CSV, got {flat}")
+        if len({str(r.get("file_id")) for r in resources}) != 1:
+            raise ValueError("the resources of a parent/child import share one file_id")
+    body: dict[str, Any] = {"operation": operation, "resource": [dict(r) for r in resources]}
+    if ignore_empty is not None:
+        body["ignore_empty"] = ignore_empty
+    if character_encoding is not None:
+        body["character_encoding"] = character_encoding
+    if callback_url is not None:
+        body["callback"] = {"url": callback_url, "method": "post"}
+    return body
+
+
+def result_files(zip_bytes: bytes) -> dict[str, bytes]:
+    """The CSVs of a result zip by name (``{Module}-{csv stem}.csv``, one per resource)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+            return {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
+    except zipfile.BadZipFile as exc:
+        raise CorruptZipError(f"the result zip cannot be read: {exc}", path="result") from None
+
+
+def _counts(file: Mapping[str, Any]) -> dict[str, int]:
+    return {
+        k: int(v)
+        for k, v in file.items()
+        if k.endswith("_count") and isinstance(v, int | str) and str(v).isdigit()
+    }
 
 
 def _unwrap(payload: Any) -> Mapping[str, Any]:

@@ -17,6 +17,15 @@ Routes (one server, hosts by path prefix):
   zip: ``{Module}-{csv name}`` with the first three mapped columns as uploaded, then
   ``STATUS``, ``RECORD_ID``, ``ERRORS`` (Recruit results use the same ``/crm/`` path, §3).
 
+Parent/child imports (CRM only, §2.2/§2.4): several ``resource[]`` entries, the parent
+first, each naming its CSV of the one uploaded zip in ``file_names`` (same ``file_id``).
+Children are subform modules of the parent (``ModuleSchema.parent_module``, e.g.
+``Deal_Line_Items`` of ``Deals``) and map ``Parent_Id`` either ``find_by: id`` (the cell
+is an existing parent id) or with ``parent_column_index`` (the cell holds the value of
+that parent CSV column: the row joins the record its parent row added, updated or
+matched in this job). Each resource gets its own file counts and result CSV. A zip with
+several CSVs needs ``file_names``; Recruit takes one CSV per zip (§3).
+
 Processing (``simulator.bulk_write_rows``) changes the org's ``RecordStore`` for real, so
 a later bulk read returns the written values. Jobs of one server are processed one at a
 time, in a background thread, as soon as they are created; the status reports COMPLETED
@@ -66,46 +75,29 @@ def _bad(code: str, message: str, details: dict[str, Any] | None = None) -> Fata
 
 
 @dataclass
-class WriteJob:
-    id: str
-    org_key: str
-    zgid: str
-    product: str
+class WriteResource:
+    """One ``resource[]`` entry: a module, its CSV inside the uploaded zip, its rows.
+
+    ``parent_link`` (child resources only): ``(child column, parent column)`` when the
+    ``Parent_Id`` mapping has a ``parent_column_index``: the child cell holds the value
+    of that parent CSV column, and the row joins the parent record that row created or
+    found in this job. With ``find_by`` instead, ``Parent_Id`` is an ordinary lookup.
+    """
+
     module: str
     module_id: str
-    operation: str
-    ignore_empty: bool
-    character_encoding: str
-    callback: dict[str, Any] | None
-    created_by: dict[str, str]
-    created_time: str
-    created_at: float
-    processing_seconds: float
-    will_fail: bool
-    file_id: str
     find_by: str | None
     field_mappings: list[dict[str, Any]]
     csv_name: str
+    file_names: list[str] | None
     header: list[str]
     rows: list[list[str]]
     columns: list[ColumnMap]
-    done: threading.Event = field(default_factory=threading.Event)
+    parent_link: tuple[int, int] | None = None
     results: list[RowResult] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    result_zip: bytes | None = None
-    failure: str | None = None
-    base_url: str = ""
 
-    def status(self, now: float) -> str:
-        elapsed = now - self.created_at
-        if elapsed < 0.15 * self.processing_seconds:
-            return ADDED
-        if elapsed < self.processing_seconds or not self.done.is_set():
-            return IN_PROGRESS
-        return FAILED if self.failure else COMPLETED
-
-    def detail(self, now: float, base_url: str, dc: str) -> dict[str, Any]:
-        status = self.status(now)
+    def detail(self, status: str, file_id: str, failure: str | None) -> dict[str, Any]:
         file: dict[str, Any] = {"status": status}
         if status != ADDED:
             file["name"] = self.csv_name
@@ -121,14 +113,56 @@ class WriteJob:
             "code": status,
             "type": "data",
             "module": {"id": self.module_id, "api_name": self.module},
-            "file_id": self.file_id,
+            "file_id": file_id,
             "field_mappings": self.field_mappings,
             "file": file,
         }
+        if self.file_names is not None:
+            resource["file_names"] = self.file_names
         if self.find_by:
             resource["find_by"] = self.find_by
         if status == FAILED:
-            resource["message"] = self.failure
+            resource["message"] = failure
+        return resource
+
+
+@dataclass
+class WriteJob:
+    id: str
+    org_key: str
+    zgid: str
+    product: str
+    operation: str
+    ignore_empty: bool
+    character_encoding: str
+    callback: dict[str, Any] | None
+    created_by: dict[str, str]
+    created_time: str
+    created_at: float
+    processing_seconds: float
+    will_fail: bool
+    file_id: str
+    resources: list[WriteResource]
+    done: threading.Event = field(default_factory=threading.Event)
+    result_zip: bytes | None = None
+    failure: str | None = None
+    base_url: str = ""
+
+    @property
+    def module(self) -> str:
+        """The (parent) module: the first resource's."""
+        return self.resources[0].module
+
+    def status(self, now: float) -> str:
+        elapsed = now - self.created_at
+        if elapsed < 0.15 * self.processing_seconds:
+            return ADDED
+        if elapsed < self.processing_seconds or not self.done.is_set():
+            return IN_PROGRESS
+        return FAILED if self.failure else COMPLETED
+
+    def detail(self, now: float, base_url: str, dc: str) -> dict[str, Any]:
+        status = self.status(now)
         body: dict[str, Any] = {
             "id": self.id,
             "operation": self.operation,
@@ -137,7 +171,7 @@ class WriteJob:
             "ignore_empty": self.ignore_empty,
             "created_by": self.created_by,
             "created_time": self.created_time,
-            "resource": [resource],
+            "resource": [r.detail(status, self.file_id, self.failure) for r in self.resources],
         }
         if self.callback is not None:
             body["callback"] = self.callback
@@ -229,34 +263,35 @@ def _create(ctx: CallContext, body: Any, base_url: str) -> JSONResponse:
             "required key resource is not found in request body.",
             {"api_name": "resource", "json_path": "$.resource"},
         )
-    if len(resources) > 1:
+    if len(resources) > 1 and ctx.product != "crm":
         raise _bad(
             "FILE_NOT_SUPPORTED",
             "File not supported for bulk write",
-            {"reason": "parent/child imports (several resources) are not simulated"},
+            {"reason": "Recruit takes one CSV (one resource) per job"},
         )
     ignore_empty = body.get("ignore_empty", False)
-    resource = resources[0]
-    if not isinstance(resource, dict):
-        raise _bad("INVALID_DATA", "invalid data", {"json_path": "$.resource[0]"})
-    both = "ignore_empty" in resource and "ignore_empty" in body
-    if both and resource["ignore_empty"] != ignore_empty:
-        raise _bad(
-            "COEXISTENCE_NOT_ALLOWED",
-            "ignore_empty is given at the top level and in the resource",
-            {"api_name": "ignore_empty", "json_path": "$.resource[0].ignore_empty"},
-        )
-    ignore_empty = bool(resource.get("ignore_empty", ignore_empty))
-    job = _build_job(ctx, body, resource, operation, ignore_empty, callback)
+    for n, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            raise _bad("INVALID_DATA", "invalid data", {"json_path": f"$.resource[{n}]"})
+        both = "ignore_empty" in resource and "ignore_empty" in body
+        if both and resource["ignore_empty"] != ignore_empty:
+            raise _bad(
+                "COEXISTENCE_NOT_ALLOWED",
+                "ignore_empty is given at the top level and in the resource",
+                {"api_name": "ignore_empty", "json_path": f"$.resource[{n}].ignore_empty"},
+            )
+    ignore_empty = bool(resources[0].get("ignore_empty", ignore_empty))
+    job = _build_job(ctx, body, resources, operation, ignore_empty, callback)
     job.base_url = base_url
     registry = write_registry(state)
     with registry.lock:
         registry.jobs[job.id] = job
     state.stats.count(state.stats.jobs_created, f"{ctx.org.key}/{ctx.product}/{job.module}#write")
+    modules = {r.module for r in job.resources}
     blocked = {
-        rid: code
+        (module, rid): code
         for (org, product, module, rid), code in registry.blocked.items()
-        if (org, product, module) == (ctx.org.key, ctx.product, job.module)
+        if (org, product) == (ctx.org.key, ctx.product) and module in modules
     }
     threading.Thread(
         target=_process, args=(state, registry, job, blocked), daemon=True, name="sim-write"
@@ -277,70 +312,47 @@ def _create(ctx: CallContext, body: Any, base_url: str) -> JSONResponse:
 def _build_job(
     ctx: CallContext,
     body: dict[str, Any],
-    resource: dict[str, Any],
+    resources: list[dict[str, Any]],
     operation: str,
     ignore_empty: bool,
     callback: dict[str, Any] | None,
 ) -> WriteJob:
     state = ctx.state
-    if resource.get("type", "data") != "data":
-        raise _bad("INVALID_DATA", "invalid data", {"api_name": "type"})
-    module_ref = resource.get("module")
-    module = module_ref.get("api_name") if isinstance(module_ref, dict) else module_ref
-    if not module:
-        raise _bad(
-            "MANDATORY_NOT_FOUND",
-            "required key module is not found in request body.",
-            {"api_name": "module", "json_path": "$.resource[0].module"},
-        )
-    store = state.store(ctx.org.key, ctx.product, str(module))
-    if store is None:
-        raise _bad("MODULE_NOT_AVAILABLE", f"Requested module '{module}' is not available.")
-    file_id = resource.get("file_id")
+    for n, resource in enumerate(resources):
+        _resource_store(ctx, resource, n)
+    file_ids = {str(r.get("file_id") or "") for r in resources}
+    file_id = resources[0].get("file_id")
     if not file_id:
         raise _bad(
             "MANDATORY_NOT_FOUND",
             "required key file_id is not found in request body.",
             {"api_name": "file_id", "json_path": "$.resource[0].file_id"},
         )
+    if len(file_ids) > 1:
+        raise _bad(
+            "INVALID_FILE_ID",
+            "the resources of a parent/child import must share one file_id",
+            {"api_name": "file_id"},
+        )
     uploaded = upload_store(state).get(str(file_id))
     if uploaded is None or (uploaded.org_key, uploaded.product) != (ctx.org.key, ctx.product):
         raise _bad("INVALID_FILE_ID", "improper file id", {"api_name": "file_id"})
-    schema = store.schema
-    find_by = resource.get("find_by")
-    if operation in ("update", "upsert") and not find_by:
+    encoding = body.get("character_encoding")
+    built: list[WriteResource] = []
+    for n, resource in enumerate(resources):
+        parent = built[0] if n else None
+        built.append(
+            _build_resource(ctx, resource, n, len(resources), operation, uploaded.data, encoding,
+                            parent)
+        )  # fmt: skip
+    names = [r.csv_name for r in built]
+    if len(set(names)) != len(names):
         raise _bad(
-            "MANDATORY_NOT_FOUND",
-            "Required key find_by is not available",
-            {"api_name": "find_by", "json_path": "$.resource[0].find_by"},
+            "INVALID_DATA",
+            "each resource of a parent/child import needs its own CSV",
+            {"api_name": "file_names"},
         )
-    if find_by and find_by != "id":
-        spec = schema.field(str(find_by))
-        if spec is None:
-            raise _bad("INVALID_FIELD", f"invalid find_by {find_by}", {"api_name": find_by})
-        if not spec.unique:
-            raise _bad(
-                "INVALID_DATA", "find_by must be a unique field or id", {"api_name": find_by}
-            )
-    csv_name, header, rows = _read_csv(
-        uploaded.data, ctx.product, resource.get("file_names"), body.get("character_encoding")
-    )
-    columns, echo = _columns(resource.get("field_mappings"), header, schema, state, ctx)
-    mapped = {c.api_name for c in columns}
-    if find_by and find_by not in mapped:
-        raise _bad(
-            "MANDATORY_NOT_FOUND",
-            f"the find_by field {find_by} is not mapped",
-            {"api_name": find_by, "json_path": "$.resource[0].field_mappings"},
-        )
-    if operation in ("insert", "upsert"):
-        unmapped = [f.api_name for f in schema.fields if f.mandatory and f.api_name not in mapped]
-        if unmapped:
-            raise _bad(
-                "MANDATORY_FIELDS_NOT_MAPPED",
-                "All mandatory fields are not mapped for the layout",
-                {"api_names": unmapped},
-            )
+    module = built[0].module
     org = ctx.org
     registry = write_registry(state)
     job_id = str(org.id_prefix * 10**12 + 5_350_000 + next(registry.counter))
@@ -350,6 +362,8 @@ def _build_job(
     if slow is not None:
         seconds = slow.seconds
     failing = state.faults.take("job_failure", f"/{ctx.product}/{module}", org.key)
+    store = state.store(org.key, ctx.product, module)
+    assert store is not None
     user = store.users[0]
     now = state.clock.now()
     return WriteJob(
@@ -357,8 +371,6 @@ def _build_job(
         org_key=org.key,
         zgid=org.zgid,
         product=ctx.product,
-        module=str(module),
-        module_id=str(org.id_prefix * 10**12 + 2_175 + schema.number),
         operation=operation,
         ignore_empty=ignore_empty,
         character_encoding=str(body.get("character_encoding") or "UTF-8"),
@@ -369,12 +381,115 @@ def _build_job(
         processing_seconds=seconds,
         will_fail=failing is not None,
         file_id=str(file_id),
+        resources=built,
+    )
+
+
+def _resource_store(ctx: CallContext, resource: dict[str, Any], n: int) -> tuple[str, Any]:
+    """The module named by ``resource[n]`` and its store (checked before the file)."""
+    state = ctx.state
+    path = f"$.resource[{n}]"
+    if resource.get("type", "data") != "data":
+        raise _bad("INVALID_DATA", "invalid data", {"api_name": "type", "json_path": path})
+    module_ref = resource.get("module")
+    module = module_ref.get("api_name") if isinstance(module_ref, dict) else module_ref
+    if not module:
+        raise _bad(
+            "MANDATORY_NOT_FOUND",
+            "required key module is not found in request body.",
+            {"api_name": "module", "json_path": f"{path}.module"},
+        )
+    store = state.store(ctx.org.key, ctx.product, str(module))
+    if store is None:
+        raise _bad("MODULE_NOT_AVAILABLE", f"Requested module '{module}' is not available.")
+    return str(module), store
+
+
+def _build_resource(
+    ctx: CallContext,
+    resource: dict[str, Any],
+    n: int,
+    count: int,
+    operation: str,
+    data: bytes,
+    encoding: Any,
+    parent: WriteResource | None,
+) -> WriteResource:
+    """Validate ``resource[n]`` (``parent``: resource[0] when this one is a child)."""
+    state = ctx.state
+    path = f"$.resource[{n}]"
+    module, store = _resource_store(ctx, resource, n)
+    schema = store.schema
+    if parent is not None and schema.parent_module != parent.module:
+        raise _bad(
+            "INVALID_DATA",
+            f"{module} is not a subform of {parent.module}; the parent resource comes first",
+            {"api_name": "module", "json_path": f"{path}.module"},
+        )
+    file_names = resource.get("file_names")
+    if count > 1 and not file_names:
+        raise _bad(
+            "MANDATORY_NOT_FOUND",
+            "required key file_names is not found in request body.",
+            {"api_name": "file_names", "json_path": f"{path}.file_names"},
+        )
+    find_by = resource.get("find_by")
+    if parent is None and operation in ("update", "upsert") and not find_by:
+        raise _bad(
+            "MANDATORY_NOT_FOUND",
+            "Required key find_by is not available",
+            {"api_name": "find_by", "json_path": f"{path}.find_by"},
+        )
+    if find_by and find_by != "id":
+        spec = schema.field(str(find_by))
+        if spec is None:
+            raise _bad("INVALID_FIELD", f"invalid find_by {find_by}", {"api_name": find_by})
+        if not spec.unique:
+            raise _bad(
+                "INVALID_DATA", "find_by must be a unique field or id", {"api_name": find_by}
+            )
+    csv_name, header, rows = _read_csv(data, ctx.product, file_names, encoding)
+    columns, echo, parent_columns = _columns(
+        resource.get("field_mappings"), header, schema, state, ctx, n,
+        parent.header if parent is not None else None,
+    )  # fmt: skip
+    mapped = {c.api_name for c in columns}
+    if find_by and find_by not in mapped:
+        raise _bad(
+            "MANDATORY_NOT_FOUND",
+            f"the find_by field {find_by} is not mapped",
+            {"api_name": find_by, "json_path": f"{path}.field_mappings"},
+        )
+    if operation in ("insert", "upsert") or parent is not None:
+        unmapped = [f.api_name for f in schema.fields if f.mandatory and f.api_name not in mapped]
+        if unmapped:
+            raise _bad(
+                "MANDATORY_FIELDS_NOT_MAPPED",
+                "All mandatory fields are not mapped for the layout",
+                {"api_names": unmapped},
+            )
+    link = None
+    if schema.parent_module is not None:
+        parent_id = next((c for c in columns if c.api_name == "Parent_Id"), None)
+        if parent_id is None or parent_id.index is None:
+            raise _bad(
+                "MANDATORY_NOT_FOUND",
+                "a subform mapping needs {api_name: Parent_Id, find_by: id, index: N}",
+                {"api_name": "Parent_Id", "json_path": f"{path}.field_mappings"},
+            )
+        if "Parent_Id" in parent_columns:
+            link = (parent_id.index, parent_columns["Parent_Id"])
+    return WriteResource(
+        module=str(module),
+        module_id=str(ctx.org.id_prefix * 10**12 + 2_175 + schema.number),
         find_by=str(find_by) if find_by else None,
         field_mappings=echo,
         csv_name=csv_name,
+        file_names=[str(f) for f in file_names] if isinstance(file_names, list) else None,
         header=header,
         rows=rows,
         columns=columns,
+        parent_link=link,
     )
 
 
@@ -383,17 +498,26 @@ def _read_csv(
 ) -> tuple[str, list[str], list[list[str]]]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
+        if product == "recruit" and len(archive.namelist()) != 1:
+            raise _bad(
+                "FILE_NOT_SUPPORTED",
+                "File not supported for bulk write",
+                {"reason": f"the zip holds {len(names)} files; Recruit takes one CSV per zip"},
+            )
         if file_names:
             if not isinstance(file_names, list) or len(file_names) != 1:
                 raise _bad("FILE_NOT_SUPPORTED", "File not supported for bulk write")
             if file_names[0] not in names:
                 raise _bad("INVALID_DATA", "invalid data", {"api_name": "file_names"})
             names = [str(file_names[0])]
-        elif len(names) != 1 or (product == "recruit" and len(archive.namelist()) != 1):
+        elif len(names) != 1:
             raise _bad(
                 "FILE_NOT_SUPPORTED",
                 "File not supported for bulk write",
-                {"reason": f"the zip holds {len(names)} files; one CSV is expected"},
+                {
+                    "reason": f"the zip holds {len(names)} files; without file_names one CSV is"
+                    " expected (several only for parent/child imports naming theirs)"
+                },
             )
         raw = archive.read(names[0])
     codec = str(encoding or "utf-8-sig")
@@ -423,8 +547,20 @@ def _read_csv(
 
 
 def _columns(
-    mappings: Any, header: list[str], schema: Any, state: SimState, ctx: CallContext
-) -> tuple[list[ColumnMap], list[dict[str, Any]]]:
+    mappings: Any,
+    header: list[str],
+    schema: Any,
+    state: SimState,
+    ctx: CallContext,
+    resource_index: int = 0,
+    parent_header: list[str] | None = None,
+) -> tuple[list[ColumnMap], list[dict[str, Any]], dict[str, int]]:
+    """Validated columns, the echoed ``field_mappings`` and the ``parent_column_index``es.
+
+    ``parent_column_index`` is only valid in a child resource (``parent_header`` given)
+    and must point into the parent's CSV (UNCERTAIN reading of the docs: the child cell
+    holds that parent column's value, which links the row to the parent row).
+    """
     if mappings is None:
         mappings = []
         for i, name in enumerate(header):
@@ -440,8 +576,9 @@ def _columns(
         )
     columns: list[ColumnMap] = []
     echo: list[dict[str, Any]] = []
+    parent_columns: dict[str, int] = {}
     for n, item in enumerate(mappings):
-        path = f"$.resource[0].field_mappings[{n}]"
+        path = f"$.resource[{resource_index}].field_mappings[{n}]"
         if not isinstance(item, dict) or not item.get("api_name"):
             raise _bad(
                 "MANDATORY_NOT_FOUND",
@@ -485,6 +622,26 @@ def _columns(
                     "INVALID_FORMAT", f"invalid format {fmt} for {api}", {"api_name": api}
                 ) from None
         find_by = item.get("find_by")
+        parent_index = item.get("parent_column_index")
+        if parent_index is not None:
+            if parent_header is None:
+                raise _bad(
+                    "INVALID_DATA",
+                    "parent_column_index is only for child resources of a parent/child import",
+                    {"api_name": api, "json_path": f"{path}.parent_column_index"},
+                )
+            if (
+                isinstance(parent_index, bool)
+                or not isinstance(parent_index, int)
+                or not 0 <= parent_index < len(parent_header)
+            ):
+                raise _bad(
+                    "COLUMN_INDEX_NOT_FOUND",
+                    f"parent column index {parent_index} of field {api} is not in the parent file",
+                    {"api_name": api, "json_path": f"{path}.parent_column_index"},
+                )
+            parent_columns[api] = parent_index
+            find_by = "id"  # resolved to the parent row's record id before processing
         head = header[index] if index is not None else api
         if find_by is None and "." in head and head.split(".", 1)[0] == api:
             find_by = head.split(".", 1)[1]
@@ -496,13 +653,13 @@ def _columns(
                 "api_name": api,
                 "index": index,
                 "format": fmt,
-                "find_by": find_by,
+                "find_by": item.get("find_by") if parent_index is not None else find_by,
                 "module": None,
-                "parent_column_index": None,
+                "parent_column_index": parent_index,
                 "default_value": default if default is not None else None,
             }
         )
-    return columns, echo
+    return columns, echo, parent_columns
 
 
 def _check_lookup_find_by(spec: Any, find_by: str, state: SimState, ctx: CallContext) -> None:
@@ -524,36 +681,46 @@ def _check_lookup_find_by(spec: Any, find_by: str, state: SimState, ctx: CallCon
 
 
 def _process(
-    state: SimState, registry: WriteRegistry, job: WriteJob, blocked: dict[str, str]
+    state: SimState,
+    registry: WriteRegistry,
+    job: WriteJob,
+    blocked: dict[tuple[str, str], str],
 ) -> None:
     try:
         with registry.process_lock:
             if job.will_fail:
                 job.failure = "the bulk write job could not be processed (simulated fault)"
                 return
-            store = state.store(job.org_key, job.product, job.module)
-            if store is None:
-                job.failure = f"module {job.module} disappeared"
-                return
-            processor = RowProcessor(
-                store,
-                lambda parent: state.store(job.org_key, job.product, parent),
-                job.operation,
-                job.find_by,
-                job.ignore_empty,
-                job.columns,
-                len(job.header),
-                state.org(job.org_key).utc_offset_minutes,
-                blocked,
-            )
-            job.results = [processor.process(row) for row in job.rows]
-            c = processor.counts
-            job.counts = {
-                "added": c.added,
-                "updated": c.updated,
-                "skipped": c.skipped,
-                "unprocessed": c.unprocessed,
-            }
+            parent = job.resources[0]
+            for resource in job.resources:
+                store = state.store(job.org_key, job.product, resource.module)
+                if store is None:
+                    job.failure = f"module {resource.module} disappeared"
+                    return
+                rows = resource.rows
+                if resource is not parent and resource.parent_link is not None:
+                    rows = _linked_rows(resource, parent)
+                processor = RowProcessor(
+                    store,
+                    lambda module: state.store(job.org_key, job.product, module),
+                    # Child rows are added to their parent (UNCERTAIN: Zoho's docs do not say
+                    # how update/upsert treat subform rows); a child find_by keeps its meaning.
+                    job.operation if resource is parent or resource.find_by else "insert",
+                    resource.find_by,
+                    job.ignore_empty,
+                    resource.columns,
+                    len(resource.header),
+                    state.org(job.org_key).utc_offset_minutes,
+                    {rid: code for (m, rid), code in blocked.items() if m == resource.module},
+                )
+                resource.results = [processor.process(row) for row in rows]
+                c = processor.counts
+                resource.counts = {
+                    "added": c.added,
+                    "updated": c.updated,
+                    "skipped": c.skipped,
+                    "unprocessed": c.unprocessed,
+                }
             job.result_zip = _result_zip(job)
     except Exception as exc:  # a simulator bug must not leave the job hanging
         job.failure = f"{type(exc).__name__}: {exc}"
@@ -563,19 +730,53 @@ def _process(
         _send_callback(state, job)
 
 
+_UNRESOLVED_PARENT = "-"  # not a record id: the Parent_Id lookup fails with INVALID_DATA
+
+
+def _linked_rows(child: WriteResource, parent: WriteResource) -> list[list[str]]:
+    """Child rows with their link cell replaced by the id of the parent row it names.
+
+    The link cell holds a value of the parent CSV's ``parent_column_index`` column; the
+    parent row with that value gives the record it added, updated or matched (skipped).
+    A parent row that failed, or a value no parent row has, leaves the child row
+    unlinked (``INVALID_DATA-Parent_Id``); an empty cell stays empty
+    (``MANDATORY_NOT_FOUND-Parent_Id``).
+    """
+    assert child.parent_link is not None
+    child_column, parent_column = child.parent_link
+    ids: dict[str, str] = {}
+    for row, result in zip(parent.rows, parent.results, strict=True):
+        if parent_column < len(row) and result.linked_id:
+            ids.setdefault(row[parent_column].strip(), result.linked_id)
+    linked = []
+    for row in child.rows:
+        copy = list(row)
+        if child_column < len(copy) and copy[child_column].strip():
+            copy[child_column] = ids.get(copy[child_column].strip(), _UNRESOLVED_PARENT)
+        linked.append(copy)
+    return linked
+
+
 def _result_zip(job: WriteJob) -> bytes:
-    echo = sorted({c.index for c in job.columns if c.index is not None})[:RESULT_ECHO_COLUMNS]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*(job.header[i] for i in echo), "STATUS", "RECORD_ID", "ERRORS"])
-    for row, result in zip(job.rows, job.results, strict=True):
-        cells = [row[i] if i < len(row) else "" for i in echo]
-        writer.writerow([*cells, result.status, result.record_id, result.error_text()])
-    stem = job.csv_name.rsplit(".", 1)[0]
+    """One result CSV per resource: ``{Module}-{csv stem}.csv``."""
     sink = io.BytesIO()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{job.module}-{stem}.csv", out.getvalue())
+        for resource in job.resources:
+            stem = resource.csv_name.rsplit(".", 1)[0]
+            archive.writestr(f"{resource.module}-{stem}.csv", _result_csv(resource))
     return sink.getvalue()
+
+
+def _result_csv(resource: WriteResource) -> str:
+    echo = sorted({c.index for c in resource.columns if c.index is not None})
+    echo = echo[:RESULT_ECHO_COLUMNS]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*(resource.header[i] for i in echo), "STATUS", "RECORD_ID", "ERRORS"])
+    for row, result in zip(resource.rows, resource.results, strict=True):
+        cells = [row[i] if i < len(row) else "" for i in echo]
+        writer.writerow([*cells, result.status, result.record_id, result.error_text()])
+    return out.getvalue()
 
 
 def _send_callback(state: SimState, job: WriteJob) -> None:

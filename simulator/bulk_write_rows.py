@@ -84,6 +84,13 @@ class RowResult:
     status: str
     record_id: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
+    #: the existing record a SKIPPED row matched (not in the result file)
+    matched_id: str = ""
+
+    @property
+    def linked_id(self) -> str:
+        """The record this row stands for: added, updated or matched ("" when it failed)."""
+        return self.record_id or self.matched_id
 
     def error_text(self) -> str:
         return ":".join(
@@ -194,11 +201,13 @@ class RowProcessor:
                 errors.setdefault("MANDATORY_NOT_FOUND", []).append(self.find_by)
         action = self._action(existing, key, errors)
         if action == SKIPPED:
-            return RowResult(SKIPPED)
+            return RowResult(SKIPPED, matched_id=existing or "")
         if action == ADDED:
+            # a field whose cell was already reported (under its column header) is not missing
+            reported = {c.api_name for c in self.columns if _has(errors, c.header)}
             for spec in self.schema.fields:
                 missing = spec.mandatory and not spec.read_only and not values.get(spec.api_name)
-                if missing and not _has(errors, spec.api_name):
+                if missing and spec.api_name not in reported and not _has(errors, spec.api_name):
                     errors.setdefault("MANDATORY_NOT_FOUND", []).append(spec.api_name)
         if existing is not None and existing in self.blocked:
             errors.setdefault(self.blocked[existing], []).append(self.find_by or "id")

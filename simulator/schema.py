@@ -117,6 +117,8 @@ class ModuleSchema:
     number: int  # used in record ids: id_prefix * 10**12 + number * 10**10 + index
     display_field: str
     fields: tuple[FieldDef, ...]
+    #: for a subform / line-item module: the module its rows belong to (via ``Parent_Id``)
+    parent_module: str | None = None
 
     def field(self, api_name: str) -> FieldDef | None:
         for f in self.fields:
@@ -329,6 +331,24 @@ DEALS = ModuleSchema(
     ),
 )
 
+#: A subform of Deals (line items). Its rows only come from bulk write parent/child
+#: imports (no generated records); ``Parent_Id`` links each row to its deal.
+DEAL_LINE_ITEMS = ModuleSchema(
+    "crm",
+    "Deal_Line_Items",
+    6,
+    "Product_Name",
+    (
+        F("Parent_Id", "lookup", lookup="Deals", mandatory=True),
+        F("Product_Name", "text", kind="next_step", mandatory=True),
+        F("Quantity", "integer"),
+        F("Unit_Price", "currency"),
+        F("Line_Discount", "percent"),
+        *_audit(),
+    ),
+    parent_module="Deals",
+)
+
 CANDIDATES = ModuleSchema(
     "recruit",
     "Candidates",
@@ -459,7 +479,16 @@ INTERVIEWS = ModuleSchema(
 
 DEFAULT_SCHEMAS: dict[tuple[str, str], ModuleSchema] = {
     (s.product, s.module): s
-    for s in (LEADS, CONTACTS, ACCOUNTS, DEALS, CANDIDATES, JOB_OPENINGS, INTERVIEWS)
+    for s in (
+        LEADS,
+        CONTACTS,
+        ACCOUNTS,
+        DEALS,
+        DEAL_LINE_ITEMS,
+        CANDIDATES,
+        JOB_OPENINGS,
+        INTERVIEWS,
+    )
 }
 
 #: modules Zoho cannot bulk-read (answered MODULE_NOT_SUPPORTED rather than "not available")

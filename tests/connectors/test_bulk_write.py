@@ -13,21 +13,30 @@ import pyarrow as pa
 import pytest
 
 from connectors.bulk_read import BulkReadQuery, JobState
-from connectors.bulk_write import BulkWriteClient, BulkWriteJob
+from connectors.bulk_write import (
+    BulkWriteClient,
+    BulkWriteJob,
+    data_resource,
+    job_body,
+    result_files,
+)
 from connectors.client import ZohoClient
 from connectors.credits import CallType
 from connectors.errors import InvalidRequestError, ZohoError
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, csv_rows, sim_client
 from transforms.writeback import (
+    ChildWrite,
     FieldMapping,
     Lookup,
     WriteMapping,
     load_mapping,
     resume_write,
     retry_failed_rows,
+    write_parent_child,
     write_table,
 )
+from transforms.writeback.csv_builder import zip_members
 from transforms.writeback.errors import ResumeStateError
 
 
@@ -404,3 +413,105 @@ def test_dry_run_of_the_example_mapping_costs_no_write_credits(sim: SimServer) -
         assert report.results is None
     finally:
         client.close()
+
+
+# ----------------------------------------------------------------- parent/child imports
+
+
+def test_parent_child_job_through_the_client(writer: BulkWriteClient, crm: ZohoClient) -> None:
+    deals = b"Ref,Deal_Name,Stage,Closing_Date\nP1,Client deal,Proposal,2026-02-01\n"
+    items = b"Ref,Product_Name,Quantity\nP1,Bolt,4\nP1,Nut,8\n"
+    data = zip_members([("Deals.csv", deals), ("Deal_Line_Items.csv", items)])
+    file_id = writer.upload(data, "deal-items.zip")
+    body = job_body(
+        "insert",
+        [
+            data_resource("Deals", file_id, [
+                {"api_name": "Deal_Name", "index": 1}, {"api_name": "Stage", "index": 2},
+                {"api_name": "Closing_Date", "index": 3, "format": "yyyy-MM-dd"},
+            ], file_name="Deals.csv"),
+            data_resource("Deal_Line_Items", file_id, [
+                {"api_name": "Parent_Id", "index": 0, "parent_column_index": 0},
+                {"api_name": "Product_Name", "index": 1}, {"api_name": "Quantity", "index": 2},
+            ], file_name="Deal_Line_Items.csv"),
+        ],
+        ignore_empty=True,
+    )  # fmt: skip
+    job = writer.wait(writer.create_job(body))
+    assert job.state is JobState.COMPLETED
+    assert [(r.module, r.name, r.counts["added_count"]) for r in job.resources] == [
+        ("Deals", "Deals.csv", 1),
+        ("Deal_Line_Items", "Deal_Line_Items.csv", 2),
+    ]
+    assert job.download_url is not None
+    files = result_files(writer.download_result(job.download_url))
+    assert sorted(files) == ["Deal_Line_Items-Deal_Line_Items.csv", "Deals-Deals.csv"]
+
+
+def test_job_body_checks_parent_child_rules() -> None:
+    parent = data_resource("Deals", "7", [], file_name="Deals.csv")
+    child = data_resource("Deal_Line_Items", "7", [], file_name="Items.csv")
+    assert job_body("upsert", [parent, child])["resource"][1]["file_names"] == ["Items.csv"]
+    for resources, why in (
+        ([parent, data_resource("Deal_Line_Items", "7", [])], "needs file_names"),
+        ([parent, data_resource("Deal_Line_Items", "8", [], file_name="Items.csv")],
+         "share one file_id"),
+        ([parent, data_resource("Deal_Line_Items", "7", [], file_name="Deals.csv")],
+         "its own CSV"),
+        ([], "at least one resource"),
+    ):  # fmt: skip
+        with pytest.raises(ValueError, match=why):
+            job_body("insert", resources)
+    with pytest.raises(ValueError, match="operation must be"):
+        job_body("merge", [parent])
+
+
+def test_write_parent_child_round_trip(
+    writer: BulkWriteClient, crm: ZohoClient, tmp_path: Path
+) -> None:
+    deals = pa.table({
+        "ref": ["A", "B", "C"],
+        "name": ["Deal A", "Deal B", "Deal C"],
+        "stage": ["Proposal", "Qualification", "Proposal"],
+        "close": [dt.date(2026, 1, 5), dt.date(2026, 2, 6), None],  # C fails pre-flight
+    })  # fmt: skip
+    items = pa.table({
+        "deal": ["A", "A", "B", "C", "Z"],
+        "product": ["Bolt", "Nut", "Gear", "Cog", "Ghost"],
+        "qty": [1, 2, 3, 4, 5],
+        "price": [1.5, 0.25, 10.0, 1.0, 1.0],
+    })  # fmt: skip
+    deal_mapping = WriteMapping("Deals", "insert", (
+        FieldMapping("Deal_Name", "name"), FieldMapping("Stage", "stage"),
+        FieldMapping("Closing_Date", "close", format="yyyy-MM-dd"),
+    ), key="ref")  # fmt: skip
+    item_mapping = WriteMapping("Deal_Line_Items", "insert", (
+        FieldMapping("Product_Name", "product"), FieldMapping("Quantity", "qty"),
+        FieldMapping("Unit_Price", "price"),
+    ))  # fmt: skip
+    child = ChildWrite(items, item_mapping, crm.metadata.fields("Deal_Line_Items"), "deal")
+    report = write_parent_child(
+        deals, deal_mapping, crm.metadata.fields("Deals"), [child], writer, parent_key="ref"
+    )
+    assert report.failure is None
+    assert report.counts["Deals"] == {"rows": 3, "added": 2, "updated": 0, "skipped": 0,
+                                      "failed": 0, "rejected": 1}  # fmt: skip
+    assert report.counts["Deal_Line_Items"] == {
+        "rows": 5, "added": 3, "updated": 0, "skipped": 0, "failed": 0, "rejected": 2
+    }  # fmt: skip
+    assert report.file_counts["Deal_Line_Items"]["total_count"] == 3
+    orphans = report.issues["Deal_Line_Items"]
+    assert orphans.column("row").to_pylist() == [3, 4]
+    assert set(orphans.column("api_name").to_pylist()) == {"Parent_Id"}
+    deal_ids = report.results["Deals"].column("record_id").to_pylist()
+    item_ids = report.results["Deal_Line_Items"].column("record_id").to_pylist()
+    pages = crm.bulk_read.export(
+        BulkReadQuery("Deal_Line_Items", fields=("Parent_Id", "Product_Name", "Quantity",
+                                                 "Unit_Price")), tmp_path,
+    )  # fmt: skip
+    read = {r["id"]: r for page in pages for r in csv_rows(page.zip_path)}
+    linked = {(r["Parent_Id"], r["Product_Name"], r["Quantity"], r["Unit_Price"])
+              for r in read.values()}  # fmt: skip
+    assert linked == {(deal_ids[0], "Bolt", "1", "1.50"), (deal_ids[0], "Nut", "2", "0.25"),
+                      (deal_ids[1], "Gear", "3", "10.00")}  # fmt: skip
+    assert set(read) == {i for i in item_ids if i is not None}

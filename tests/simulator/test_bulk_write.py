@@ -424,3 +424,224 @@ def test_callback_receives_the_finished_job(w: Writer) -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# ----------------------------------------------------------------- parent/child imports
+
+DEAL_HEADER = ["Ref", "Deal_Name", "Stage", "Closing_Date"]
+ITEM_HEADER = ["Deal_Ref", "Product_Name", "Quantity", "Unit_Price"]
+DEAL_MAPPINGS = [
+    {"api_name": "Deal_Name", "index": 1},
+    {"api_name": "Stage", "index": 2},
+    {"api_name": "Closing_Date", "index": 3, "format": "yyyy-MM-dd"},
+]
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def multi_zip(files: dict[str, list[list[str]]]) -> bytes:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        for name, rows in files.items():
+            archive.writestr(name, csv_text(rows))
+    return sink.getvalue()
+
+
+def parent_child_body(
+    file_id: str, item_link: dict[str, Any], operation: str = "insert"
+) -> dict[str, Any]:
+    return {
+        "operation": operation,
+        "resource": [
+            {"type": "data", "module": {"api_name": "Deals"}, "file_id": file_id,
+             "file_names": ["Deals.csv"], "field_mappings": DEAL_MAPPINGS},
+            {"type": "data", "module": {"api_name": "Deal_Line_Items"}, "file_id": file_id,
+             "file_names": ["Deal_Line_Items.csv"],
+             "field_mappings": [{"api_name": "Parent_Id", "index": 0, **item_link},
+                                {"api_name": "Product_Name", "index": 1},
+                                {"api_name": "Quantity", "index": 2},
+                                {"api_name": "Unit_Price", "index": 3}]},
+        ],
+    }  # fmt: skip
+
+
+def result_csvs(w: Writer, detail: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    response = w.c.get(detail["result"]["download_url"])
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        return {
+            n: list(csv.DictReader(io.StringIO(archive.read(n).decode(), newline="")))
+            for n in archive.namelist()
+        }
+
+
+def test_parent_child_import_links_children_to_parents_of_the_same_job(w: Writer) -> None:
+    files = {
+        "Deals.csv": [DEAL_HEADER,
+                      ["D1", "Alpha deal", "Qualification", "2026-03-01"],
+                      ["D2", "Beta deal", "Proposal", "2026-04-01"],
+                      ["D3", "", "Proposal", "2026-04-01"]],  # no Deal_Name: fails
+        "Deal_Line_Items.csv": [ITEM_HEADER,
+                                ["D1", "Widget", "2", "10.50"],
+                                ["D1", "Gadget", "1", "99"],
+                                ["D2", "Widget", "5", "10.5"],
+                                ["D3", "Orphan", "1", "1"],     # its parent failed
+                                ["D9", "Nowhere", "1", "1"],    # no such parent row
+                                ["", "No link", "1", "1"]],
+    }  # fmt: skip
+    file_id = w.upload(multi_zip(files))
+    response = w.create(parent_child_body(file_id, {"parent_column_index": 0}))
+    assert response.status_code == 201, response.text
+    detail = w.wait(str(response.json()["details"]["id"]))
+    assert detail["status"] == "COMPLETED", detail
+    files_of = {r["module"]["api_name"]: r["file"] for r in detail["resource"]}
+    assert files_of["Deals"] == {
+        "status": "COMPLETED",
+        "name": "Deals.csv",
+        "added_count": 2,
+        "skipped_count": 0,
+        "updated_count": 0,
+        "total_count": 3,
+    }
+    assert files_of["Deal_Line_Items"]["name"] == "Deal_Line_Items.csv"
+    assert (files_of["Deal_Line_Items"]["added_count"],
+            files_of["Deal_Line_Items"]["total_count"]) == (3, 6)  # fmt: skip
+    items_echo = detail["resource"][1]["field_mappings"][0]
+    assert (items_echo["api_name"], items_echo["parent_column_index"]) == ("Parent_Id", 0)
+    results = result_csvs(w, detail)
+    assert sorted(results) == ["Deal_Line_Items-Deal_Line_Items.csv", "Deals-Deals.csv"]
+    deals = results["Deals-Deals.csv"]
+    assert [d["STATUS"] for d in deals] == ["ADDED", "ADDED", "UNPROCESSED"]
+    assert deals[2]["ERRORS"] == "MANDATORY_NOT_FOUND-Deal_Name"
+    items = results["Deal_Line_Items-Deal_Line_Items.csv"]
+    assert list(items[0]) == ["Deal_Ref", "Product_Name", "Quantity", "STATUS", "RECORD_ID",
+                              "ERRORS"]  # fmt: skip
+    assert [i["Deal_Ref"] for i in items] == ["D1", "D1", "D2", "D3", "D9", ""]  # as uploaded
+    assert [i["STATUS"] for i in items] == ["ADDED"] * 3 + ["UNPROCESSED"] * 3
+    assert [i["ERRORS"] for i in items[3:]] == [
+        "INVALID_DATA-Deal_Ref",
+        "INVALID_DATA-Deal_Ref",
+        "MANDATORY_NOT_FOUND-Parent_Id",
+    ]
+    # a later bulk read of the subform returns the child rows linked to their new parents
+    read = w.c.read_all(
+        {
+            "module": {"api_name": "Deal_Line_Items"},
+            "fields": ["Parent_Id", "Product_Name", "Quantity", "Unit_Price"],
+        }
+    )
+    parent_of = {"D1": deals[0]["RECORD_ID"], "D2": deals[1]["RECORD_ID"]}
+    got = sorted((r["Parent_Id"], r["Product_Name"], r["Quantity"], r["Unit_Price"])
+                 for r in read)  # fmt: skip
+    assert got == sorted([(parent_of["D1"], "Widget", "2", "10.50"),
+                          (parent_of["D1"], "Gadget", "1", "99.00"),
+                          (parent_of["D2"], "Widget", "5", "10.50")])  # fmt: skip
+    assert {r["id"] for r in read} == {i["RECORD_ID"] for i in items[:3]}
+
+
+def test_parent_child_upsert_links_by_record_id(w: Writer) -> None:
+    existing = w.c.read_all(
+        {
+            "module": {"api_name": "Deals"},
+            "fields": ["Deal_Name"],
+            "criteria": {
+                "field": {"api_name": "Deal_Name"},
+                "comparator": "not_equal",
+                "value": "x",
+            },
+        }
+    )[0]
+    files = {
+        "Deals.csv": [["Ref", "id", "Deal_Name", "Stage", "Closing_Date"],
+                      ["E", existing["id"], "Renamed deal", "Proposal", "2026-05-01"]],
+        "Deal_Line_Items.csv": [ITEM_HEADER, [existing["id"], "Service", "3", "7"]],
+    }  # fmt: skip
+    file_id = w.upload(multi_zip(files))
+    body = parent_child_body(file_id, {"find_by": "id"}, operation="upsert")
+    body["resource"][0]["find_by"] = "id"
+    body["resource"][0]["field_mappings"] = [
+        {"api_name": "id", "index": 1}, {"api_name": "Deal_Name", "index": 2},
+        {"api_name": "Stage", "index": 3},
+        {"api_name": "Closing_Date", "index": 4, "format": "yyyy-MM-dd"},
+    ]  # fmt: skip
+    response = w.create(body)
+    assert response.status_code == 201, response.text
+    detail = w.wait(str(response.json()["details"]["id"]))
+    counts = [(r["file"]["updated_count"], r["file"]["added_count"]) for r in detail["resource"]]
+    assert counts == [(1, 0), (0, 1)]
+    read = w.c.read_all({"module": {"api_name": "Deal_Line_Items"},
+                         "fields": ["Parent_Id", "Product_Name"]})  # fmt: skip
+    assert [(r["Parent_Id"], r["Product_Name"]) for r in read] == [(existing["id"], "Service")]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ("no_file_names", "MANDATORY_NOT_FOUND"),
+        ("other_file_id", "INVALID_FILE_ID"),
+        ("same_csv", "INVALID_DATA"),
+        ("child_first", "INVALID_DATA"),
+        ("not_a_subform", "INVALID_DATA"),
+        ("no_parent_id", "MANDATORY_FIELDS_NOT_MAPPED"),
+        ("bad_parent_column", "COLUMN_INDEX_NOT_FOUND"),
+        ("missing_csv", "INVALID_DATA"),
+    ],
+)
+def test_parent_child_request_errors(w: Writer, change: str, code: str) -> None:
+    files = {"Deals.csv": [DEAL_HEADER, ["D1", "A", "Proposal", "2026-01-01"]],
+             "Deal_Line_Items.csv": [ITEM_HEADER, ["D1", "W", "1", "1"]]}  # fmt: skip
+    file_id = w.upload(multi_zip(files))
+    body = parent_child_body(file_id, {"parent_column_index": 0})
+    parent, child = body["resource"]
+    if change == "no_file_names":
+        del parent["file_names"], child["file_names"]
+    elif change == "other_file_id":
+        child["file_id"] = w.upload(multi_zip(files))
+    elif change == "same_csv":
+        child["file_names"] = ["Deals.csv"]
+    elif change == "child_first":
+        body["resource"] = [child, parent]
+    elif change == "not_a_subform":
+        child["module"] = {"api_name": "Contacts"}
+    elif change == "no_parent_id":
+        child["field_mappings"] = child["field_mappings"][1:]
+    elif change == "bad_parent_column":
+        child["field_mappings"][0]["parent_column_index"] = 9
+    elif change == "missing_csv":
+        child["file_names"] = ["Items.csv"]
+    response = w.create(body)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == code
+
+
+def test_multi_csv_zip_needs_file_names(w: Writer) -> None:
+    files = {"Deals.csv": [DEAL_HEADER, ["D1", "A", "Proposal", "2026-01-01"]],
+             "Deal_Line_Items.csv": [ITEM_HEADER, ["D1", "W", "1", "1"]]}  # fmt: skip
+    file_id = w.upload(multi_zip(files))
+    resource = {"type": "data", "module": {"api_name": "Deals"}, "file_id": file_id,
+                "field_mappings": DEAL_MAPPINGS}  # fmt: skip
+    response = w.create({"operation": "insert", "resource": [resource]})
+    assert response.status_code == 400
+    assert response.json()["code"] == "FILE_NOT_SUPPORTED"
+    # naming the CSV makes the same zip acceptable for a single-module import
+    response = w.create({"operation": "insert",
+                         "resource": [{**resource, "file_names": ["Deals.csv"]}]})  # fmt: skip
+    assert response.status_code == 201, response.text
+
+
+def test_recruit_takes_one_csv_per_zip(recruit: ZohoCaller) -> None:
+    w = Writer(recruit)
+    header = ["Last_Name", "First_Name", "Email"]
+    files = {"Candidates.csv": [header, ["Ng", "Al", "al@ng.io"]],
+             "Other.csv": [header, ["Li", "Bo", "bo@li.io"]]}  # fmt: skip
+    file_id = w.upload(multi_zip(files))
+    resource = {"type": "data", "module": {"api_name": "Candidates"}, "file_id": file_id,
+                "file_names": ["Candidates.csv"]}  # fmt: skip
+    for resources in ([resource], [resource, {**resource, "file_names": ["Other.csv"]}]):
+        response = w.create({"operation": "insert", "resource": resources})
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "FILE_NOT_SUPPORTED"

@@ -12,7 +12,23 @@ EXPECTED_TYPES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(("product", "module"), sorted(DEFAULT_SCHEMAS))
+MODULES = sorted(k for k, s in DEFAULT_SCHEMAS.items() if s.parent_module is None)
+SUBFORMS = sorted(k for k, s in DEFAULT_SCHEMAS.items() if s.parent_module is not None)
+
+
+@pytest.mark.parametrize(("product", "module"), SUBFORMS)
+def test_subform_metadata_has_a_parent_lookup(sim: SimServer, product: str, module: str) -> None:
+    caller = ZohoCaller(sim, product=product)
+    response = caller.get(f"{caller.host}/crm/v8/settings/fields", params={"module": module})
+    caller.close()
+    assert response.status_code == 200
+    by_name = {f["api_name"]: f for f in response.json()["fields"]}
+    parent = DEFAULT_SCHEMAS[(product, module)].parent_module
+    assert by_name["Parent_Id"]["lookup"]["module"]["api_name"] == parent
+    assert by_name["Parent_Id"]["system_mandatory"] is True
+
+
+@pytest.mark.parametrize(("product", "module"), MODULES)
 def test_every_module_has_rich_metadata(sim: SimServer, product: str, module: str) -> None:
     caller = ZohoCaller(sim, product=product)
     path = "/crm/v8" if product == "crm" else "/recruit/v2"

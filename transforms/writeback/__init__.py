@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from transforms.writeback.csv_builder import Chunk, build_chunks
 from transforms.writeback.mapping import (
+    ChildMapping,
     FieldMapping,
     Lookup,
+    ParentChildMapping,
     WriteMapping,
     load_mapping,
+    load_parent_child_mapping,
     mapping_from_dict,
     parse_mapping,
+    parse_parent_child_mapping,
 )
+from transforms.writeback.parent_child import ChildWrite, ParentChildReport, write_parent_child
 from transforms.writeback.reconcile import (
     RESULT_SCHEMA,
     apply_record_ids,
@@ -39,10 +44,14 @@ from transforms.writeback.validate import Preflight, PreflightPolicy, preflight
 __all__ = [
     "RESULT_SCHEMA",
     "BulkWriter",
+    "ChildMapping",
+    "ChildWrite",
     "Chunk",
     "ChunkRun",
     "FieldMapping",
     "Lookup",
+    "ParentChildMapping",
+    "ParentChildReport",
     "Preflight",
     "PreflightPolicy",
     "WriteMapping",
@@ -50,14 +59,17 @@ __all__ = [
     "apply_record_ids",
     "build_chunks",
     "load_mapping",
+    "load_parent_child_mapping",
     "mapping_from_dict",
     "parse_errors",
     "parse_mapping",
+    "parse_parent_child_mapping",
     "preflight",
     "reconcile",
     "resume_write",
     "retry_failed_rows",
     "summarize",
+    "write_parent_child",
     "write_record_ids_sql",
     "write_results_parquet",
     "write_results_warehouse",

@@ -7,6 +7,13 @@ lookups; RFC 4180 quoting; UTF-8) and zips it as the single member of its zip. C
 are built on a small thread pool (CSV writing and deflate release the GIL). A chunk whose
 zip would pass 25 MB is split in two until it fits.
 
+The zip is written here rather than through ``zipfile``: the CSV goes from Arrow's
+output buffer straight into a raw deflate stream (no ``BytesIO`` copies), and the
+one-member archive (local header, data, central directory) is put together around it.
+Deflate uses ``isal.isal_zlib`` (python-isal, Intel ISA-L: about 3x faster than zlib at
+level 1 with slightly smaller output; a standard deflate stream every unzip reads).
+Levels 1-9 map to ISA-L's 1-3; level 0 stores the CSV uncompressed (method 0).
+
 Each `Chunk` remembers which input rows it holds, in CSV order, so the result file
 Zoho returns per job can be joined back to input rows by position.
 """
@@ -14,7 +21,9 @@ Zoho returns per job can be joined back to input rows by position.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from isal import isal_zlib
 
 from transforms.writeback.errors import ChunkTooLargeError
 from transforms.writeback.validate import Preflight
@@ -30,6 +40,9 @@ from transforms.writeback.validate import Preflight
 MAX_ROWS_PER_CHUNK = 25_000
 MAX_ZIP_BYTES = 25 * 1024 * 1024
 DEFAULT_COMPRESSLEVEL = 1
+_ZIP32_LIMIT = 0xFFFFFFFF
+_DOS_DATE_1980_01_01 = (1 << 5) | 1  # date (1980, 1, 1), time 00:00:00
+_UTF8_NAME_FLAG = 0x800
 
 
 @dataclass(frozen=True)
@@ -56,20 +69,81 @@ class Chunk:
         return path
 
 
-def csv_bytes(table: pa.Table) -> bytes:
-    """The CSV text Zoho receives for ``table`` (all columns already rendered as text)."""
-    sink = io.BytesIO()
+def _level(level: int) -> int:
+    """zlib-style levels 1-9 to ISA-L's 1-3 (ISA-L's 0 still compresses; ours stores)."""
+    if not 1 <= level <= 9:
+        raise ValueError(f"compression level must be 0-9, not {level}")
+    return min(level, 3)
+
+
+def csv_buffer(table: pa.Table) -> pa.Buffer:
+    """The CSV text Zoho receives for ``table``, in Arrow's own buffer (no copy)."""
+    sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=True))
     return sink.getvalue()
 
 
-def zip_csv(name: str, data: bytes, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> bytes:
+def csv_bytes(table: pa.Table) -> bytes:
+    """The CSV text Zoho receives for ``table`` (all columns already rendered as text)."""
+    return csv_buffer(table).to_pybytes()
+
+
+def zip_csv(
+    name: str, data: bytes | pa.Buffer, compresslevel: int = DEFAULT_COMPRESSLEVEL
+) -> bytes:
     """One-member zip; a fixed timestamp makes equal CSVs give byte-identical zips."""
+    return zip_members([(name, data)], compresslevel)
+
+
+def zip_members(
+    members: Sequence[tuple[str, bytes | pa.Buffer]],
+    compresslevel: int = DEFAULT_COMPRESSLEVEL,
+) -> bytes:
+    """A zip of CSVs in the given order (several only for a parent/child import)."""
+    if sum(memoryview(d).nbytes for _, d in members) > _ZIP32_LIMIT:
+        return _zip_csv_zipfile([(n, memoryview(d).tobytes()) for n, d in members], compresslevel)
+    parts: list[bytes | memoryview] = []
+    directory: list[bytes] = []
+    offset = 0
+    for name, data in members:
+        local, body, central = _member(name, memoryview(data), compresslevel, offset)
+        parts += (local, body)
+        directory.append(central)
+        offset += len(local) + body.nbytes
+    size = sum(map(len, directory))
+    count = len(members)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, offset, 0)
+    return b"".join((*parts, *directory, end))
+
+
+def _member(
+    name: str, view: memoryview, level: int, offset: int
+) -> tuple[bytes, memoryview, bytes]:
+    """Local header + name, the (deflated) data, central-directory entry + name."""
+    crc = zlib.crc32(view)
+    if level == 0:
+        method, body = 0, view
+    else:
+        deflater = isal_zlib.compressobj(_level(level), isal_zlib.DEFLATED, -15)
+        method, body = 8, memoryview(deflater.compress(view) + deflater.flush())
+    encoded = name.encode("utf-8")
+    flags = 0 if encoded.isascii() else _UTF8_NAME_FLAG
+    sizes = (crc, body.nbytes, view.nbytes, len(encoded))
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, method, 0,
+                        _DOS_DATE_1980_01_01, *sizes, 0)  # fmt: skip
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, method, 0,
+                          _DOS_DATE_1980_01_01, *sizes, 0, 0, 0, 0, 0, offset)  # fmt: skip
+    return local + encoded, body, central + encoded
+
+
+def _zip_csv_zipfile(members: Sequence[tuple[str, bytes]], compresslevel: int) -> bytes:
     sink = io.BytesIO()
-    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
-        zf.writestr(info, data, compresslevel=compresslevel)
+    method = zipfile.ZIP_DEFLATED if compresslevel else zipfile.ZIP_STORED
+    with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            zf.writestr(info, data, compresslevel=compresslevel)
     return sink.getvalue()
 
 
@@ -107,7 +181,7 @@ def build_chunks(
 def _fit(
     rendered: pa.Table, rows: np.ndarray, module: str, limit: int, level: int
 ) -> list[tuple[np.ndarray, bytes]]:
-    data = zip_csv(csv_name(module), csv_bytes(_rows_of(rendered, rows)), level)
+    data = zip_csv(csv_name(module), csv_buffer(_rows_of(rendered, rows)), level)
     if len(data) <= limit:
         return [(rows, data)]
     if len(rows) == 1:

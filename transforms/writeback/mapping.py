@@ -24,6 +24,23 @@ Build one in Python (`WriteMapping`, `FieldMapping`, `Lookup`) or load it from Y
       - {source: status, api_name: Lead_Status, values: {A: Active, L: Lost}}
       - {api_name: Lead_Source, default: Trade Show}
 
+A parent/child write (a module and its subform rows, one job; see
+``transforms.writeback.parent_child``) is one file read by `load_parent_child_mapping`:
+the parent's keys plus ``parent_key`` (the parent source column that children name) and
+``children``, each a module mapping of its own plus ``parent_key`` (the child source
+column holding the parent's key)::
+
+    module: Deals
+    operation: insert
+    parent_key: deal_ref
+    fields:
+      - {source: name, api_name: Deal_Name}
+    children:
+      - module: Deal_Line_Items
+        parent_key: deal_ref
+        fields:
+          - {source: product, api_name: Product_Name}
+
 Mistakes raise `MappingError` naming the file and line.
 """
 
@@ -191,6 +208,60 @@ def load_mapping(path: str | Path) -> WriteMapping:
 
 def parse_mapping(text: str, origin: str = "<mapping>") -> WriteMapping:
     """Parse mapping YAML text (see the module docstring for the format)."""
+    return _mapping_node(_root(text, origin), origin)
+
+
+@dataclass(frozen=True)
+class ChildMapping:
+    """A child module's mapping and the child source column holding its parent's key."""
+
+    mapping: WriteMapping
+    parent_key: str
+
+
+@dataclass(frozen=True)
+class ParentChildMapping:
+    """A parent mapping, its key column, and its children (file order)."""
+
+    parent: WriteMapping
+    parent_key: str
+    children: tuple[ChildMapping, ...]
+
+
+def load_parent_child_mapping(path: str | Path) -> ParentChildMapping:
+    """Load a parent/child YAML mapping file (errors name the file and line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read mapping file: {exc.strerror}", source=path) from None
+    return parse_parent_child_mapping(text, origin=str(path))
+
+
+def parse_parent_child_mapping(text: str, origin: str = "<mapping>") -> ParentChildMapping:
+    """Parse parent/child mapping YAML text (see the module docstring)."""
+    root = _root(text, origin)
+    top = _Obj(root, origin)
+    top.allow({"module", "operation", "find_by", "ignore_empty", "key", "fields", "parent_key",
+               "children"})  # fmt: skip
+    parent_key = cast("str", top.string("parent_key", required=True))
+    children_node = top.require("children")
+    if not isinstance(children_node, yaml.SequenceNode) or not children_node.value:
+        raise _err(origin, children_node, "'children' must be a non-empty list")
+    children: list[ChildMapping] = []
+    for item in children_node.value:
+        if not isinstance(item, yaml.MappingNode):
+            raise _err(origin, item, "each child must be a YAML object")
+        child_key = cast("str", _Obj(item, origin).string("parent_key", required=True))
+        child = _mapping_node(item, origin, extra={"parent_key"})
+        if any(c.mapping.module == child.module for c in children):
+            raise _err(origin, item, f"child module {child.module} is listed twice")
+        children.append(ChildMapping(child, child_key))
+    parent = _mapping_node(root, origin, extra={"parent_key", "children"})
+    return ParentChildMapping(parent, parent_key, tuple(children))
+
+
+def _root(text: str, origin: str) -> yaml.MappingNode:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -198,8 +269,14 @@ def parse_mapping(text: str, origin: str = "<mapping>") -> WriteMapping:
         raise MappingError(f"not valid YAML: {exc.problem}", source=origin, line=line) from None
     if not isinstance(root, yaml.MappingNode):
         raise MappingError("the mapping must be a YAML object", source=origin, line=1)
+    return root
+
+
+def _mapping_node(
+    root: yaml.MappingNode, origin: str, extra: frozenset[str] | set[str] = frozenset()
+) -> WriteMapping:
     top = _Obj(root, origin)
-    top.allow({"module", "operation", "find_by", "ignore_empty", "key", "fields"})
+    top.allow({"module", "operation", "find_by", "ignore_empty", "key", "fields", *extra})
     fields_node = top.require("fields")
     if not isinstance(fields_node, yaml.SequenceNode):
         raise _err(origin, fields_node, "'fields' must be a list")

@@ -167,9 +167,15 @@ def preflight(
         return text
 
     # Columns are independent and pyarrow releases the GIL: two threads nearly halve it.
+    # The costly columns go first so the threads finish together (longest-first).
     if workers > 1 and len(sourced) > 1 and n >= _PARALLEL_MIN_ROWS:
+        order = sorted(
+            range(len(sourced)),
+            key=lambda i: -_cost(sourced[i], specs.get(sourced[i].api_name), table),
+        )
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            columns = list(pool.map(one, sourced))
+            done = dict(zip(order, pool.map(one, [sourced[i] for i in order]), strict=True))
+        columns = [done[i] for i in range(len(sourced))]
     else:
         columns = [one(fm) for fm in sourced]
     headers = [fm.header for fm in sourced]
@@ -193,6 +199,20 @@ def preflight(
         issues=checks.table(),
         field_mappings=tuple(build_field_mappings(mapping, specs)),
     )
+
+
+_REGEX_CHECKED = frozenset({"email", "lookup", "ownerlookup", "date", "datetime"})
+
+
+def _cost(fm: FieldMapping, spec: FieldSpec | None, table: pa.Table) -> int:
+    """Rough relative cost of rendering + checking a column (for scheduling only)."""
+    assert fm.source is not None
+    kind = table.schema.field(fm.source).type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return 3  # join with ";" and check every element
+    if fm.values or (spec is not None and spec.data_type in _REGEX_CHECKED):
+        return 2  # value map, or a regex / date parse per cell
+    return 1
 
 
 def enforce_policy(result: Preflight, policy: PreflightPolicy | None = None) -> None:

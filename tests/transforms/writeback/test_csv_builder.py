@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from connectors.fields import FieldSpec
-from transforms.writeback.csv_builder import build_chunks, csv_bytes
+from transforms.writeback.csv_builder import build_chunks, csv_bytes, zip_members
 from transforms.writeback.errors import ChunkTooLargeError
 from transforms.writeback.mapping import FieldMapping, Lookup, WriteMapping
 from transforms.writeback.validate import preflight
@@ -97,3 +97,20 @@ def test_max_rows_is_capped_at_zoho_limit(contact_fields: tuple[FieldSpec, ...])
     pre = preflight(table(3), MAPPING, contact_fields)
     with pytest.raises(ValueError, match="25000"):
         build_chunks(pre, max_rows=25_001)
+
+
+@pytest.mark.parametrize("level", [0, 1, 6])
+def test_zip_members_are_standard_zips(level: int) -> None:
+    members = [("Deals.csv", b"Deal_Name,Stage\n" + b"Big deal,Won\n" * 500),
+               ("Dé_Items.csv", pa.py_buffer("Product_Name\nÜber\n".encode()))]  # fmt: skip
+    data = zip_members(members, level)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        assert zf.namelist() == ["Deals.csv", "Dé_Items.csv"]
+        assert zf.read("Deals.csv") == bytes(members[0][1])
+        assert zf.read("Dé_Items.csv").decode() == "Product_Name\nÜber\n"
+        kinds = {i.compress_type for i in zf.infolist()}
+    assert kinds == ({zipfile.ZIP_STORED} if level == 0 else {zipfile.ZIP_DEFLATED})
+    assert zip_members(members, level) == data  # deterministic
+    if level:
+        assert len(data) < len(members[0][1])

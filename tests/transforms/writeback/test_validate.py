@@ -251,3 +251,27 @@ def test_floats_never_go_out_in_exponent_form() -> None:
     plain = preflight(pa.table({"n": ["a"], "b": [0.1 + 0.2]}), mapping, specs)
     assert plain.rendered.column("Budget").type == pa.float64()  # written by write_csv itself
     assert sent_rows(plain)[0]["Budget"] == "0.3"
+
+
+def test_threaded_preflight_equals_single_threaded(contact_fields: tuple[FieldSpec, ...]) -> None:
+    n = 20_000  # the size where columns start running on threads
+    table = pa.table({
+        "last": [f"L{i}" if i % 97 else None for i in range(n)],
+        "email": [f"u{i}@x.io" if i % 89 else "bad" for i in range(n)],
+        "tags": [["A", "B"] if i % 83 else ["Z"] for i in range(n)],
+        "status": ["a" if i % 2 else "l" for i in range(n)],
+        "score": list(range(n)),
+    })  # fmt: skip
+    mapping = WriteMapping("Contacts", "insert", (
+        FieldMapping("Last_Name", "last"), FieldMapping("Email", "email"),
+        FieldMapping("Interests", "tags"),
+        FieldMapping("Lead_Status", "status", values=(("a", "Active"), ("l", "Lost"))),
+        FieldMapping("Score", "score"),
+    ))  # fmt: skip
+    one = preflight(table, mapping, contact_fields, workers=1)
+    two = preflight(table, mapping, contact_fields, workers=2)
+    assert two.rendered.equals(one.rendered)
+    assert two.rendered.column_names == ["Last_Name", "Email", "Interests", "Lead_Status", "Score"]
+    assert (two.valid == one.valid).all()
+    assert two.issues.equals(one.issues)
+    assert one.issues.num_rows > 0
