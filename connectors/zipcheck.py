@@ -13,21 +13,29 @@ failure the partial file is removed: nothing is extracted.
 ``CorruptZipError`` (retriable: download again) covers a damaged download: not a zip, bad
 CRC, truncated data. ``ZipRejectedError`` (fatal) covers archives that are well-formed but
 unsafe or unexpected.
+
+Members are inflated with ISA-L (``isal``, ~2x zlib on a 200,000-row page) straight from
+the member's data offset (``iter_member_bytes``; ``open_member`` wraps it as a file for
+readers such as ``transforms.csv_reader``); CRC-32 and size are checked at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+from isal import isal_zlib
 
 from connectors.errors import CorruptZipError, ZipRejectedError
 
@@ -35,6 +43,10 @@ from connectors.errors import CorruptZipError, ZipRejectedError
 DEFAULT_MAX_UNCOMPRESSED = 2 * 1024**3
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+#: isal's stub declares ``error`` as an instance; it is an exception class.
+_ISAL_ERROR = cast("type[Exception]", isal_zlib.error)
 
 
 @dataclass(frozen=True)
@@ -172,11 +184,117 @@ def _scan_member(
     cap: int,
     where: str,
 ) -> tuple[int, str]:
-    """Read the member to its end (zipfile checks the CRC there), optionally writing it."""
+    """Read the member to its end (CRC and size checked there), optionally writing it."""
     digest = hashlib.sha256()
     size = 0
     try:
-        with archive.open(info) as src, _open_or_null(part) as out:
+        with _open_or_null(part) as out:
+            for chunk in _member_chunks(archive, info, cap, where):
+                size += len(chunk)
+                digest.update(chunk)
+                if out is not None:
+                    out.write(chunk)
+    except BaseException:
+        _unlink(part)
+        raise
+    return size, digest.hexdigest()
+
+
+def iter_member_bytes(
+    zip_path: Path,
+    member: str,
+    *,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> Iterator[bytes]:
+    """Yield ``member``'s uncompressed bytes (chunks of at most 1 MiB), inflated with ISA-L.
+
+    Raises ``CorruptZipError`` (unreadable zip, truncated data, bad CRC or size, at the end
+    of the member) and ``ZipRejectedError`` (``ZIP_TOO_LARGE``: more bytes than the cap).
+    """
+    where = zip_path.name
+    try:
+        archive = zipfile.ZipFile(zip_path)
+        info = archive.getinfo(member)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise CorruptZipError(f"{where} is not a readable zip ({exc})", path=where) from None
+    with archive:
+        yield from _member_chunks(archive, info, max_uncompressed_bytes, where)
+
+
+def open_member(
+    zip_path: Path,
+    member: str,
+    *,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> BinaryIO:
+    """``iter_member_bytes`` as a buffered binary file (errors are raised by ``read``)."""
+    chunks = iter_member_bytes(zip_path, member, max_uncompressed_bytes=max_uncompressed_bytes)
+    return io.BufferedReader(_ChunkStream(chunks), buffer_size=_CHUNK)
+
+
+def _member_chunks(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str
+) -> Iterator[bytes]:
+    name = info.filename
+    raw = archive.fp
+    plain = info.flag_bits & 0x1 == 0  # not encrypted
+    if (
+        raw is None
+        or not plain
+        or info.compress_type not in {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+    ):
+        yield from _zipfile_chunks(archive, info, cap, where)
+        return
+    size = 0
+    crc = 0
+    try:
+        raw.seek(info.header_offset)
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+        if signature != _LOCAL_SIGNATURE:
+            raise zipfile.BadZipFile("bad local file header")
+        raw.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+        inflater = isal_zlib.decompressobj(-15) if info.compress_type else None
+        left = info.compress_size
+        while left > 0 or (inflater is not None and inflater.unconsumed_tail):
+            if inflater is not None and inflater.unconsumed_tail:
+                chunk = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+            else:
+                data = raw.read(min(_CHUNK, left))
+                if not data:
+                    raise EOFError("member data ends early")
+                left -= len(data)
+                chunk = data if inflater is None else inflater.decompress(data, _CHUNK)
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > cap:
+                raise ZipRejectedError(
+                    f"{where} member {name!r} expands past the cap of {cap} "
+                    "bytes (declared size was wrong: possible zip bomb)",
+                    code="ZIP_TOO_LARGE",
+                    path=where,
+                )
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+        if inflater is not None and not inflater.eof:
+            raise EOFError("compressed data ends before the end of the deflate stream")
+    except (zipfile.BadZipFile, zlib.error, _ISAL_ERROR, EOFError, struct.error) as exc:
+        raise _damaged(where, name, exc) from None
+    if crc != info.CRC:
+        raise _damaged(where, name, zipfile.BadZipFile(f"Bad CRC-32 for file {name!r}"))
+    if size != info.file_size:
+        raise _damaged(where, name, zipfile.BadZipFile(f"{size} bytes, {info.file_size} declared"))
+
+
+def _zipfile_chunks(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str
+) -> Iterator[bytes]:
+    """Other compression methods (or encryption): zipfile reads and checks the CRC."""
+    size = 0
+    try:
+        with archive.open(info) as src:
             while chunk := src.read(_CHUNK):
                 size += len(chunk)
                 if size > cap:
@@ -186,23 +304,44 @@ def _scan_member(
                         code="ZIP_TOO_LARGE",
                         path=where,
                     )
-                digest.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-    except ZipRejectedError:
-        _unlink(part)
-        raise
+                yield chunk
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
-        # zipfile raises BadZipFile("Bad CRC-32 ...") at the end of a damaged member.
-        _unlink(part)
-        raise CorruptZipError(
-            f"{where} member {info.filename!r} is damaged ({type(exc).__name__}: {exc})",
-            path=where,
-        ) from None
-    except BaseException:
-        _unlink(part)
-        raise
-    return size, digest.hexdigest()
+        raise _damaged(where, info.filename, exc) from None
+
+
+def _damaged(where: str, name: str, exc: BaseException) -> CorruptZipError:
+    return CorruptZipError(
+        f"{where} member {name!r} is damaged ({type(exc).__name__}: {exc})", path=where
+    )
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-only raw stream over an iterator of byte chunks (closing closes the iterator)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        super().close()
 
 
 @contextlib.contextmanager

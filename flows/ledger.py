@@ -472,6 +472,30 @@ class Ledger:
             jobs = [j for j in jobs if j.state is not JobState.EXPIRED]
         return jobs
 
+    def last_completed_job(
+        self, org: str, product: str, module: str, *, other_than_extract: str | None = None
+    ) -> JobRecord | None:
+        """The most recently completed bulk job of ``org``/``product``/``module`` (any extract
+        but ``other_than_extract``), or None: how long Zoho took last time."""
+        jobs = self.jobs
+        query = (
+            jobs.select()
+            .where(
+                jobs.c.org == org,
+                jobs.c.product == product,
+                jobs.c.module == module,
+                jobs.c.created_at.is_not(None),
+                jobs.c.completed_at.is_not(None),
+            )
+            .order_by(jobs.c.completed_at.desc())
+            .limit(1)
+        )
+        if other_than_extract is not None:
+            query = query.where(jobs.c.extract_id != other_than_extract)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _job(row)
+
     def _transition(self, job_key: str, new: JobState, **values: Any) -> JobRecord:
         with self._write() as conn:
             row = conn.execute(self.jobs.select().where(self.jobs.c.job_key == job_key)).first()

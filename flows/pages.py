@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,26 +248,49 @@ def _wait(
 
 
 def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> None:
-    """Skip the polls a job cannot answer yet: the previous page's job took this long."""
+    """Skip the polls a job cannot answer yet: a comparable job took this long."""
     if job.created_at is None:
         return
-    previous = [
-        j
-        for j in rt.ledger.jobs_for_extract(extract.extract_id)
-        if j.page < job.page and j.created_at is not None and j.completed_at is not None
-    ]
-    if not previous:
+    earlier = rt.ledger.jobs_for_extract(extract.extract_id)
+    expected = expected_job_seconds(job, earlier, None)
+    if expected is None:  # a first page: the last export's job time (one more query)
+        history = rt.ledger.last_completed_job(
+            extract.org, extract.product, extract.module, other_than_extract=extract.extract_id
+        )
+        expected = expected_job_seconds(job, earlier, history)
+    if expected is None:
         return
-    last = previous[-1]
-    assert last.completed_at is not None
-    assert last.created_at is not None
-    expected = (last.completed_at - last.created_at).total_seconds()
     pause = min(0.8 * expected - (utcnow() - job.created_at).total_seconds(), 600.0)
     if pause > 0.05:
         log.debug(
-            "%s: first poll in %.1f s (previous job took %.1f s)", job.job_key, pause, expected
+            "%s: first poll in %.1f s (expected job time %.1f s)", job.job_key, pause, expected
         )
         time.sleep(pause)
+
+
+def expected_job_seconds(
+    job: JobRecord, extract_jobs: Sequence[JobRecord], history: JobRecord | None
+) -> float | None:
+    """How long ``job`` should take on Zoho's side, or None when nothing is known.
+
+    The latest earlier page of the same extract (``extract_jobs``) that completed decides;
+    a first page (no such job) takes ``history``'s time: the last completed job of the
+    same org/product/module in an earlier extract (`Ledger.last_completed_job`).
+    """
+    previous = [
+        seconds
+        for j in extract_jobs
+        if j.page < job.page and (seconds := _job_seconds(j)) is not None
+    ]
+    if previous:
+        return previous[-1]
+    return None if history is None else _job_seconds(history)
+
+
+def _job_seconds(job: JobRecord) -> float | None:
+    if job.created_at is None or job.completed_at is None:
+        return None
+    return max((job.completed_at - job.created_at).total_seconds(), 0.0)
 
 
 def _download(

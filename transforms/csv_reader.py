@@ -25,6 +25,8 @@ from typing import IO, TypeVar
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from connectors.errors import CorruptZipError, ZipRejectedError
+from connectors.zipcheck import open_member
 from transforms.convert import ConvertedBatch, convert_batch
 from transforms.errors import CsvFormatError
 from transforms.rejects import RejectsCollector, text_stream
@@ -75,7 +77,7 @@ class BulkCsv:
         with self.open_text() as text:
             try:
                 first = next(csv.reader(text), [])
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except (csv.Error, UnicodeDecodeError, CorruptZipError, ZipRejectedError) as exc:
                 raise CsvFormatError(str(self.zip_path), f"unreadable header ({exc})") from exc
         self.header: tuple[str, ...] = tuple(first)
 
@@ -85,10 +87,10 @@ class BulkCsv:
         return f"{self.zip_path.name}:{self.member}"
 
     def open_binary(self) -> IO[bytes]:
-        # The member stream keeps the archive's file open after the archive is closed
-        # (zipfile reference-counts it), so closing the stream releases everything.
-        with zipfile.ZipFile(self.zip_path) as archive:
-            return archive.open(self.member)
+        # ISA-L inflates the member (~2x zlib); CRC and size are checked at its end and a
+        # damaged member raises CorruptZipError from ``read`` (CsvFormatError in
+        # ``iter_batches``). Closing the stream closes the archive.
+        return open_member(self.zip_path, self.member)
 
     def open_text(self) -> IO[str]:
         return text_stream(self.open_binary())
@@ -149,6 +151,8 @@ class BulkCsv:
                             yield metadata.add_to(converted.batch)
             except pa.ArrowInvalid as exc:
                 raise CsvFormatError(self.label, f"CSV parse error ({exc})") from exc
+            except (CorruptZipError, ZipRejectedError) as exc:
+                raise CsvFormatError(self.label, f"damaged zip ({exc})") from exc
 
     def _account(
         self,

@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import CorruptZipError, ZipRejectedError
-from connectors.zipcheck import safe_member_name, verify_and_extract, verify_zip
+from connectors.zipcheck import (
+    iter_member_bytes,
+    open_member,
+    safe_member_name,
+    verify_and_extract,
+    verify_zip,
+)
 
 CSV = b"id,Last_Name\n1,Smith\n2,Jones\n"
 
@@ -151,3 +157,61 @@ def test_target_name_must_be_plain(tmp_path: Path) -> None:
 )
 def test_safe_member_name(name: str, ok: bool) -> None:
     assert safe_member_name(name) is ok
+
+
+def _patch_crc(path: Path) -> None:
+    """Change the member's declared CRC-32 (local header +14, central directory +16)."""
+    data = bytearray(path.read_bytes())
+    local = data.find(b"PK\x03\x04")
+    central = data.find(b"PK\x01\x02")
+    wrong = (int.from_bytes(data[central + 16 : central + 20], "little") ^ 0xFFFF).to_bytes(
+        4, "little"
+    )
+    data[local + 14 : local + 18] = wrong
+    data[central + 16 : central + 20] = wrong
+    path.write_bytes(bytes(data))
+
+
+def test_deflated_member_with_bad_crc_is_caught_by_the_isal_pass(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "crc.zip", {"crc.csv": CSV * 5000})
+    _patch_crc(z)
+    with pytest.raises(CorruptZipError, match="CRC"):
+        verify_zip(z)
+    with pytest.raises(CorruptZipError, match="CRC"):
+        b"".join(iter_member_bytes(z, "crc.csv"))
+
+
+def test_deflated_member_with_damaged_data_is_corrupt(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "bad.zip", {"bad.csv": bytes(range(256)) * 4000})
+    data = bytearray(z.read_bytes())
+    start = data.find(b"bad.csv") + len(b"bad.csv")
+    for at in range(start + 10, start + 400, 7):
+        data[at] ^= 0x5A
+    z.write_bytes(bytes(data))
+    with pytest.raises(CorruptZipError):
+        verify_zip(z)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_member_bytes_stream_the_csv(tmp_path: Path, method: int) -> None:
+    z = tmp_path / "page.zip"
+    payload = CSV * 300_000  # several 1 MiB chunks
+    with zipfile.ZipFile(z, "w", method) as zf:
+        zf.writestr("page.csv", payload)
+    assert b"".join(iter_member_bytes(z, "page.csv")) == payload
+    with open_member(z, "page.csv") as stream:
+        assert stream.read(12) == payload[:12]
+        assert stream.read() == payload[12:]
+
+
+def test_member_bytes_stop_at_the_cap(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "big.zip", {"big.csv": b"0" * 3_000_000})
+    with pytest.raises(ZipRejectedError) as info:
+        b"".join(iter_member_bytes(z, "big.csv", max_uncompressed_bytes=1_000_000))
+    assert info.value.code == "ZIP_TOO_LARGE"
+
+
+def test_member_bytes_of_a_missing_member_are_corrupt(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "one.zip", {"one.csv": CSV})
+    with pytest.raises(CorruptZipError):
+        next(iter_member_bytes(z, "other.csv"))

@@ -151,3 +151,34 @@ def test_postgres_uses_the_zoho_etl_schema(pg_url: str) -> None:
     ledger.mark_created(job.job_key, "9", credits=50)
     assert ledger.get_job(job.job_key).state is JobState.CREATED
     engine.dispose()
+
+
+def _complete_page_one(ledger: Ledger, extract: ExtractRecord, job_id: str) -> str:
+    job = ledger.plan_page(extract, 1)
+    ledger.mark_created(job.job_key, job_id, credits=50)
+    ledger.mark_completed(
+        job.job_key, record_count=1, per_page=None, more_records=False, next_page_token=None
+    )
+    return job.job_key
+
+
+def test_last_completed_job_of_a_module_across_extracts(ledger: Ledger) -> None:
+    assert ledger.last_completed_job("700000001", "crm", "Leads") is None
+    older, _ = _open(ledger)
+    older_key = _complete_page_one(ledger, older, "1")
+    ledger.finish_extract(older.extract_id, ExtractState.LOADED)
+    newer, _ = _open(ledger)
+    newer_key = _complete_page_one(ledger, newer, "2")
+    running = ledger.plan_page(newer, 2)
+    ledger.mark_created(running.job_key, "3", credits=50)  # created, not completed: skipped
+    last = ledger.last_completed_job("700000001", "crm", "Leads")
+    assert last is not None
+    assert last.job_key == newer_key
+    earlier = ledger.last_completed_job(
+        "700000001", "crm", "Leads", other_than_extract=newer.extract_id
+    )
+    assert earlier is not None
+    assert earlier.job_key == older_key
+    assert ledger.last_completed_job("700000001", "crm", "Contacts") is None
+    assert ledger.last_completed_job("700000001", "recruit", "Leads") is None
+    assert ledger.last_completed_job("700000002", "crm", "Leads") is None

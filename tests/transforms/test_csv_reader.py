@@ -170,3 +170,16 @@ def test_a_consumer_stopping_early_stops_the_reading_thread(tmp_path: Path) -> N
     batches.close()  # what happens when the warehouse fails mid-page
     assert first.num_rows > 0
     assert not [t for t in threading.enumerate() if t.name == "csv-prefetch"]
+
+
+def test_a_member_with_a_bad_crc_is_a_csv_format_error(tmp_path: Path) -> None:
+    path = write_zip(tmp_path, "job1", CSV_TEXT)
+    data = bytearray(path.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    local = data.find(b"PK\x03\x04")
+    wrong = (int.from_bytes(data[central + 16 : central + 20], "little") ^ 1).to_bytes(4, "little")
+    data[local + 14 : local + 18] = wrong
+    data[central + 16 : central + 20] = wrong
+    path.write_bytes(bytes(data))
+    with pytest.raises(CsvFormatError, match="CRC"):
+        read_all(path, tmp_path)

@@ -1,22 +1,36 @@
 """DuckDB, the default warehouse: an embedded file, loaded by scanning Arrow natively.
 
-Each batch is registered with the connection and appended to a temporary staging table
-(DuckDB reads the Arrow buffers in place, no serialisation), then ``sql/duckdb/merge.sql``
-runs in one transaction with the drift DDL. Timestamps are handled in UTC.
+A page loads in **one transaction** (`DuckDbWarehouse.stage_and_merge`): the drift DDL,
+then each batch (registered with the connection: DuckDB reads the Arrow buffers in place)
+is inserted straight into the table while none of its ids is there yet and it repeats no
+id (a full export: one write per row, ~2x faster than staging + MERGE); from the first
+batch that fails that check on, batches go to a temporary staging table which
+``sql/duckdb/merge.sql`` (``merge_dedup.sql`` when it repeats ids) merges in, newest
+``Modified_Time`` winning, also over the rows this page inserted. A failure before the
+commit rolls everything back. Timestamps are handled in UTC.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from transforms.drift import DriftPlan
+from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
 from transforms.schema import ID_COLUMN, UTC_TIMESTAMP
-from transforms.warehouse.base import LoadHooks, Warehouse
+from transforms.warehouse.base import (
+    STAGE_BATCH_ROWS,
+    LoadHooks,
+    LoadProgress,
+    Warehouse,
+    coalesce,
+    staging_name,
+)
 from transforms.warehouse.ddl import column_defs, drift_statements
 from transforms.warehouse.sql import assignments, column_list, render, template
 from transforms.warehouse.types import arrow_type
@@ -85,36 +99,112 @@ class DuckDbWarehouse(Warehouse):
         finally:
             self._con.unregister(_BATCH_VIEW)
 
+    def stage_and_merge(
+        self,
+        table: str,
+        plan: DriftPlan,
+        version: str,
+        batches: Iterable[pa.RecordBatch],
+        hooks: LoadHooks,
+        progress: LoadProgress,
+    ) -> tuple[int, int | None]:
+        """The page in one transaction: insert new ids directly, merge the rest (see module)."""
+        load_schema = plan.load_schema
+        aligned = (align_batch(b, load_schema) for b in batches if b.num_rows)
+        rows = inserted = 0
+        staging: str | None = None
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in drift_statements(DIALECT, table, plan):
+                self._con.execute(statement)
+            for batch in coalesce(aligned, STAGE_BATCH_ROWS):
+                if staging is None and self._insert_if_new(table, batch):
+                    inserted += batch.num_rows
+                else:
+                    if staging is None:
+                        staging = staging_name(table)
+                        self.create_staging(staging, load_schema)
+                    self.stage(staging, batch)
+                rows += batch.num_rows
+            progress.staged_at = time.perf_counter()
+            if hooks.after_staging is not None:
+                hooks.after_staging()
+            progress.step = "merging"
+            if hooks.inside_merge is not None:
+                hooks.inside_merge()
+            merged: int | None = inserted
+            if staging is not None:
+                rest = self._merge_statement(table, staging, plan, version)
+                merged = None if rest is None else inserted + rest
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        finally:
+            if staging is not None:
+                self._drop_quietly(staging)
+        return rows, merged
+
+    def _insert_if_new(self, table: str, batch: pa.RecordBatch) -> bool:
+        """Insert ``batch`` into ``table`` if it repeats no id and none is stored yet."""
+        self._con.register(_BATCH_VIEW, batch)
+        try:
+            source = quote(_BATCH_VIEW)
+            clash = self._con.execute(
+                render(DIALECT, "count_clashing_ids", target=quote(table), source=source)
+            ).fetchall()[0][0]
+            if clash:
+                return False
+            self._con.execute(
+                render(
+                    DIALECT,
+                    "insert_batch",
+                    target=quote(table),
+                    source=source,
+                    columns=column_list(batch.schema.names),
+                )
+            )
+            return True
+        finally:
+            self._con.unregister(_BATCH_VIEW)
+
     def merge(
         self, table: str, staging: str, plan: DriftPlan, version: str, hooks: LoadHooks
     ) -> int | None:
-        target = quote(table)
-        columns = plan.load_schema.names
+        """The shared protocol's merge (drift DDL + merge statement in one transaction)."""
         self._con.execute("BEGIN TRANSACTION")
         try:
             for statement in drift_statements(DIALECT, table, plan):
                 self._con.execute(statement)
             if hooks.inside_merge is not None:
                 hooks.inside_merge()
-            duplicates = self._con.execute(
-                render(DIALECT, "count_duplicate_ids", staging=quote(staging))
-            ).fetchall()[0][0]
-            row = self._con.execute(
-                render(
-                    DIALECT,
-                    "merge_dedup" if duplicates else "merge",
-                    target=target,
-                    staging=quote(staging),
-                    version=quote(version),
-                    columns=column_list(columns),
-                    source_columns=column_list(columns, "s."),
-                    update_assignments=assignments([c for c in columns if c != ID_COLUMN], "s"),
-                )
-            ).fetchone()
+            merged = self._merge_statement(table, staging, plan, version)
             self._con.execute("COMMIT")
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
+        return merged
+
+    def _merge_statement(
+        self, table: str, staging: str, plan: DriftPlan, version: str
+    ) -> int | None:
+        """Merge ``staging`` into ``table`` (inside the caller's transaction)."""
+        columns = plan.load_schema.names
+        duplicates = self._con.execute(
+            render(DIALECT, "count_duplicate_ids", staging=quote(staging))
+        ).fetchall()[0][0]
+        row = self._con.execute(
+            render(
+                DIALECT,
+                "merge_dedup" if duplicates else "merge",
+                target=quote(table),
+                staging=quote(staging),
+                version=quote(version),
+                columns=column_list(columns),
+                source_columns=column_list(columns, "s."),
+                update_assignments=assignments([c for c in columns if c != ID_COLUMN], "s"),
+            )
+        ).fetchone()
         return int(row[0]) if row else None
 
     def drop_staging(self, staging: str) -> None:

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from transforms.errors import WarehouseError
 from transforms.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
+from transforms.warehouse.base import LoadHooks, Warehouse
 from transforms.warehouse.duckdb import DuckDbWarehouse
 from transforms.warehouse.generic import GenericWarehouse
 from transforms.warehouse.postgres import PostgresWarehouse
 
-from .pages import SCHEMA, at, page
+from .pages import SCHEMA, at, by_id, page
 
 
 def test_open_warehouse_picks_the_loader_from_the_url(tmp_path: Path) -> None:
@@ -55,3 +57,96 @@ def test_the_file_is_readable_by_plain_duckdb(tmp_path: Path) -> None:
         )
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute('SELECT id, "Tags" FROM "crm_Leads"').fetchall() == [("1", ["A"])]
+
+
+class _Killed(RuntimeError):
+    """A fault injected by a hook."""
+
+
+def _kill() -> None:
+    raise _Killed("injected")
+
+
+@pytest.fixture
+def one_row_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every batch is staged on its own (the default groups them by 32k rows)."""
+    import transforms.warehouse.duckdb as duckdb_module
+
+    monkeypatch.setattr(duckdb_module, "STAGE_BATCH_ROWS", 1)
+
+
+def _names(warehouse: Warehouse, table: str) -> dict[str, str]:
+    return {k: v["Name"] for k, v in by_id(warehouse.read_table(table)).items()}
+
+
+def test_new_ids_are_inserted_without_staging(
+    tmp_path: Path, one_row_batches: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged: list[str] = []
+    with DuckDbWarehouse(tmp_path / "w.duckdb") as warehouse:
+        original = warehouse.create_staging
+
+        def spy(name: str, schema: pa.Schema) -> None:
+            staged.append(name)
+            original(name, schema)
+
+        monkeypatch.setattr(warehouse, "create_staging", spy)
+        first = [page([{"id": str(i), "Name": f"n{i}", "Modified_Time": at(1)}]) for i in (1, 2)]
+        result = warehouse.load("crm_Leads", SCHEMA, first)
+        assert (result.rows_staged, result.rows_merged, staged) == (2, 2, [])
+        more = [page([{"id": str(i), "Name": f"n{i}", "Modified_Time": at(1)}]) for i in (3, 4)]
+        warehouse.load("crm_Leads", SCHEMA, more)
+        assert staged == []
+        # a stored id, then new ids: from the clash on, the page is staged and merged
+        mixed = [
+            page([{"id": "5", "Name": "five", "Modified_Time": at(2)}]),
+            page([{"id": "1", "Name": "one newer", "Modified_Time": at(2)}]),
+            page([{"id": "6", "Name": "six", "Modified_Time": at(2)}]),
+        ]
+        warehouse.load("crm_Leads", SCHEMA, mixed)
+        assert len(staged) == 1
+        assert _names(warehouse, "crm_Leads") == {
+            "1": "one newer",
+            "2": "n2",
+            "3": "n3",
+            "4": "n4",
+            "5": "five",
+            "6": "six",
+        }
+
+
+def test_an_id_repeated_in_a_later_batch_keeps_the_newest_version(
+    tmp_path: Path, one_row_batches: None
+) -> None:
+    batches = [
+        page([{"id": "1", "Name": "one", "Modified_Time": at(5)}]),
+        page([{"id": "2", "Name": "two", "Modified_Time": at(5)}]),
+        page([{"id": "1", "Name": "one newer", "Modified_Time": at(6)}]),
+        page([{"id": "2", "Name": "two older", "Modified_Time": at(4)}]),
+    ]
+    with DuckDbWarehouse(tmp_path / "w.duckdb") as warehouse:
+        result = warehouse.load("crm_Leads", SCHEMA, batches)
+        assert result.rows_staged == 4
+        assert _names(warehouse, "crm_Leads") == {"1": "one newer", "2": "two"}
+        warehouse.load("crm_Leads", SCHEMA, batches)  # idempotent reload
+        assert _names(warehouse, "crm_Leads") == {"1": "one newer", "2": "two"}
+
+
+def test_a_killed_direct_insert_leaves_the_table_unchanged(
+    tmp_path: Path, one_row_batches: None
+) -> None:
+    new_ids = [page([{"id": str(i), "Name": "new", "Modified_Time": at(2)}]) for i in (2, 3)]
+    with DuckDbWarehouse(tmp_path / "w.duckdb") as warehouse:
+        with pytest.raises(_Killed):
+            warehouse.load("crm_Leads", SCHEMA, new_ids, hooks=LoadHooks(after_staging=_kill))
+        assert warehouse.table_schema("crm_Leads") is None
+        warehouse.load(
+            "crm_Leads", SCHEMA, [page([{"id": "1", "Name": "kept", "Modified_Time": at(1)}])]
+        )
+        before = warehouse.read_table("crm_Leads")
+        for hooks in (LoadHooks(after_staging=_kill), LoadHooks(inside_merge=_kill)):
+            with pytest.raises(_Killed):
+                warehouse.load("crm_Leads", SCHEMA, new_ids, hooks=hooks)
+            assert warehouse.read_table("crm_Leads").equals(before)
+        warehouse.load("crm_Leads", SCHEMA, new_ids)
+        assert _names(warehouse, "crm_Leads") == {"1": "kept", "2": "new", "3": "new"}
