@@ -16,7 +16,7 @@ Environment variables:
 ``ZOHO_ETL_WAREHOUSE_URL``      SQLAlchemy URL (default DuckDB file under the data dir)
 ``ZOHO_ETL_CREDIT_BUDGET``      daily credit budget per org across all flows (unset: none)
 ``ZOHO_ETL_CONCURRENCY``        modules / windows run at once (default 4)
-``ZOHO_ETL_POLL_INTERVAL``      first bulk-job poll interval in seconds (default 1)
+``ZOHO_ETL_POLL_INTERVAL``      first bulk-job poll interval in seconds (default 5, doubling)
 ``ZOHO_ETL_DOWNLOADS_PER_MINUTE``  result downloads per minute (Zoho: 10, the default)
 ==============================  ==========================================================
 """
@@ -88,8 +88,12 @@ class RunSettings(BaseModel):
     task_runner: TaskRunnerKind = "threads"
     dask_address: str | None = None
     drift_policy: Literal["evolve", "freeze"] = "evolve"
-    poll_interval_s: float = Field(default=1.0, gt=0)
-    poll_max_interval_s: float = Field(default=30.0, gt=0)
+    #: Bulk-job status polls: the first after ``poll_interval_s``, then doubling up to the cap.
+    #: Every status call costs a credit and Zoho's bulk jobs take tens of seconds to minutes,
+    #: so a 120 s job costs 5 polls (5, 15, 35, 75, 135 s) instead of 11 with 1 s x 1.5; later
+    #: pages first wait for the job time seen on earlier pages (``flows.pages``).
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    poll_max_interval_s: float = Field(default=60.0, gt=0)
     #: Zoho serves at most 10 bulk-read result downloads a minute per org (then 429).
     downloads_per_minute: int = Field(default=10, ge=1)
 

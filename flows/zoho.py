@@ -18,6 +18,9 @@ from connectors.retry import RetryPolicy
 from flows.errors import MissingCredentialsError, UsageError
 from flows.settings import RunSettings, ZohoConnection
 
+#: Each status poll waits twice as long as the one before (see `RunSettings.poll_interval_s`).
+POLL_BACKOFF = 2.0
+
 
 def resolve_connection(
     *,
@@ -92,7 +95,11 @@ def build_client(
     )
     kwargs.setdefault(
         "poll",
-        PollPolicy(initial=settings.poll_interval_s, max_interval=settings.poll_max_interval_s),
+        PollPolicy(
+            initial=settings.poll_interval_s,
+            factor=POLL_BACKOFF,
+            max_interval=settings.poll_max_interval_s,
+        ),
     )
     if connection.simulator_url:
         # The simulator answers in milliseconds; back off briefly on its injected faults.
