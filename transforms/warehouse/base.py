@@ -30,7 +30,7 @@ import pyarrow as pa
 from transforms.drift import DriftPlan, DriftPolicy, DriftReport, align_batch, plan_drift
 from transforms.errors import WarehouseError
 from transforms.identifiers import validate_api_name, validate_internal_name
-from transforms.schema import EXTRACTED_AT_COLUMN, ID_COLUMN, VERSION_COLUMN
+from transforms.schema import EXTRACTED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP, VERSION_COLUMN
 
 Hook = Callable[[], None]
 #: rows per `Warehouse.stage` call: the reader's batches are small (fast to parse), while
@@ -233,6 +233,16 @@ class Warehouse(ABC):
 
     @abstractmethod
     def apply_deletions(self, table: str, pairs: list[tuple[str, datetime]]) -> int: ...
+
+
+def deletions_batch(pairs: list[tuple[str, datetime]]) -> pa.RecordBatch:
+    """``(id, deleted_at)`` pairs as the Arrow batch the dialects stage before marking rows."""
+    return pa.record_batch(
+        {
+            "id": pa.array([p[0] for p in pairs], pa.string()),
+            "deleted_at": pa.array([p[1] for p in pairs], UTC_TIMESTAMP),
+        }
+    )
 
 
 def coalesce(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

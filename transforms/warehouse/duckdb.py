@@ -22,13 +22,14 @@ import pyarrow as pa
 
 from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
-from transforms.schema import ID_COLUMN, UTC_TIMESTAMP
+from transforms.schema import ID_COLUMN
 from transforms.warehouse.base import (
     STAGE_BATCH_ROWS,
     LoadHooks,
     LoadProgress,
     Warehouse,
     coalesce,
+    deletions_batch,
     staging_name,
 )
 from transforms.warehouse.ddl import column_defs, drift_statements
@@ -212,12 +213,7 @@ class DuckDbWarehouse(Warehouse):
 
     def apply_deletions(self, table: str, pairs: list[tuple[str, datetime]]) -> int:
         deletions = quote("_stg_deletions")
-        frame = pa.table(
-            {
-                "id": pa.array([p[0] for p in pairs], pa.string()),
-                "deleted_at": pa.array([p[1] for p in pairs], UTC_TIMESTAMP),
-            }
-        )
+        frame = pa.Table.from_batches([deletions_batch(pairs)])
         self._con.execute(render(DIALECT, "create_deletions", deletions=deletions))
         self._con.register(_DELETIONS_VIEW, frame)
         try:

@@ -46,8 +46,14 @@ from adbc_driver_manager import IntegrityError as AdbcIntegrityError
 
 from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
-from transforms.schema import ID_COLUMN, UTC_TIMESTAMP
-from transforms.warehouse.base import LoadHooks, LoadProgress, Warehouse, staging_name
+from transforms.schema import ID_COLUMN
+from transforms.warehouse.base import (
+    LoadHooks,
+    LoadProgress,
+    Warehouse,
+    deletions_batch,
+    staging_name,
+)
 from transforms.warehouse.ddl import column_defs, drift_statements
 from transforms.warehouse.sql import column_list, render, template
 from transforms.warehouse.types import arrow_type
@@ -291,12 +297,7 @@ class PostgresWarehouse(Warehouse):
 
     def apply_deletions(self, table: str, pairs: list[tuple[str, datetime]]) -> int:
         deletions = quote("_stg_deletions")
-        frame = pa.record_batch(
-            {
-                "id": pa.array([p[0] for p in pairs], pa.string()),
-                "deleted_at": pa.array([p[1] for p in pairs], UTC_TIMESTAMP),
-            }
-        )
+        frame = deletions_batch(pairs)
         self._con.execute(render(DIALECT, "drop_table", staging=deletions))
         self._con.execute(render(DIALECT, "create_deletions", deletions=deletions))
         try:
