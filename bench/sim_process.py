@@ -11,6 +11,7 @@ Other config (any ``SimConfig`` field the ``PATCH /_sim/config`` route accepts) 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -66,10 +67,19 @@ def sim_process(
     seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
     port: int | None = None,
+    nice: int = 0,
 ) -> Iterator[SimProcess]:
-    """Start ``python -m simulator`` on a free port and yield its URL and pid."""
+    """Start ``python -m simulator`` on a free port and yield its URL and pid.
+
+    ``nice`` > 0 starts the whole process (every thread it will have) at that lower CPU
+    priority: on a machine whose cores the measured client needs, the simulator's own work
+    (writing result zips while a job "runs") then takes only the CPU the client leaves idle,
+    as Zoho's work happens on Zoho's servers.
+    """
     port = port or _free_port()
     command = [sys.executable, "-m", "simulator", "--port", str(port)]
+    if nice:
+        command = [_nice_command(), "-n", str(nice), *command]
     for module, count in (records or {}).items():
         command += ["--records", f"{module}={count}"]
     if per_page is not None:
@@ -93,6 +103,13 @@ def sim_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+def _nice_command() -> str:
+    found = shutil.which("nice")
+    if found is None:
+        raise RuntimeError("no 'nice' command on PATH: it lowers the simulator's priority")
+    return found
 
 
 def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:

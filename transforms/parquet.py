@@ -17,8 +17,11 @@ never appends to it. Read a dataset with DuckDB
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -83,14 +86,18 @@ class PageParquetWriter:
         while self._pending_rows >= self.row_group_rows:
             self._flush(self.row_group_rows)
 
-    def commit(self) -> tuple[Path, ...]:
-        """Move the page's files into the partition, replacing an earlier attempt's files."""
+    def finish(self) -> None:
+        """Write what is buffered and close the files (still private: see `commit`)."""
         while self._pending_rows:
             self._flush(self._pending_rows)
         self._close_file()
         if not self._files:  # an empty page still leaves one (empty) file: it was read
             self._open_file()
             self._close_file()
+
+    def commit(self) -> tuple[Path, ...]:
+        """Move the page's files into the partition, replacing an earlier attempt's files."""
+        self.finish()
         self.directory.mkdir(parents=True, exist_ok=True)
         for stale in self.directory.glob(f"{self.file_stem}-*.parquet"):
             stale.unlink()
@@ -144,6 +151,65 @@ class PageParquetWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class BackgroundPageWriter:
+    """A `PageParquetWriter` fed from its own thread: `write` queues the batch and returns.
+
+    Encoding and zstd-compressing row groups release the GIL, so on two cores a page's
+    Parquet is written while the caller's thread loads the same batches into the warehouse;
+    `finish` (the page is read) lets the thread write the last row group meanwhile too. At
+    most ``depth`` batches wait: enough for a row group to queue while the previous one is
+    written. An error of the writing thread is raised by the next `write` or by `commit`;
+    `abort` drops everything, as the wrapped writer's does.
+    """
+
+    def __init__(self, writer: PageParquetWriter, depth: int = 128) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._raise_error()
+        self._queue.put(batch)
+
+    def finish(self) -> None:
+        """No more batches: the thread writes the rest and closes the (private) files."""
+        if not self._finished:
+            self._finished = True
+            self._queue.put(None)
+
+    def commit(self) -> tuple[Path, ...]:
+        self.finish()
+        self._thread.join()
+        self._raise_error()
+        return self._writer.commit()
+
+    def abort(self) -> None:
+        self.finish()
+        self._thread.join()
+        self._writer.abort()
+
+    def _run(self) -> None:
+        # After a failure the thread keeps taking batches (and drops them) so that `write`
+        # never blocks on a full queue; the error is raised in the caller's thread.
+        while (batch := self._queue.get()) is not None:
+            self._attempt(self._writer.write, batch)
+        self._attempt(self._writer.finish)
+
+    def _attempt(self, step: Callable[..., None], *args: pa.RecordBatch) -> None:
+        if self._error is None:
+            try:
+                step(*args)
+            except BaseException as exc:
+                self._error = exc
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def open_page_writer(

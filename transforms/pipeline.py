@@ -1,7 +1,7 @@
 """One call per downloaded bulk-read page: zip -> typed Arrow -> Parquet and/or warehouse.
 
-`load_page` streams the page once: each typed batch goes to the page's Parquet writer and to
-the warehouse staging table as it is read, so memory stays bounded by the CSV block size.
+`load_page` streams the page once: each typed batch goes to the page's Parquet writer (its
+own thread) and to the warehouse as it is read, so memory stays bounded by the CSV block size.
 The warehouse merge and the Parquet commit happen only after the whole page was read; any
 failure leaves both the table and the Parquet partition as they were. Calling `load_page`
 again for the same page is safe: its Parquet files are replaced and the merge on ``id``
@@ -23,7 +23,7 @@ from connectors.fields import FieldSpec
 from transforms.csv_reader import DEFAULT_BLOCK_SIZE, BulkCsv
 from transforms.drift import DriftPolicy, DriftReport
 from transforms.identifiers import validate_api_name, validate_path_token
-from transforms.parquet import PageParquetWriter, open_page_writer
+from transforms.parquet import BackgroundPageWriter, open_page_writer
 from transforms.rejects import RejectsCollector
 from transforms.schema import build_page_schema
 from transforms.warehouse import LoadHooks, MergeResult, Warehouse, open_warehouse
@@ -119,21 +119,24 @@ def load_page(
     )
     owns_warehouse = isinstance(warehouse, str)
     target = open_warehouse(warehouse) if isinstance(warehouse, str) else warehouse
-    writer: PageParquetWriter | None = None
+    writer: BackgroundPageWriter | None = None
     merge: MergeResult | None = None
     files: tuple[Path, ...] = ()
     try:
         if schema is not None:
             arrow_schema = schema.arrow_schema
             if parquet_root is not None:
-                writer = open_page_writer(
-                    parquet_root,
-                    product=product,
-                    module=module,
-                    extracted_at=extracted_at,
-                    run_id=run_id or job_id,
-                    file_stem=job_id,
-                    schema=arrow_schema,
+                # written in its own thread, while this one feeds the warehouse
+                writer = BackgroundPageWriter(
+                    open_page_writer(
+                        parquet_root,
+                        product=product,
+                        module=module,
+                        extracted_at=extracted_at,
+                        run_id=run_id or job_id,
+                        file_stem=job_id,
+                        schema=arrow_schema,
+                    )
                 )
             stream = source.iter_batches(
                 schema, module=module, job_id=job_id, extracted_at=extracted_at, rejects=rejects
@@ -180,7 +183,7 @@ def load_page(
 
 
 def _tee(
-    batches: Generator[pa.RecordBatch, None, None], writer: PageParquetWriter | None
+    batches: Generator[pa.RecordBatch, None, None], writer: BackgroundPageWriter | None
 ) -> Generator[pa.RecordBatch, None, None]:
     """Pass every batch on, writing it to Parquet first; closing this closes ``batches``."""
     with contextlib.closing(batches):
@@ -188,6 +191,8 @@ def _tee(
             if writer is not None:
                 writer.write(batch)
             yield batch
+    if writer is not None:
+        writer.finish()  # the last row group is written while the warehouse finishes
 
 
 def _rejects_path(

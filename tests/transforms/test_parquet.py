@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from transforms.errors import InvalidIdentifierError
-from transforms.parquet import open_page_writer, partition_dir
+from transforms.parquet import BackgroundPageWriter, open_page_writer, partition_dir
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64()), ("tags", pa.list_(pa.string()))])
 WHEN = datetime(2025, 3, 2, 23, 30, tzinfo=UTC)
@@ -113,3 +113,49 @@ def test_partition_values_are_checked() -> None:
         partition_dir(Path("/x"), "crm", "Leads", WHEN, "../../etc")
     with pytest.raises(InvalidIdentifierError):
         partition_dir(Path("/x"), "crm", "Le/ads", WHEN, "r")
+
+
+def _writer(root: Path, job_id: str) -> BackgroundPageWriter:
+    return BackgroundPageWriter(
+        open_page_writer(
+            root,
+            product="crm",
+            module="Leads",
+            extracted_at=WHEN,
+            run_id="run1",
+            file_stem=job_id,
+            schema=SCHEMA,
+            row_group_rows=1000,
+        ),
+        depth=2,
+    )
+
+
+def test_the_background_writer_writes_every_batch_in_order(tmp_path: Path) -> None:
+    writer = _writer(tmp_path, "p1")
+    for start in range(0, 5000, 500):
+        writer.write(batch(start, 500))
+    writer.finish()
+    files = writer.commit()
+    table = pq.read_table(files[0])
+    assert table.column("n").to_pylist() == list(range(5000))
+    assert pq.ParquetFile(files[0]).metadata.num_row_groups == 5
+
+
+def test_a_background_write_failure_is_raised_and_the_partition_is_untouched(
+    tmp_path: Path,
+) -> None:
+    (kept,) = write_page(tmp_path, "p1", [batch(0, 10)])
+    writer = _writer(tmp_path, "p1")
+    wrong = pa.record_batch({"other": [1]})  # not the page's schema: the thread fails
+    writer.write(wrong)
+    for start in range(0, 3000, 100):  # the thread keeps draining: no write blocks
+        try:
+            writer.write(batch(start, 100))
+        except (pa.ArrowInvalid, ValueError, KeyError):
+            break
+    with pytest.raises((pa.ArrowInvalid, ValueError, KeyError)):
+        writer.commit()
+    writer.abort()
+    assert pq.read_table(kept).column("n").to_pylist() == list(range(10))
+    assert not list((tmp_path / "_incoming").iterdir())

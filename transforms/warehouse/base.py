@@ -36,6 +36,14 @@ Hook = Callable[[], None]
 #: rows per `Warehouse.stage` call: the reader's batches are small (fast to parse), while
 #: each staging statement has a fixed cost (DuckDB: ~2x slower staging with 2,000-row calls)
 STAGE_BATCH_ROWS = 32_768
+#: the most Arrow data a direct load (a page copied straight into the table, on the guess
+#: that its ids are new) keeps for its fallback to staging + merge (a 200,000-row Leads page
+#: is ~110 MB); a bigger page is staged instead, so memory stays bounded whatever its size
+DIRECT_LOAD_MAX_BYTES = 384 << 20
+
+
+class KeepLimitError(RuntimeError):
+    """A direct load kept ``DIRECT_LOAD_MAX_BYTES``: it is aborted and the page staged."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,16 @@ def coalesce(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Record
             group, pending = [], 0
     if group:
         yield group[0] if len(group) == 1 else pa.concat_batches(group)
+
+
+def take_rows(batches: Iterator[pa.RecordBatch], rows: int) -> list[pa.RecordBatch]:
+    """The first batches of ``batches`` holding at least ``rows`` rows (fewer at the end)."""
+    taken: list[pa.RecordBatch] = []
+    count = 0
+    while count < rows and (batch := next(batches, None)) is not None:
+        taken.append(batch)
+        count += batch.num_rows
+    return taken
 
 
 def staging_name(table: str) -> str:

@@ -1,19 +1,28 @@
 """DuckDB, the default warehouse: an embedded file, loaded by scanning Arrow natively.
 
-A page loads in **one transaction** (`DuckDbWarehouse.stage_and_merge`): the drift DDL,
-then each batch (registered with the connection: DuckDB reads the Arrow buffers in place)
-is inserted straight into the table while none of its ids is there yet and it repeats no
-id (a full export: one write per row, ~2x faster than staging + MERGE); from the first
-batch that fails that check on, batches go to a temporary staging table which
-``sql/duckdb/merge.sql`` (``merge_dedup.sql`` when it repeats ids) merges in, newest
-``Modified_Time`` winning, also over the rows this page inserted. A failure before the
-commit rolls everything back. Timestamps are handled in UTC.
+A page loads in **one transaction** (`DuckDbWarehouse.stage_and_merge`), after the drift DDL:
+
+- **direct**: when the table is new, or none of the page's first rows has a stored id
+  (`probe_stored_ids.sql`), the whole page goes in with ONE ``INSERT`` that pulls the batches
+  from an Arrow stream as they are read (DuckDB reads the buffers in place and compresses
+  full row groups as it goes: a full export writes each row once, ~2x faster than staging +
+  MERGE). Then `count_page_clashes.sql` checks the page against the table, one scan per
+  page whatever the table's size. The page's batches are kept meanwhile (at most
+  ``DIRECT_LOAD_MAX_BYTES``);
+- **merge**: otherwise (a stored or repeated id found by that check, or a page too big to
+  keep: the insert is rolled back), the page goes to a temporary staging table which
+  ``sql/duckdb/merge.sql`` (``merge_dedup.sql`` when it repeats ids) merges in, newest
+  ``Modified_Time`` winning.
+
+A failure before the commit rolls everything back. Timestamps are handled in UTC.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -24,13 +33,16 @@ from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
 from transforms.schema import ID_COLUMN
 from transforms.warehouse.base import (
+    DIRECT_LOAD_MAX_BYTES,
     STAGE_BATCH_ROWS,
+    KeepLimitError,
     LoadHooks,
     LoadProgress,
     Warehouse,
     coalesce,
     deletions_batch,
     staging_name,
+    take_rows,
 )
 from transforms.warehouse.ddl import column_defs, drift_statements
 from transforms.warehouse.sql import assignments, column_list, render, template
@@ -39,6 +51,7 @@ from transforms.warehouse.types import arrow_type
 DIALECT = "duckdb"
 DEFAULT_MEMORY_LIMIT = "512MB"
 _BATCH_VIEW = "_page_batch"
+_IDS_VIEW = "_page_ids"
 _DELETIONS_VIEW = "_deleted_records"
 
 
@@ -109,34 +122,39 @@ class DuckDbWarehouse(Warehouse):
         hooks: LoadHooks,
         progress: LoadProgress,
     ) -> tuple[int, int | None]:
-        """The page in one transaction: insert new ids directly, merge the rest (see module)."""
+        """The page in one transaction: inserted directly when its ids are new (see module)."""
         load_schema = plan.load_schema
         aligned = (align_batch(b, load_schema) for b in batches if b.num_rows)
-        rows = inserted = 0
+        head = take_rows(aligned, STAGE_BATCH_ROWS)
+        pending: Iterator[pa.RecordBatch] = itertools.chain(head, aligned)
+        rows = 0
+        merged: int | None = 0
         staging: str | None = None
-        self._con.execute("BEGIN TRANSACTION")
+        self._begin(table, plan)
         try:
-            for statement in drift_statements(DIALECT, table, plan):
-                self._con.execute(statement)
-            for batch in coalesce(aligned, STAGE_BATCH_ROWS):
-                if staging is None and self._insert_if_new(table, batch):
-                    inserted += batch.num_rows
-                else:
+            if head and (plan.report.created_table or not self._stores_any_id(table, head)):
+                feed = _KeptFeed(pending, DIRECT_LOAD_MAX_BYTES)
+                if self._insert_new(table, load_schema, feed):
+                    rows = merged = feed.rows
+                else:  # a stored or repeated id, or a page too big to keep: stage it all
+                    self._con.execute("ROLLBACK")
+                    self._begin(table, plan)
+                    pending = itertools.chain(feed.release(), pending)
+            if not rows:
+                for batch in coalesce(pending, STAGE_BATCH_ROWS):
                     if staging is None:
                         staging = staging_name(table)
                         self.create_staging(staging, load_schema)
                     self.stage(staging, batch)
-                rows += batch.num_rows
+                    rows += batch.num_rows
             progress.staged_at = time.perf_counter()
             if hooks.after_staging is not None:
                 hooks.after_staging()
             progress.step = "merging"
             if hooks.inside_merge is not None:
                 hooks.inside_merge()
-            merged: int | None = inserted
             if staging is not None:
-                rest = self._merge_statement(table, staging, plan, version)
-                merged = None if rest is None else inserted + rest
+                merged = self._merge_statement(table, staging, plan, version)
             self._con.execute("COMMIT")
         except BaseException:
             self._con.execute("ROLLBACK")
@@ -146,28 +164,54 @@ class DuckDbWarehouse(Warehouse):
                 self._drop_quietly(staging)
         return rows, merged
 
-    def _insert_if_new(self, table: str, batch: pa.RecordBatch) -> bool:
-        """Insert ``batch`` into ``table`` if it repeats no id and none is stored yet."""
-        self._con.register(_BATCH_VIEW, batch)
+    def _begin(self, table: str, plan: DriftPlan) -> None:
+        """Start the page's transaction with the drift DDL."""
+        self._con.execute("BEGIN TRANSACTION")
+        for statement in drift_statements(DIALECT, table, plan):
+            self._con.execute(statement)
+
+    def _stores_any_id(self, table: str, batches: list[pa.RecordBatch]) -> bool:
+        ids = pa.Table.from_batches(batches).select([ID_COLUMN])
+        return bool(self._scalar("probe_stored_ids", table, ids))
+
+    def _insert_new(self, table: str, schema: pa.Schema, feed: _KeptFeed) -> bool:
+        """INSERT the whole page in one statement; False if an id was not new (see module).
+
+        DuckDB pulls the batches as they are read (one statement compresses full row groups
+        as it goes); the rows stay kept for a fallback until the clash check has run.
+        """
+        self._con.register(_BATCH_VIEW, pa.RecordBatchReader.from_batches(schema, feed))
         try:
-            source = quote(_BATCH_VIEW)
-            clash = self._con.execute(
-                render(DIALECT, "count_clashing_ids", target=quote(table), source=source)
-            ).fetchall()[0][0]
-            if clash:
-                return False
-            self._con.execute(
-                render(
-                    DIALECT,
-                    "insert_batch",
-                    target=quote(table),
-                    source=source,
-                    columns=column_list(batch.schema.names),
-                )
+            statement = render(
+                DIALECT,
+                "insert_batch",
+                target=quote(table),
+                source=quote(_BATCH_VIEW),
+                columns=column_list(schema.names),
             )
-            return True
+            self._con.execute(statement).fetchall()  # runs to the end of the stream
+        except BaseException as exc:
+            if isinstance(feed.error, KeepLimitError):
+                return False
+            if feed.error is not None and feed.error is not exc:
+                raise feed.error from None  # the page's own error, not DuckDB's report of it
+            raise
         finally:
-            self._con.unregister(_BATCH_VIEW)
+            # fails in a transaction the stream's error aborted: the caller rolls it back
+            with contextlib.suppress(duckdb.Error):
+                self._con.unregister(_BATCH_VIEW)
+        ids = pa.Table.from_batches(feed.kept, schema).select([ID_COLUMN])
+        return not self._scalar("count_page_clashes", table, ids)
+
+    def _scalar(self, name: str, table: str, source: pa.Table) -> object:
+        """The one value of ``sql/duckdb/{name}.sql`` run against ``source`` (an Arrow table)."""
+        self._con.register(_IDS_VIEW, source)
+        try:
+            statement = render(DIALECT, name, target=quote(table), source=quote(_IDS_VIEW))
+            rows = self._con.execute(statement).fetchall()
+        finally:
+            self._con.unregister(_IDS_VIEW)
+        return rows[0][0] if rows else None
 
     def merge(
         self, table: str, staging: str, plan: DriftPlan, version: str, hooks: LoadHooks
@@ -235,3 +279,37 @@ class DuckDbWarehouse(Warehouse):
             self._con.unregister(_DELETIONS_VIEW)
             self._con.execute(render(DIALECT, "drop_table", staging=deletions))
         return int(row[0]) if row else 0
+
+
+class _KeptFeed:
+    """The page's batches on their way into one INSERT, kept for a fallback to staging.
+
+    Past ``limit`` bytes kept it stops with `KeepLimitError`; any error of the page's own
+    stream is remembered (DuckDB reports it as its own error) so the caller can raise it.
+    """
+
+    def __init__(self, batches: Iterator[pa.RecordBatch], limit: int) -> None:
+        self._batches = batches
+        self._limit = limit
+        self.kept: list[pa.RecordBatch] = []
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        kept_bytes = 0
+        try:
+            for batch in self._batches:
+                self.kept.append(batch)
+                self.rows += batch.num_rows
+                kept_bytes += batch.nbytes
+                if kept_bytes > self._limit:
+                    raise KeepLimitError(f"more than {self._limit} bytes kept")
+                yield batch
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def release(self) -> list[pa.RecordBatch]:
+        """The kept batches, handed over (this feed keeps none from now on)."""
+        kept, self.kept = self.kept, []
+        return kept

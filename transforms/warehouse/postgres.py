@@ -48,6 +48,8 @@ from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
 from transforms.schema import ID_COLUMN
 from transforms.warehouse.base import (
+    DIRECT_LOAD_MAX_BYTES,
+    KeepLimitError,
     LoadHooks,
     LoadProgress,
     Warehouse,
@@ -63,9 +65,6 @@ Ingest = Literal["adbc", "copy"]
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 #: converted batches waiting for the COPY thread (1 MiB of CSV each: bounded memory)
 COPY_QUEUE_DEPTH = 8
-#: the most Arrow data a direct load keeps for its fallback (a 200,000-row Leads page is
-#: ~110 MB); a bigger page is staged instead, so memory stays bounded whatever the page size
-DIRECT_LOAD_MAX_BYTES = 384 << 20
 _UNIQUE_VIOLATION = "23505"
 
 
@@ -340,10 +339,6 @@ class _Abort:
 
 class CopyAbortedError(RuntimeError):
     """Raised into the COPY stream when the reading side failed (the reader's error wins)."""
-
-
-class KeepLimitError(RuntimeError):
-    """`copy_batches` kept ``keep_limit`` bytes: the COPY was aborted (the caller stages)."""
 
 
 def copy_batches(

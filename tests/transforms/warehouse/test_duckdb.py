@@ -150,3 +150,23 @@ def test_a_killed_direct_insert_leaves_the_table_unchanged(
             assert warehouse.read_table("crm_Leads").equals(before)
         warehouse.load("crm_Leads", SCHEMA, new_ids)
         assert _names(warehouse, "crm_Leads") == {"1": "kept", "2": "new", "3": "new"}
+
+
+@pytest.mark.parametrize("limit", [1, 10 << 20])
+def test_the_direct_insert_falls_back_to_staging_for_big_pages_and_repeated_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    # limit=1: the page is too big to keep, so it is staged; 10 MiB: it is inserted straight
+    # into the new table, the clash check finds the repeated id, and it is staged. Both merge.
+    import transforms.warehouse.duckdb as duckdb_module
+
+    monkeypatch.setattr(duckdb_module, "DIRECT_LOAD_MAX_BYTES", limit)
+    batches = [
+        page([{"id": "1", "Name": "v1", "Modified_Time": at(1)}]),
+        page([{"id": "2", "Name": "b", "Modified_Time": at(1)}]),
+        page([{"id": "1", "Name": "v2", "Modified_Time": at(2)}]),
+    ]
+    with DuckDbWarehouse(tmp_path / "w.duckdb") as warehouse:
+        result = warehouse.load("crm_Leads", SCHEMA, batches)
+        assert (result.rows_staged, result.rows_merged) == (3, 2)
+        assert _names(warehouse, "crm_Leads") == {"1": "v2", "2": "b"}
