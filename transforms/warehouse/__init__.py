@@ -3,8 +3,8 @@
 ``open_warehouse(url)`` picks the loader from the URL's dialect:
 
 - ``duckdb:///path/to/file.duckdb`` (or ``duckdb:///:memory:``): `DuckDbWarehouse`, Arrow
-  scanned natively; ``?memory_limit=1GB`` overrides DuckDB's memory cap (default 512MB:
-  a bigger cap merges faster, a smaller one keeps the process smaller);
+  scanned natively; ``?memory_limit=1GB`` overrides DuckDB's memory cap (default 256MB:
+  a bigger cap merges big updates faster, a smaller one keeps the process smaller);
 - ``postgresql://``, ``postgresql+psycopg://``: `PostgresWarehouse`, COPY fast path;
 - anything else SQLAlchemy can reach: `GenericWarehouse` (``DataFrame.to_sql``).
 

@@ -2,12 +2,13 @@
 
 A page loads in **one transaction** (`DuckDbWarehouse.stage_and_merge`), after the drift DDL:
 
-- **direct**: when the table is new, or none of the page's first rows has a stored id
+- **direct**: when the table is new, when the table's previous page went in directly (the
+  pages of a full export), or when none of the page's first rows has a stored id
   (`probe_stored_ids.sql`), the whole page goes in with ONE ``INSERT`` that pulls the batches
   from an Arrow stream as they are read (DuckDB reads the buffers in place and compresses
   full row groups as it goes: a full export writes each row once, ~2x faster than staging +
-  MERGE). Then `count_page_clashes.sql` checks the page against the table, one scan per
-  page whatever the table's size. The page's batches are kept meanwhile (at most
+  MERGE). Then `count_page_clashes.sql` checks the page against the table (one scan of
+  its ids per page). The page's batches are kept meanwhile (at most
   ``DIRECT_LOAD_MAX_BYTES``);
 - **merge**: otherwise (a stored or repeated id found by that check, or a page too big to
   keep: the insert is rolled back), the page goes to a temporary staging table which
@@ -49,7 +50,7 @@ from transforms.warehouse.sql import assignments, column_list, render, template
 from transforms.warehouse.types import arrow_type
 
 DIALECT = "duckdb"
-DEFAULT_MEMORY_LIMIT = "512MB"
+DEFAULT_MEMORY_LIMIT = "256MB"
 _BATCH_VIEW = "_page_batch"
 _IDS_VIEW = "_page_ids"
 _DELETIONS_VIEW = "_deleted_records"
@@ -69,8 +70,13 @@ class DuckDbWarehouse(Warehouse):
         self._con.execute("SET TimeZone = 'UTC'")
         # Bounded memory: without a limit DuckDB caches up to 80% of RAM (1.2 GB peak for a
         # 1M-row load measured in bench/transforms.py); beyond the limit it spills to disk.
+        # 256MB: loads of new ids run as fast as with 512MB (bench/transforms.py), and the
+        # process stays the same size as the table grows (the 10M-record soak in bench/e2e.py).
         self._con.execute("SET memory_limit = ?", [memory_limit])
         self._con.execute("SET preserve_insertion_order = false")
+        #: tables whose last page went in directly: their next page skips the probe (see
+        #: `_worth_inserting_directly`)
+        self._direct_tables: set[str] = set()
 
     def __repr__(self) -> str:
         return f"DuckDbWarehouse({self.path!r})"
@@ -132,10 +138,13 @@ class DuckDbWarehouse(Warehouse):
         staging: str | None = None
         self._begin(table, plan)
         try:
-            if head and (plan.report.created_table or not self._stores_any_id(table, head)):
+            direct = bool(head) and self._worth_inserting_directly(table, plan, head)
+            self._direct_tables.discard(table)
+            if direct:
                 feed = _KeptFeed(pending, DIRECT_LOAD_MAX_BYTES)
                 if self._insert_new(table, load_schema, feed):
                     rows = merged = feed.rows
+                    self._direct_tables.add(table)
                 else:  # a stored or repeated id, or a page too big to keep: stage it all
                     self._con.execute("ROLLBACK")
                     self._begin(table, plan)
@@ -170,9 +179,20 @@ class DuckDbWarehouse(Warehouse):
         for statement in drift_statements(DIALECT, table, plan):
             self._con.execute(statement)
 
-    def _stores_any_id(self, table: str, batches: list[pa.RecordBatch]) -> bool:
-        ids = pa.Table.from_batches(batches).select([ID_COLUMN])
-        return bool(self._scalar("probe_stored_ids", table, ids))
+    def _worth_inserting_directly(
+        self, table: str, plan: DriftPlan, head: list[pa.RecordBatch]
+    ) -> bool:
+        """Try the direct insert? Yes into a new table, or after a page that went in directly
+        (the pages of a full export); else only if the page's first rows hold no stored id.
+
+        The probe (like the clash check that follows every direct insert) scans the table's
+        ids: skipping it on the pages of a full export keeps a page's load time from growing
+        with the table, while a page of updates is still staged without a wasted insert.
+        """
+        if plan.report.created_table or table in self._direct_tables:
+            return True
+        ids = pa.Table.from_batches(head).select([ID_COLUMN])
+        return not self._scalar("probe_stored_ids", table, ids)
 
     def _insert_new(self, table: str, schema: pa.Schema, feed: _KeptFeed) -> bool:
         """INSERT the whole page in one statement; False if an id was not new (see module).

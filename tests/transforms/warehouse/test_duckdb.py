@@ -35,7 +35,7 @@ def test_memory_limit_from_the_url(tmp_path: Path) -> None:
     with open_warehouse(f"duckdb:///{tmp_path / 'd.duckdb'}") as default:
         assert isinstance(default, DuckDbWarehouse)
         limit = default.connection.execute("SELECT current_setting('memory_limit')").fetchall()
-        assert limit[0][0].startswith("488")  # 512 MB
+        assert limit[0][0].startswith("244")  # 256 MB
 
 
 def test_driver_failures_become_warehouse_errors_naming_the_table(tmp_path: Path) -> None:
@@ -170,3 +170,36 @@ def test_the_direct_insert_falls_back_to_staging_for_big_pages_and_repeated_ids(
         result = warehouse.load("crm_Leads", SCHEMA, batches)
         assert (result.rows_staged, result.rows_merged) == (3, 2)
         assert _names(warehouse, "crm_Leads") == {"1": "v2", "2": "b"}
+
+
+def test_only_a_page_after_a_staged_one_probes_for_stored_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def load(warehouse: DuckDbWarehouse, ids: range, name: str) -> list[str]:
+        queries: list[str] = []
+        original = warehouse._scalar
+
+        def spy(query: str, table: str, source: pa.Table) -> object:
+            queries.append(query)
+            return original(query, table, source)
+
+        monkeypatch.setattr(warehouse, "_scalar", spy)
+        rows = [{"id": str(i), "Name": name, "Modified_Time": at(3)} for i in ids]
+        warehouse.load("crm_Leads", SCHEMA, [page(rows)])
+        return queries
+
+    with DuckDbWarehouse(tmp_path / "w.duckdb") as warehouse:
+        # a full export: a new table, then pages following a direct one: no probe
+        assert load(warehouse, range(0, 3), "a") == ["count_page_clashes"]
+        assert load(warehouse, range(3, 6), "a") == ["count_page_clashes"]
+        # stored ids: the insert is rolled back and the page staged (no probe yet)
+        assert load(warehouse, range(0, 2), "b") == ["count_page_clashes"]
+        # after a staged page, a page is probed first; stored ids go to staging at once
+        assert load(warehouse, range(2, 4), "c") == ["probe_stored_ids"]
+        assert load(warehouse, range(6, 8), "d") == ["probe_stored_ids", "count_page_clashes"]
+        assert _names(warehouse, "crm_Leads") == {
+            **{str(i): "b" for i in (0, 1)},
+            **{str(i): "c" for i in (2, 3)},
+            **{str(i): "a" for i in (4, 5)},
+            **{str(i): "d" for i in (6, 7)},
+        }
