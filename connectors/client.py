@@ -40,6 +40,7 @@ class ZohoClient:
         poll: PollPolicy | None = None,
         max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
         extract_csv: bool = False,
+        verify_crc: bool = True,
     ) -> None:
         self.product = product
         self.endpoints = endpoints
@@ -54,6 +55,7 @@ class ZohoClient:
             poll=poll,
             max_uncompressed_bytes=max_uncompressed_bytes,
             extract_csv=extract_csv,
+            verify_crc=verify_crc,
             fields_of=self.metadata.fields_by_name,
         )
         self.records = RestRecordsClient(http, product, self.base_url)
@@ -77,6 +79,7 @@ class ZohoClient:
         refresh_margin_s: float = 60.0,
         max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
         extract_csv: bool = False,
+        verify_crc: bool = True,
     ) -> ZohoClient:
         """Build a client. ``meter`` may be shared between clients of the same org."""
         prod = product_for(product)
@@ -103,6 +106,7 @@ class ZohoClient:
             poll=poll,
             max_uncompressed_bytes=max_uncompressed_bytes,
             extract_csv=extract_csv,
+            verify_crc=verify_crc,
         )
 
     @property

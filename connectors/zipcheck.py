@@ -1,7 +1,8 @@
 """Verify a bulk read result zip (``verify_zip``) and, on request, extract its CSV safely.
 
 The bulk read client keeps the verified zip (``transforms`` read it directly);
-``verify_and_extract`` also writes the CSV next to it.
+``verify_and_extract`` also writes the CSV next to it. ``inspect_zip`` checks the structure
+only and leaves the CRC to the reader of the member (which checks it at the member's end).
 
 A bulk read result is ``{job_id}.zip`` holding one ``{job_id}.csv``. Before anything is
 written, the archive must have exactly one member, whose name is a plain relative ``.csv``
@@ -53,14 +54,15 @@ _ISAL_ERROR = cast("type[Exception]", isal_zlib.error)
 class VerifiedZip:
     """A zip that passed every check; ``csv_*`` describe its (uncompressed) CSV member.
 
-    ``csv_path`` is set only when the CSV was extracted.
+    ``csv_path`` is set only when the CSV was extracted. After `inspect_zip` (structure
+    only) ``csv_size`` is the declared size and ``csv_sha256`` is None.
     """
 
     zip_path: Path
     zip_size: int
     member_name: str
     csv_size: int
-    csv_sha256: str
+    csv_sha256: str | None
     csv_path: Path | None = None
 
 
@@ -103,6 +105,62 @@ def verify_and_extract(
     return _verify(zip_path, dest_dir, max_uncompressed_bytes, expected_suffix, target_name)
 
 
+def inspect_zip(
+    zip_path: Path,
+    *,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+    expected_suffix: str = ".csv",
+) -> VerifiedZip:
+    """Check ``zip_path``'s structure only, without inflating anything.
+
+    The same member rules as `verify_zip` (one safe ``.csv`` member, declared size under the
+    cap), and the member's local header and compressed data must lie before the central
+    directory (a cut-short download fails here). The CRC and the real size are left to
+    whoever reads the member: `iter_member_bytes` / `open_member` check both at its end and
+    raise ``CorruptZipError``, so a reader that reads every byte anyway (the loader) does
+    not pay for a second inflate pass.
+    """
+    where = zip_path.name
+    with _open_archive(zip_path) as archive:
+        info = _single_safe_member(archive, where, max_uncompressed_bytes, expected_suffix)
+        _check_member_extent(archive, info, where)
+    return VerifiedZip(
+        zip_path=zip_path,
+        zip_size=zip_path.stat().st_size,
+        member_name=info.filename,
+        csv_size=info.file_size,
+        csv_sha256=None,
+    )
+
+
+def _open_archive(zip_path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        where = zip_path.name
+        raise CorruptZipError(f"{where} is not a readable zip ({exc})", path=where) from None
+
+
+def _check_member_extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
+    """The member's local header is intact and its data ends before the central directory."""
+    raw = archive.fp
+    try:
+        if raw is None:
+            raise zipfile.BadZipFile("archive is closed")
+        raw.seek(info.header_offset)
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+        if signature != _LOCAL_SIGNATURE:
+            raise zipfile.BadZipFile("bad local file header")
+        data_end = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        data_end += info.compress_size
+        if data_end > archive.start_dir:
+            raise zipfile.BadZipFile("member data runs past the central directory")
+    except (zipfile.BadZipFile, struct.error, OSError) as exc:
+        raise _damaged(where, info.filename, exc) from None
+
+
 def _verify(
     zip_path: Path,
     dest_dir: Path | None,
@@ -111,13 +169,7 @@ def _verify(
     target_name: str | None,
 ) -> VerifiedZip:
     where = zip_path.name
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise CorruptZipError(f"{where} is not a readable zip ({exc})", path=where) from None
-    with archive:
+    with _open_archive(zip_path) as archive:
         info = _single_safe_member(archive, where, cap, expected_suffix)
         target: Path | None = None
         part: Path | None = None

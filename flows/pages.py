@@ -5,6 +5,8 @@ killed at any step and started again:
 
 - re-attaches to a created job (never creates another while it is valid),
 - re-downloads a completed result, or reuses a downloaded file whose sha256 still matches,
+- downloads a page again when its load finds the file damaged (the download checks the
+  zip's structure; the CRC is checked by the load, which reads every byte anyway),
 - never loads a page marked loaded, and re-loads (idempotently) one that was not marked,
 - re-plans a job whose result (1 day) or page token (24 h) expired, instead of crashing.
 
@@ -32,6 +34,7 @@ from flows.errors import BudgetExceededError
 from flows.failpoints import failpoint, kill_when_file_appears
 from flows.ledger import ExtractRecord, JobRecord, JobState, utcnow
 from flows.planning import ResumeAction, resume_action
+from transforms.errors import DamagedZipError
 
 if TYPE_CHECKING:
     from connectors.fields import FieldSpec
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from transforms import PageLoadResult
 
 log = logging.getLogger("flows.pages")
+#: downloads of one page repeated in one run because the load found the file damaged
+MAX_REDOWNLOADS = 2
 
 
 class ReplanExtract(Exception):
@@ -92,6 +97,7 @@ def run_bulk_page(
     outcome = PageOutcome(job=job)
     live: BulkReadJob | None = None
     module, page = extract.module, job.page
+    redownloads = 0
     if job.page_token and token_issued_at is None:
         previous = [j for j in ledger.jobs_for_extract(extract.extract_id) if j.page == page - 1]
         token_issued_at = previous[-1].completed_at if previous else None
@@ -162,7 +168,16 @@ def run_bulk_page(
             continue
         if not outcome.created_job and live is None:
             outcome.reused_download = True
-        return _load(rt, extract, job, path, fields, outcome)
+        try:
+            return _load(rt, extract, job, path, fields, outcome)
+        except DamagedZipError as exc:
+            # the download was checked for structure only (the load checks the CRC): the
+            # load changed nothing, so download the page again, a bounded number of times
+            if redownloads >= MAX_REDOWNLOADS:
+                raise
+            redownloads += 1
+            log.warning("%s: %s; downloading again", job.job_key, exc)
+            job = ledger.mark_download_invalid(job.job_key, f"damaged zip ({exc.reason})")
 
 
 def next_query_state(job: JobRecord, paging: BulkPaging) -> tuple[dict[str, Any], str | None]:

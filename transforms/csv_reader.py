@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 from connectors.errors import CorruptZipError, ZipRejectedError
 from connectors.zipcheck import open_member
 from transforms.convert import ConvertedBatch, convert_batch
-from transforms.errors import CsvFormatError
+from transforms.errors import CsvFormatError, DamagedZipError
 from transforms.rejects import RejectsCollector, text_stream
 from transforms.schema import (
     EXTRACTED_AT_COLUMN,
@@ -77,7 +77,9 @@ class BulkCsv:
         with self.open_text() as text:
             try:
                 first = next(csv.reader(text), [])
-            except (csv.Error, UnicodeDecodeError, CorruptZipError, ZipRejectedError) as exc:
+            except CorruptZipError as exc:
+                raise DamagedZipError(str(self.zip_path), f"damaged zip ({exc})") from exc
+            except (csv.Error, UnicodeDecodeError, ZipRejectedError) as exc:
                 raise CsvFormatError(str(self.zip_path), f"unreadable header ({exc})") from exc
         self.header: tuple[str, ...] = tuple(first)
 
@@ -151,8 +153,10 @@ class BulkCsv:
                             yield metadata.add_to(converted.batch)
             except pa.ArrowInvalid as exc:
                 raise CsvFormatError(self.label, f"CSV parse error ({exc})") from exc
-            except (CorruptZipError, ZipRejectedError) as exc:
-                raise CsvFormatError(self.label, f"damaged zip ({exc})") from exc
+            except CorruptZipError as exc:
+                raise DamagedZipError(self.label, f"damaged zip ({exc})") from exc
+            except ZipRejectedError as exc:
+                raise CsvFormatError(self.label, f"unsafe zip ({exc})") from exc
 
     def _account(
         self,

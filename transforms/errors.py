@@ -6,6 +6,7 @@
     ├── FatalTransformError             (marker) retrying the same input gives the same result
     │   ├── InvalidIdentifierError      a column/table name is not a Zoho API name
     │   ├── CsvFormatError              the zip/CSV cannot be read at all (no header, no id, ...)
+    │   │   └── DamagedZipError         the file is damaged (bad CRC, cut short): download again
     │   ├── SchemaDriftError            a field changed type and the table's policy is ``freeze``
     │   └── UnsupportedTypeError        a column type has no mapping in the target warehouse
     └── RetriableTransformError         (marker) the input is fine; try the same call again
@@ -58,6 +59,13 @@ class CsvFormatError(FatalTransformError):
             f"cannot read bulk-read file {path}: {reason}. Download the page again; if the "
             "problem stays, keep the file and report it."
         )
+
+
+class DamagedZipError(CsvFormatError):
+    """The downloaded file is damaged (bad CRC, cut short): a new download fixes it.
+
+    Nothing of the page was loaded (the load is one transaction, its Parquet is dropped).
+    """
 
 
 class SchemaDriftError(FatalTransformError):

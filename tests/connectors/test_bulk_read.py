@@ -24,12 +24,14 @@ from connectors.bulk_read import (
 )
 from connectors.errors import (
     BulkJobFailedError,
+    CorruptZipError,
     JobTimeoutError,
     NotFoundError,
     UnexpectedResponseError,
     ZipRejectedError,
 )
 from connectors.products import CRM, RECRUIT, Product
+from connectors.zipcheck import iter_member_bytes
 from tests.connectors.fakes import BASE, Call, FakeZoho, Reply, error
 from tests.connectors.test_http import client as http_client
 
@@ -295,6 +297,29 @@ def test_corrupt_zip_is_downloaded_again(tmp_path: Path) -> None:
     page = client.download(job, tmp_path)
     assert page.record_count == 1
     assert bulk.fake.count("GET", path) == 2
+
+
+def test_without_crc_check_a_damaged_zip_is_kept_for_the_reader(tmp_path: Path) -> None:
+    bulk = FakeBulk(total=1)
+    client = bulk.client(verify_crc=False)
+    job = client.wait(client.create_job(BulkReadQuery("Leads")).id)
+    path = f"{CRM.bulk_read_path}/{job.id}/result"
+    good = bulk.result(job.id)
+    assert good.raw is not None
+    damaged = bytearray(good.raw)
+    for header, offset in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):  # local, central
+        crc_at = damaged.find(header) + offset  # the CRC-32 of the member
+        damaged[crc_at : crc_at + 4] = bytes(4)
+    bulk.fake.route("GET", path, lambda c: Reply(200, raw=bytes(damaged), headers=good.headers))
+    page = client.download(job, tmp_path)  # one download, structure checked, CRC not read
+    assert (bulk.fake.count("GET", path), page.csv_sha256) == (1, None)
+    with pytest.raises(CorruptZipError, match="CRC"):
+        b"".join(iter_member_bytes(page.zip_path, page.csv_member))
+    unsafe = zip_bytes("../evil.csv", b"id\n1\n")  # the member rules still apply
+    zip_type = {"Content-Type": "application/zip"}
+    bulk.fake.route("GET", path, lambda c: Reply(200, raw=unsafe, headers=zip_type))
+    with pytest.raises(ZipRejectedError, match="path traversal"):
+        client.download(job, tmp_path / "again")
 
 
 def test_next_query() -> None:

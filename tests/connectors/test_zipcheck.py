@@ -7,6 +7,7 @@ import pytest
 
 from connectors.errors import CorruptZipError, ZipRejectedError
 from connectors.zipcheck import (
+    inspect_zip,
     iter_member_bytes,
     open_member,
     safe_member_name,
@@ -215,3 +216,44 @@ def test_member_bytes_of_a_missing_member_are_corrupt(tmp_path: Path) -> None:
     z = make_zip(tmp_path / "one.zip", {"one.csv": CSV})
     with pytest.raises(CorruptZipError):
         next(iter_member_bytes(z, "other.csv"))
+
+
+def test_inspect_checks_the_structure_and_leaves_the_crc_to_the_reader(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "crc.zip", {"crc.csv": CSV * 5000})
+    _patch_crc(z)
+    checked = inspect_zip(z)  # no inflate pass: a bad CRC is not seen here ...
+    assert (checked.member_name, checked.csv_size, checked.csv_sha256) == (
+        "crc.csv",
+        len(CSV) * 5000,
+        None,
+    )
+    with pytest.raises(CorruptZipError, match="CRC"):  # ... but by whoever reads the member
+        b"".join(iter_member_bytes(z, checked.member_name))
+
+
+def test_inspect_applies_the_member_rules(tmp_path: Path) -> None:
+    with pytest.raises(ZipRejectedError, match="path traversal"):
+        inspect_zip(make_zip(tmp_path / "a.zip", {"../evil.csv": CSV}))
+    with pytest.raises(ZipRejectedError, match="2 members"):
+        inspect_zip(make_zip(tmp_path / "b.zip", {"b.csv": CSV, "c.csv": CSV}))
+    with pytest.raises(ZipRejectedError, match="zip bomb"):
+        inspect_zip(make_zip(tmp_path / "c.zip", {"c.csv": CSV * 100}), max_uncompressed_bytes=10)
+
+
+def test_inspect_finds_a_cut_short_or_damaged_archive(tmp_path: Path) -> None:
+    z = make_zip(tmp_path / "t.zip", {"t.csv": bytes(range(256)) * 4000})
+    whole = z.read_bytes()
+    z.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CorruptZipError):
+        inspect_zip(z)
+    # the member's data cut out of the middle, the central directory intact
+    data = bytearray(whole)
+    start = data.find(b"t.csv") + len(b"t.csv")
+    z.write_bytes(bytes(data[:start] + data[start + 5000 :]))
+    with pytest.raises(CorruptZipError):
+        inspect_zip(z)
+    # a local header that is not one
+    data[0:4] = b"XXXX"
+    z.write_bytes(bytes(data))
+    with pytest.raises(CorruptZipError, match="local file header"):
+        inspect_zip(z)

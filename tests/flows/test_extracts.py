@@ -88,6 +88,22 @@ def test_incremental_brings_the_warehouse_to_the_simulators_state(
         assert ours == theirs
 
 
+@pytest.mark.parametrize("kind", ["corrupt_zip", "truncate_zip"])
+def test_a_damaged_download_is_downloaded_again_and_loaded_once(
+    sim: SimServer, rt: Runtime, kind: str
+) -> None:
+    # Downloads check the zip's structure only; a bad CRC is found by the load (which reads
+    # every byte): nothing of the page is loaded and the page is downloaded again.
+    sim.state.configure(per_page=800)
+    sim.state.add_fault(kind, path="*/read/*/result", count=1)
+    summary = export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    assert summary.rows_loaded == len(sim.state.store(ORG, "crm", "Leads")) == 2000
+    assert len({r["id"] for r in live_rows(rt, "crm_Leads")}) == 2000  # one row per id
+    downloads = sim.state.stats.snapshot()["downloads"]
+    assert sorted(downloads.values()) == [1, 1, 2]  # one page twice, no job created again
+    assert summary.bulk_jobs_created == jobs_created(sim, "Leads") == 3
+
+
 def test_backfill_splits_big_windows_and_rerun_is_a_noop(sim: SimServer, rt: Runtime) -> None:
     records = dict(sim.state.config.records, Deals=400)
     sim.state.configure(per_page=120, records=records)

@@ -9,7 +9,7 @@ import pytest
 
 from connectors.fields import FieldSpec
 from transforms.csv_reader import BulkCsv
-from transforms.errors import CsvFormatError
+from transforms.errors import CsvFormatError, DamagedZipError
 from transforms.rejects import RejectsCollector, read_rejects
 from transforms.schema import build_page_schema
 
@@ -172,7 +172,7 @@ def test_a_consumer_stopping_early_stops_the_reading_thread(tmp_path: Path) -> N
     assert not [t for t in threading.enumerate() if t.name == "csv-prefetch"]
 
 
-def test_a_member_with_a_bad_crc_is_a_csv_format_error(tmp_path: Path) -> None:
+def test_a_member_with_a_bad_crc_is_a_damaged_zip_to_download_again(tmp_path: Path) -> None:
     path = write_zip(tmp_path, "job1", CSV_TEXT)
     data = bytearray(path.read_bytes())
     central = data.find(b"PK\x01\x02")
@@ -181,5 +181,5 @@ def test_a_member_with_a_bad_crc_is_a_csv_format_error(tmp_path: Path) -> None:
     data[local + 14 : local + 18] = wrong
     data[central + 16 : central + 20] = wrong
     path.write_bytes(bytes(data))
-    with pytest.raises(CsvFormatError, match="CRC"):
+    with pytest.raises(DamagedZipError, match="CRC"):
         read_all(path, tmp_path)
