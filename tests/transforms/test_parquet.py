@@ -10,7 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from transforms.errors import InvalidIdentifierError
-from transforms.parquet import BackgroundPageWriter, open_page_writer, partition_dir
+from transforms.parquet import (
+    BackgroundPageWriter,
+    PageParquetWriter,
+    open_page_writer,
+    partition_dir,
+)
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64()), ("tags", pa.list_(pa.string()))])
 WHEN = datetime(2025, 3, 2, 23, 30, tzinfo=UTC)
@@ -27,10 +32,8 @@ def batch(start: int, rows: int) -> pa.RecordBatch:
     )
 
 
-def write_page(
-    root: Path, job_id: str, batches: list[pa.RecordBatch], row_group_rows: int = 1000
-) -> tuple[Path, ...]:
-    with open_page_writer(
+def page_writer(root: Path, job_id: str, row_group_rows: int = 1000) -> PageParquetWriter:
+    return open_page_writer(
         root,
         product="crm",
         module="Leads",
@@ -39,7 +42,13 @@ def write_page(
         file_stem=job_id,
         schema=SCHEMA,
         row_group_rows=row_group_rows,
-    ) as writer:
+    )
+
+
+def write_page(
+    root: Path, job_id: str, batches: list[pa.RecordBatch], row_group_rows: int = 1000
+) -> tuple[Path, ...]:
+    with page_writer(root, job_id, row_group_rows) as writer:
         for b in batches:
             writer.write(b)
         return writer.commit()
@@ -116,19 +125,7 @@ def test_partition_values_are_checked() -> None:
 
 
 def _writer(root: Path, job_id: str) -> BackgroundPageWriter:
-    return BackgroundPageWriter(
-        open_page_writer(
-            root,
-            product="crm",
-            module="Leads",
-            extracted_at=WHEN,
-            run_id="run1",
-            file_stem=job_id,
-            schema=SCHEMA,
-            row_group_rows=1000,
-        ),
-        depth=2,
-    )
+    return BackgroundPageWriter(page_writer(root, job_id), depth=2)
 
 
 def test_the_background_writer_writes_every_batch_in_order(tmp_path: Path) -> None:
