@@ -138,18 +138,20 @@ class DuckDbWarehouse(Warehouse):
         staging: str | None = None
         self._begin(table, plan)
         try:
+            inserted = False
             direct = bool(head) and self._worth_inserting_directly(table, plan, head)
             self._direct_tables.discard(table)
             if direct:
                 feed = _KeptFeed(pending, DIRECT_LOAD_MAX_BYTES)
-                if self._insert_new(table, load_schema, feed):
+                inserted = self._insert_new(table, load_schema, feed)
+                if inserted:
                     rows = merged = feed.rows
                     self._direct_tables.add(table)
                 else:  # a stored or repeated id, or a page too big to keep: stage it all
                     self._con.execute("ROLLBACK")
                     self._begin(table, plan)
                     pending = itertools.chain(feed.release(), pending)
-            if not rows:
+            if not inserted:
                 for batch in coalesce(pending, STAGE_BATCH_ROWS):
                     if staging is None:
                         staging = staging_name(table)
