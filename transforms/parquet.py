@@ -33,6 +33,11 @@ from transforms.identifiers import validate_api_name, validate_path_token
 
 DEFAULT_ROW_GROUP_ROWS = 128 * 1024
 DEFAULT_MAX_ROWS_PER_FILE = 1_000_000
+#: a column chunk whose dictionary outgrows this is written plainly from then on: picklists,
+#: owners and flags keep their dictionary; e-mails, phones and texts stop building one early.
+#: Measured on a 200,000-row Leads page: 0.70 -> 0.46 CPU seconds, 16.0 -> 14.3 MB (1 MiB,
+#: pyarrow's default, builds and drops big dictionaries)
+DICTIONARY_PAGE_LIMIT = 64 * 1024
 INCOMING_DIR = "_incoming"
 
 
@@ -144,7 +149,12 @@ class PageParquetWriter:
     def _open_file(self) -> None:
         name = f"{self.file_stem}-{len(self._files):04d}.parquet"
         self._files.append(name)
-        self._writer = pq.ParquetWriter(self._tmp / name, self.schema, compression="zstd")
+        self._writer = pq.ParquetWriter(
+            self._tmp / name,
+            self.schema,
+            compression="zstd",
+            dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT,
+        )
         self._rows_in_file = 0
 
     def _close_file(self) -> None:
