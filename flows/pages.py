@@ -98,6 +98,7 @@ def run_bulk_page(
     live: BulkReadJob | None = None
     module, page = extract.module, job.page
     redownloads = 0
+    downloaded_now = False
     if job.page_token and token_issued_at is None:
         previous = [j for j in ledger.jobs_for_extract(extract.extract_id) if j.page == page - 1]
         token_issued_at = previous[-1].completed_at if previous else None
@@ -159,10 +160,12 @@ def run_bulk_page(
                 live = None
                 continue
             job = ledger.mark_downloaded(job.job_key, path=str(zip_path), sha256=sha, size=size)
+            downloaded_now = True
             continue
-        # VERIFY: reuse the downloaded file if it is intact, then load it.
+        # VERIFY: reuse the downloaded file if it is intact (a file downloaded by this step
+        # was hashed as it streamed in), then load it.
         path = Path(job.file_path) if job.file_path else None
-        if path is None or not path.exists() or sha256_of(path) != job.sha256:
+        if path is None or not (downloaded_now or _unchanged(path, job.sha256)):
             log.warning("%s: downloaded file missing or changed; downloading again", job.job_key)
             job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
             continue
@@ -178,6 +181,11 @@ def run_bulk_page(
             redownloads += 1
             log.warning("%s: %s; downloading again", job.job_key, exc)
             job = ledger.mark_download_invalid(job.job_key, f"damaged zip ({exc.reason})")
+            downloaded_now = False
+
+
+def _unchanged(path: Path, sha256: str | None) -> bool:
+    return path.exists() and sha256_of(path) == sha256
 
 
 def next_query_state(job: JobRecord, paging: BulkPaging) -> tuple[dict[str, Any], str | None]:

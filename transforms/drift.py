@@ -183,6 +183,8 @@ def coerce_array(values: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.
 
 def align_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Give ``batch`` exactly ``schema``'s columns: cast present ones, null-fill missing ones."""
+    if batch.schema.equals(schema):  # the usual case: no drift, nothing to do per column
+        return batch
     arrays = []
     for field in schema:
         index = batch.schema.get_field_index(field.name)
