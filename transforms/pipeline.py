@@ -1,7 +1,8 @@
 """One call per downloaded bulk-read page: zip -> typed Arrow -> Parquet and/or warehouse.
 
 `load_page` streams the page once: each typed batch goes to the page's Parquet writer (its
-own thread) and to the warehouse as it is read, so memory stays bounded by the CSV block size.
+own thread) and to the warehouse as it is read. Memory stays bounded: a few CSV blocks in
+flight, a Parquet row group, and (for a load straight into the table) at most one page kept.
 The warehouse merge and the Parquet commit happen only after the whole page was read; any
 failure leaves both the table and the Parquet partition as they were. Calling `load_page`
 again for the same page is safe: its Parquet files are replaced and the merge on ``id``
