@@ -24,6 +24,10 @@ zip while the job "runs", which on this 2-core machine would otherwise take CPU 
 while ours loads the previous page; Zoho does that work on its own servers. A job whose
 zip is late completes late, which counts as time blocked on Zoho, not as client work.
 
+With ``--callbacks`` ours runs the way a deployment Zoho can reach would: a callback
+receiver on loopback (``RunSettings.callback_listen``), so each page's wait ends when its job
+does and a job costs one status call.
+
 Zoho's times are realistic but scaled: jobs take ``--job-seconds`` (20-120 s) times
 ``--time-scale``; the production poll policy (``RunSettings`` defaults) and download limit
 (10 a minute) are scaled by the same factor, so polls per job are what production would see.
@@ -87,6 +91,8 @@ class E2EConfig:
     #: own servers, so on this 2-core machine the simulator takes only the CPU the measured
     #: client leaves idle (0 lets it compete, as before)
     sim_nice: int = 19
+    #: ours waits for Zoho's bulk-read callbacks (a receiver on loopback) instead of polling
+    callbacks: bool = False
     seed: int | None = None
     profile: bool = False
     #: also run the real Prefect flow (DuckDB) to measure Prefect's own overhead
@@ -281,6 +287,7 @@ class Bench:
             "data_dir": str(data_dir),
             "warehouse_url": warehouse_url,
             "time_scale": self.config.time_scale,
+            "callbacks": self.config.callbacks,
             "profile": str(self.workdir / f"{name}.prof") if self.config.profile else None,
         }
         leg = self._leg(name, spec)
@@ -550,6 +557,11 @@ def parse_args(argv: list[str] | None) -> tuple[E2EConfig, Path | None]:
         default=19,
         help="CPU priority (nice) of the simulator process; 0 lets it compete with ours",
     )
+    parser.add_argument(
+        "--callbacks",
+        action="store_true",
+        help="ours receives Zoho's bulk-read callbacks (on loopback) instead of polling",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile ours (slows it)")
     parser.add_argument(
         "--prefect", action="store_true", help="also run the real Prefect export flow (DuckDB)"
@@ -574,6 +586,7 @@ def parse_args(argv: list[str] | None) -> tuple[E2EConfig, Path | None]:
         naive_duckdb_pages=args.naive_duckdb_pages or None,
         seed=args.seed,
         sim_nice=args.sim_nice,
+        callbacks=args.callbacks,
         profile=args.profile,
         prefect=args.prefect,
         workdir=args.workdir,

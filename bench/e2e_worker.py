@@ -149,6 +149,7 @@ def scaled_settings(spec: dict[str, Any]) -> RunSettings:
         poll_interval_s=production.poll_interval_s * scale,
         poll_max_interval_s=production.poll_max_interval_s * scale,
         downloads_per_minute=max(1, round(production.downloads_per_minute / scale)),
+        callback_listen="127.0.0.1:0" if spec.get("callbacks") else None,
     )
 
 

@@ -203,8 +203,11 @@ def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkRead
     """Spend the job's 50 credits from the budget, then create it (refunded if it fails)."""
     what = f"bulk-read create {extract.product} {extract.module} page {job.page}"
     rt.budget.spend(BULK_READ_CREATE, what, job.job_key)
+    callback_url = rt.callbacks.url if rt.callbacks is not None else None
     try:
-        return rt.client(extract.product).bulk_read.create_job(BulkReadQuery.from_state(job.query))
+        return rt.client(extract.product).bulk_read.create_job(
+            BulkReadQuery.from_state(job.query), callback_url=callback_url
+        )
     except Exception:
         rt.ledger.record_spend(rt.org, -BULK_READ_CREATE, f"refund: {what} failed", job.job_key)
         raise
@@ -258,7 +261,10 @@ def _wait(
         if on_poll is not None:
             on_poll(job, state.raw_state, polls)
 
-    _sleep_until_expected_done(rt, extract, job)
+    if rt.callbacks is not None:  # Zoho says when the job ends; polls only if it never does
+        rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
+    else:
+        _sleep_until_expected_done(rt, extract, job)
     try:
         return rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
     finally:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from flows.budget import PLAIN_CALL, CreditBudget
+from flows.callbacks import CallbackReceiver
 from flows.ledger import Ledger
 from flows.settings import RunSettings, ZohoConnection
 
@@ -74,6 +75,8 @@ class Runtime:
     #: DuckDB connections are not shared between threads: loads take turns.
     load_lock: threading.Lock = field(default_factory=threading.Lock)
     downloads: DownloadPacer = field(default_factory=lambda: DownloadPacer(10))
+    #: Zoho's bulk-read callbacks, when ``settings.callback_listen`` is set
+    callbacks: CallbackReceiver | None = None
 
     @property
     def org(self) -> str:
@@ -116,6 +119,8 @@ class Runtime:
         self._clients.clear()
         self.ledger.engine.dispose()
         self.warehouse.close()
+        if self.callbacks is not None:
+            self.callbacks.close()
 
 
 _RUNTIMES: dict[str, Runtime] = {}
@@ -165,6 +170,9 @@ def open_runtime(connection: ZohoConnection, settings: RunSettings) -> Runtime:
     ledger = Ledger(ledger_engine(warehouse, settings.effective_warehouse_url))
     ledger.create_schema()
     budget = CreditBudget(ledger, connection.org_id, settings.credit_budget)
+    callbacks = None
+    if settings.callback_listen:
+        callbacks = CallbackReceiver(settings.callback_listen, settings.callback_url)
     return Runtime(
         connection,
         settings,
@@ -172,6 +180,7 @@ def open_runtime(connection: ZohoConnection, settings: RunSettings) -> Runtime:
         warehouse,
         budget,
         downloads=DownloadPacer(settings.downloads_per_minute),
+        callbacks=callbacks,
     )
 
 

@@ -72,6 +72,8 @@ _ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ZOHO_ETL_CREDIT_BUDGET", "credit_budget", int),
     ("ZOHO_ETL_CONCURRENCY", "concurrency", int),
     ("ZOHO_ETL_DOWNLOADS_PER_MINUTE", "downloads_per_minute", int),
+    ("ZOHO_ETL_CALLBACK_LISTEN", "callback_listen", str),
+    ("ZOHO_ETL_CALLBACK_URL", "callback_url", str),
 )
 
 
@@ -96,6 +98,13 @@ class RunSettings(BaseModel):
     poll_max_interval_s: float = Field(default=60.0, gt=0)
     #: Zoho serves at most 10 bulk-read result downloads a minute per org (then 429).
     downloads_per_minute: int = Field(default=10, ge=1)
+    #: Receive Zoho's bulk-read callbacks on this local ``HOST:PORT`` (`flows.callbacks`):
+    #: a page's wait ends when its job does, with one status call. Unset: poll only.
+    callback_listen: str | None = None
+    #: the URL Zoho is given, when it differs from the listen address (a proxy, a tunnel)
+    callback_url: str | None = None
+    #: with callbacks on, how long a page waits for its callback before polling as usual
+    callback_fallback_s: float = Field(default=600.0, gt=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RunSettings:

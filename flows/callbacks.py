@@ -1,0 +1,103 @@
+"""Receive Zoho's bulk-read callbacks, so a page's wait ends when its job does.
+
+Zoho POSTs ``{"data": [JobDetail]}`` to a job's ``callback.url`` when the job completes or
+fails (``shared/docs/zoho-bulk-api.md`` §1.7; retries, headers and signatures are UNCERTAIN,
+so nothing here relies on them). `CallbackReceiver` is a small HTTP server in the flow's
+process: a callback only *wakes* the page waiting for that job id, which then asks Zoho for
+the job's status as usual (one status call, authenticated). A forged or repeated POST can
+therefore cost one status call and nothing else; a callback that never comes (lost, or Zoho
+cannot reach the URL) leaves the page polling after ``fallback_s``, as without callbacks.
+
+The server must be reachable from Zoho: ``listen`` is the local ``host:port`` it binds
+(port 0 picks a free one), ``public_url`` the address Zoho is given (default: the bound
+address, which suits the simulator and a host Zoho can reach directly).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+log = logging.getLogger("flows.callbacks")
+CALLBACK_PATH = "/zoho/bulk-read-callback"
+#: a callback body is one job's details: a few KB
+MAX_BODY_BYTES = 1 << 20
+
+
+class CallbackReceiver:
+    """An HTTP server that turns bulk-read callbacks into per-job events."""
+
+    def __init__(self, listen: str, public_url: str | None = None) -> None:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"callback listen address must be HOST:PORT, got {listen!r}")
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, int(port)), _handler_for(self))
+        self._server.daemon_threads = True
+        bound_host, bound_port = self._server.server_address[:2]
+        base = public_url.rstrip("/") if public_url else f"http://{bound_host!s}:{bound_port}"
+        self.url = base + CALLBACK_PATH
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="zoho-callbacks", daemon=True
+        )
+        self._thread.start()
+
+    def wait_for(self, job_id: str, timeout: float) -> bool:
+        """Block until Zoho said job ``job_id`` ended (True) or ``timeout`` s passed."""
+        if self._event(job_id).wait(timeout):
+            with self._lock:
+                self._events.pop(job_id, None)
+            return True
+        return False
+
+    def notify(self, job_id: str) -> None:
+        """Job ``job_id`` ended (a callback came, maybe before anyone waits for it)."""
+        self._event(job_id).set()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _event(self, job_id: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(job_id, threading.Event())
+
+
+def job_ids(body: bytes) -> list[str]:
+    """The job ids of a callback body (``{"data": [{"id": ...}, ...]}``); [] if malformed."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [str(d["id"]) for d in data if isinstance(d, dict) and d.get("id") is not None]
+
+
+def _handler_for(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            if self.path.split("?", 1)[0] != CALLBACK_PATH:
+                self.send_error(HTTPStatus.NOT_FOUND)
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= MAX_BODY_BYTES:
+                self.send_error(HTTPStatus.BAD_REQUEST)
+                return
+            ids = job_ids(self.rfile.read(length))
+            for job_id in ids:
+                receiver.notify(job_id)
+            self.send_response(HTTPStatus.OK if ids else HTTPStatus.BAD_REQUEST)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("callback %s", format % args)
+
+    return Handler
