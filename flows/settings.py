@@ -18,6 +18,8 @@ Environment variables:
 ``ZOHO_ETL_CONCURRENCY``        modules / windows run at once (default 4)
 ``ZOHO_ETL_POLL_INTERVAL``      first bulk-job poll interval in seconds (default 5, doubling)
 ``ZOHO_ETL_DOWNLOADS_PER_MINUTE``  result downloads per minute (Zoho: 10, the default)
+``ZOHO_ETL_CALLBACK_LISTEN``    receive bulk-read callbacks on this HOST:PORT (unset: poll)
+``ZOHO_ETL_CALLBACK_URL``       the callback URL Zoho is given (default: the listen address)
 ==============================  ==========================================================
 """
 
