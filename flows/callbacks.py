@@ -3,10 +3,12 @@
 Zoho POSTs ``{"data": [JobDetail]}`` to a job's ``callback.url`` when the job completes or
 fails (``shared/docs/zoho-bulk-api.md`` §1.7; retries, headers and signatures are UNCERTAIN,
 so nothing here relies on them). `CallbackReceiver` is a small HTTP server in the flow's
-process: a callback only *wakes* the page waiting for that job id, which then asks Zoho for
-the job's status as usual (one status call, authenticated). A forged or repeated POST can
-therefore cost one status call and nothing else; a callback that never comes (lost, or Zoho
-cannot reach the URL) leaves the page polling after ``fallback_s``, as without callbacks.
+process: a callback only *wakes* the page waiting for that job id (a job this process
+created, `CallbackReceiver.expect`), which then asks Zoho for the job's status as usual (one
+status call, authenticated). A forged POST can at worst end a wait early: the status call
+finds the job still running and polling carries on. A job created by an earlier, crashed
+process is polled at once; a callback that never comes (lost, or Zoho cannot reach the URL)
+leaves the page polling after ``RunSettings.callback_fallback_s``, as without callbacks.
 
 The server must be reachable from Zoho: ``listen`` is the local ``host:port`` it binds
 (port 0 picks a free one), ``public_url`` the address Zoho is given (default: the bound
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,6 +28,7 @@ log = logging.getLogger("flows.callbacks")
 CALLBACK_PATH = "/zoho/bulk-read-callback"
 #: a callback body is one job's details: a few KB
 MAX_BODY_BYTES = 1 << 20
+MAX_UNCLAIMED = 1024
 
 
 class CallbackReceiver:
@@ -35,6 +39,8 @@ class CallbackReceiver:
         if not host or not port.isdigit():
             raise ValueError(f"callback listen address must be HOST:PORT, got {listen!r}")
         self._events: dict[str, threading.Event] = {}
+        #: callbacks of jobs not (yet) expected: bounded, so forged posts cannot fill memory
+        self._unclaimed: deque[str] = deque(maxlen=MAX_UNCLAIMED)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, int(port)), _handler_for(self))
         self._server.daemon_threads = True
@@ -46,26 +52,40 @@ class CallbackReceiver:
         )
         self._thread.start()
 
+    def expect(self, job_id: str) -> None:
+        """A job was created with this receiver's URL: its callback will be waited for."""
+        with self._lock:
+            event = self._events.setdefault(job_id, threading.Event())
+            if job_id in self._unclaimed:  # its callback beat the create call's response
+                event.set()
+
     def wait_for(self, job_id: str, timeout: float) -> bool:
-        """Block until Zoho said job ``job_id`` ended (True) or ``timeout`` s passed."""
-        if self._event(job_id).wait(timeout):
-            with self._lock:
-                self._events.pop(job_id, None)
-            return True
-        return False
+        """Block until Zoho said job ``job_id`` ended (True) or ``timeout`` s passed.
+
+        A job this receiver does not expect (created by an earlier process, whose callback
+        went there) returns False at once: poll it.
+        """
+        with self._lock:
+            event = self._events.get(job_id)
+        if event is None or not event.wait(timeout):
+            return False
+        with self._lock:
+            self._events.pop(job_id, None)
+        return True
 
     def notify(self, job_id: str) -> None:
-        """Job ``job_id`` ended (a callback came, maybe before anyone waits for it)."""
-        self._event(job_id).set()
+        """Job ``job_id`` ended (a callback came)."""
+        with self._lock:
+            event = self._events.get(job_id)
+            if event is None:
+                self._unclaimed.append(job_id)
+        if event is not None:
+            event.set()
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
-
-    def _event(self, job_id: str) -> threading.Event:
-        with self._lock:
-            return self._events.setdefault(job_id, threading.Event())
 
 
 def job_ids(body: bytes) -> list[str]:

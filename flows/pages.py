@@ -205,12 +205,15 @@ def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkRead
     rt.budget.spend(BULK_READ_CREATE, what, job.job_key)
     callback_url = rt.callbacks.url if rt.callbacks is not None else None
     try:
-        return rt.client(extract.product).bulk_read.create_job(
+        live = rt.client(extract.product).bulk_read.create_job(
             BulkReadQuery.from_state(job.query), callback_url=callback_url
         )
     except Exception:
         rt.ledger.record_spend(rt.org, -BULK_READ_CREATE, f"refund: {what} failed", job.job_key)
         raise
+    if rt.callbacks is not None:
+        rt.callbacks.expect(live.id)
+    return live
 
 
 def _create_next_job(

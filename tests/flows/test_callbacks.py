@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def post(url: str, body: object) -> int:
 
 
 def test_a_callback_wakes_the_page_waiting_for_its_job(receiver: CallbackReceiver) -> None:
+    receiver.expect("42")
     woke: list[bool] = []
     waiter = threading.Thread(target=lambda: woke.append(receiver.wait_for("42", 5.0)))
     waiter.start()
@@ -39,12 +41,23 @@ def test_a_callback_wakes_the_page_waiting_for_its_job(receiver: CallbackReceive
     assert woke == [True]
 
 
-def test_a_callback_before_the_wait_is_kept_and_others_time_out(
-    receiver: CallbackReceiver,
-) -> None:
+def test_a_callback_before_the_wait_or_the_expect_is_kept(receiver: CallbackReceiver) -> None:
+    receiver.expect("7")
     assert post(receiver.url, {"data": [{"id": "7", "state": "FAILURE"}]}) == 200
     assert receiver.wait_for("7", 0.01)
-    assert not receiver.wait_for("8", 0.05)
+    assert post(receiver.url, {"data": [{"id": "9", "state": "COMPLETED"}]}) == 200
+    receiver.expect("9")  # the callback beat the create call's response
+    assert receiver.wait_for("9", 0.01)
+    receiver.expect("8")
+    assert not receiver.wait_for("8", 0.05)  # no callback: the caller polls
+
+
+def test_a_job_this_process_did_not_create_is_not_waited_for(
+    receiver: CallbackReceiver,
+) -> None:
+    started = time.monotonic()
+    assert not receiver.wait_for("created-before-a-crash", 30.0)
+    assert time.monotonic() - started < 1.0
 
 
 def test_bad_callbacks_are_refused_and_wake_nobody(receiver: CallbackReceiver) -> None:
@@ -52,6 +65,7 @@ def test_bad_callbacks_are_refused_and_wake_nobody(receiver: CallbackReceiver) -
     assert post(base + "/elsewhere", {"data": [{"id": "1"}]}) == 404
     assert post(receiver.url, b"not json") == 400
     assert post(receiver.url, {"data": "1"}) == 400
+    receiver.expect("1")
     assert not receiver.wait_for("1", 0.05)
 
 
