@@ -98,3 +98,17 @@ def test_tiny_benchmark_with_postgres_writes_json_and_drops_its_scratch_database
     finally:
         engine.dispose()
     assert left == 0
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_with_callbacks_spends_one_status_call_per_job(tmp_path: Path) -> None:
+    config = E2EConfig(
+        **TINY, pg_url=None, skip=("naive-duckdb",), workdir=tmp_path, callbacks=True
+    )
+    document = run(config)
+    leg = document["legs"]["ours_duckdb"]
+    _check_ours(document["variants"]["ours_duckdb"], leg)
+    assert leg["sim"]["polls_per_job"] == [1] * PAGES
+    assert document["variants"]["ours_duckdb"]["credits_used"] == (
+        credit_minimum(RECORDS, PER_PAGE).total + 1  # + the field metadata
+    )
