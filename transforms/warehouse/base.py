@@ -46,6 +46,41 @@ class KeepLimitError(RuntimeError):
     """A direct load kept ``DIRECT_LOAD_MAX_BYTES``: it is aborted and the page staged."""
 
 
+class KeptBatches:
+    """A page's batches on their way into a direct load, kept for a fallback to staging.
+
+    Iterating passes ``batches`` on and keeps each one; past ``limit`` bytes kept it stops
+    with `KeepLimitError`. Any error of the page's own stream is remembered in ``error`` (a
+    driver may report it as its own). The batches not yet taken stay in ``batches``.
+    """
+
+    def __init__(self, batches: Iterator[pa.RecordBatch], limit: int) -> None:
+        self._batches = batches
+        self._limit = limit
+        self.kept: list[pa.RecordBatch] = []
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        kept_bytes = 0
+        try:
+            for batch in self._batches:
+                self.kept.append(batch)
+                self.rows += batch.num_rows
+                kept_bytes += batch.nbytes
+                if kept_bytes > self._limit:
+                    raise KeepLimitError(f"more than {self._limit} bytes kept")
+                yield batch
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def release(self) -> list[pa.RecordBatch]:
+        """The kept batches, handed over (none are kept from now on)."""
+        kept, self.kept = self.kept, []
+        return kept
+
+
 @dataclass(frozen=True)
 class LoadHooks:
     """Test and instrumentation points of a load (both default to doing nothing).

@@ -37,6 +37,7 @@ from transforms.warehouse.base import (
     DIRECT_LOAD_MAX_BYTES,
     STAGE_BATCH_ROWS,
     KeepLimitError,
+    KeptBatches,
     LoadHooks,
     LoadProgress,
     Warehouse,
@@ -142,7 +143,7 @@ class DuckDbWarehouse(Warehouse):
             direct = bool(head) and self._worth_inserting_directly(table, plan, head)
             self._direct_tables.discard(table)
             if direct:
-                feed = _KeptFeed(pending, DIRECT_LOAD_MAX_BYTES)
+                feed = KeptBatches(pending, DIRECT_LOAD_MAX_BYTES)
                 inserted = self._insert_new(table, load_schema, feed)
                 if inserted:
                     rows = merged = feed.rows
@@ -196,7 +197,7 @@ class DuckDbWarehouse(Warehouse):
         ids = pa.Table.from_batches(head).select([ID_COLUMN])
         return not self._scalar("probe_stored_ids", table, ids)
 
-    def _insert_new(self, table: str, schema: pa.Schema, feed: _KeptFeed) -> bool:
+    def _insert_new(self, table: str, schema: pa.Schema, feed: KeptBatches) -> bool:
         """INSERT the whole page in one statement; False if an id was not new (see module).
 
         DuckDB pulls the batches as they are read (one statement compresses full row groups
@@ -301,37 +302,3 @@ class DuckDbWarehouse(Warehouse):
             self._con.unregister(_DELETIONS_VIEW)
             self._con.execute(render(DIALECT, "drop_table", staging=deletions))
         return int(row[0]) if row else 0
-
-
-class _KeptFeed:
-    """The page's batches on their way into one INSERT, kept for a fallback to staging.
-
-    Past ``limit`` bytes kept it stops with `KeepLimitError`; any error of the page's own
-    stream is remembered (DuckDB reports it as its own error) so the caller can raise it.
-    """
-
-    def __init__(self, batches: Iterator[pa.RecordBatch], limit: int) -> None:
-        self._batches = batches
-        self._limit = limit
-        self.kept: list[pa.RecordBatch] = []
-        self.rows = 0
-        self.error: BaseException | None = None
-
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
-        kept_bytes = 0
-        try:
-            for batch in self._batches:
-                self.kept.append(batch)
-                self.rows += batch.num_rows
-                kept_bytes += batch.nbytes
-                if kept_bytes > self._limit:
-                    raise KeepLimitError(f"more than {self._limit} bytes kept")
-                yield batch
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def release(self) -> list[pa.RecordBatch]:
-        """The kept batches, handed over (this feed keeps none from now on)."""
-        kept, self.kept = self.kept, []
-        return kept

@@ -50,6 +50,7 @@ from transforms.schema import ID_COLUMN
 from transforms.warehouse.base import (
     DIRECT_LOAD_MAX_BYTES,
     KeepLimitError,
+    KeptBatches,
     LoadHooks,
     LoadProgress,
     Warehouse,
@@ -181,16 +182,10 @@ class PostgresWarehouse(Warehouse):
                 if first is None:  # an empty page: the DDL only
                     pass
                 elif plan.report.created_table or not self._stores_any_id(cursor, table, first):
-                    kept: list[pa.RecordBatch] = []
+                    source = itertools.chain([first], pending)
+                    feed = KeptBatches(source, DIRECT_LOAD_MAX_BYTES)
                     try:
-                        rows = copy_batches(
-                            cursor,
-                            table,
-                            schema,
-                            itertools.chain([first], pending),
-                            keep=kept,
-                            keep_limit=DIRECT_LOAD_MAX_BYTES,
-                        )
+                        rows = copy_batches(cursor, table, schema, feed)
                         merged = rows  # every row was new to the table: the merge inserts it
                     except (AdbcIntegrityError, KeepLimitError) as exc:
                         if (
@@ -203,9 +198,8 @@ class PostgresWarehouse(Warehouse):
                         con.rollback()
                         self._begin(cursor, table, plan)
                         staging, rows = self._stage_temporary(
-                            cursor, table, schema, itertools.chain(kept, pending)
+                            cursor, table, schema, itertools.chain(feed.release(), source)
                         )
-                        kept.clear()
                 else:
                     staging, rows = self._stage_temporary(
                         cursor, table, schema, itertools.chain([first], pending)
@@ -348,17 +342,14 @@ def copy_batches(
     batches: Iterable[pa.RecordBatch],
     *,
     temporary: bool = False,
-    keep: list[pa.RecordBatch] | None = None,
-    keep_limit: int | None = None,
 ) -> int:
     """Send ``batches`` (shaped like ``schema``) into ``table`` with ONE ADBC binary COPY.
 
     The COPY runs in a helper thread (ADBC releases the GIL) fed through a bounded queue,
     so this thread reads and converts batch N+1 while batch N is serialised and the server
-    stores batch N-1. ``keep`` collects every batch taken from ``batches``; past
-    ``keep_limit`` bytes kept, the COPY is aborted and `KeepLimitError` raised. If the COPY
-    fails before the end, feeding stops (the rest of ``batches`` stays unread) and its error
-    is raised; if ``batches`` raises, the COPY is aborted and that error is raised.
+    stores batch N-1. If the COPY fails before the end, feeding stops (the rest of
+    ``batches`` stays unread) and its error is raised; if ``batches`` raises (a
+    `KeptBatches` past its limit, say), the COPY is aborted and that error is raised.
     """
     slots: queue.Queue[pa.RecordBatch | type[_End] | type[_Abort]] = queue.Queue(
         maxsize=COPY_QUEUE_DEPTH
@@ -385,14 +376,8 @@ def copy_batches(
 
     worker = threading.Thread(target=run, name="pg-copy", daemon=True)
     worker.start()
-    kept_bytes = 0
     try:
         for batch in batches:
-            if keep is not None:
-                keep.append(batch)
-                kept_bytes += batch.nbytes
-                if keep_limit is not None and kept_bytes > keep_limit:
-                    raise KeepLimitError(f"more than {keep_limit} bytes kept")
             if not _offer(slots, batch, worker):
                 break  # the COPY ended early: it failed
         else:
