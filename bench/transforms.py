@@ -156,13 +156,10 @@ def _import_libraries(name: str) -> None:
     """Import what the measured code imports, before the clock starts, for every side alike.
 
     The baselines' modules (pandas, SQLAlchemy, DuckDB) are imported with `bench.baselines`
-    before timing; ours (`transforms`, and the ADBC driver its PostgreSQL loader imports on
-    first use, ~0.35 s) get the same treatment. Only imports: no connection, no data read.
+    before timing; ours (`transforms`) gets the same treatment. Only imports: no connection,
+    no data read.
     """
     import transforms  # noqa: F401
-
-    if name.startswith("ours_") and "postgresql" in name:
-        import adbc_driver_postgresql.dbapi  # noqa: F401
 
 
 def run_worker(name: str, export: Path, pages: int, work: Path, pg_url: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
--- One page's rows before the merge (ADBC path, when the page updates stored ids):
+-- One page's rows before the merge (binary path, when the page updates stored ids):
 -- temporary (no WAL, session-local buffers) and dropped by the transaction's end.
 CREATE TEMPORARY TABLE {staging} (
     {column_defs}

@@ -1,8 +1,8 @@
 """Fixtures of the transforms tests: a warehouse per dialect and a throw-away table name.
 
 ``warehouse`` runs each test on DuckDB (a file in tmp_path) and on PostgreSQL (``pg_url``:
-skipped on a laptop without PostgreSQL, failing under CI), once per staging path (ADBC
-binary COPY and CSV COPY). Table names are unique per test,
+skipped on a laptop without PostgreSQL, failing under CI), once per staging path (binary
+COPY and CSV COPY). Table names are unique per test,
 so tests can share the PostgreSQL ``test`` database with other packages' tests.
 """
 
@@ -27,7 +27,7 @@ from transforms.warehouse.postgres import PostgresWarehouse
     ]
 )
 def warehouse_kind(request: pytest.FixtureRequest) -> str:
-    """duckdb, postgresql (ADBC binary staging) or postgresql-copy (CSV COPY staging)."""
+    """duckdb, postgresql (binary COPY, the default) or postgresql-copy (CSV COPY staging)."""
     kind: str = request.param
     return kind
 
@@ -43,7 +43,7 @@ def warehouse_url(warehouse_kind: str, request: pytest.FixtureRequest, tmp_path:
 @pytest.fixture
 def warehouse(warehouse_kind: str, warehouse_url: str) -> Iterator[Warehouse]:
     opened = (
-        PostgresWarehouse(warehouse_url, ingest="copy")
+        PostgresWarehouse(warehouse_url, ingest="csv")
         if warehouse_kind == "postgresql-copy"
         else open_warehouse(warehouse_url)
     )

@@ -1,8 +1,9 @@
-"""PostgreSQL: one-transaction loads by binary COPY (ADBC), or CSV COPY staging (psycopg 3).
+"""PostgreSQL: one-transaction loads by binary COPY, or CSV COPY staging (psycopg 3).
 
-``ingest="adbc"`` (default, the fast path): a page is loaded in ONE transaction of the ADBC
-session, streamed with one binary ``COPY`` whose Arrow batches a helper thread sends while
-the caller's thread reads and converts the next ones (the server works on the other core):
+``ingest="binary"`` (default, the fast path): a page is loaded in ONE transaction, streamed
+with one binary ``COPY`` (`transforms.warehouse.pgbinary` encodes the Arrow batches column by
+column) that a helper thread writes while the caller's thread reads, converts and encodes
+the next rows (the server works on the other core):
 
 - the drift DDL (create the table, add or widen columns) runs first;
 - **direct**: when the table is new, or none of the first batch's ids is stored
@@ -10,18 +11,18 @@ the caller's thread reads and converts the next ones (the server works on the ot
   table does not hold, the merge is an insert, so the data is written once instead of into
   staging and again into the table. The page is kept in memory meanwhile (at most
   ``DIRECT_LOAD_MAX_BYTES``, else it takes the next path): a later batch repeating a stored
-  or an earlier id makes COPY fail (unique key); the transaction is rolled back and the
+  or an earlier id makes COPY fail (unique key); the COPY's savepoint is rolled back and the
   kept page takes the next path;
 - **merge**: the page is copied into a temporary staging table (``ON COMMIT DROP``), then
   ``sql/postgresql/merge.sql`` (``INSERT ... ON CONFLICT ("id") DO UPDATE``, newest
   version wins) or ``merge_dedup.sql`` merges it.
 
 Nothing is committed before the end, so a failure anywhere (injected by the hooks or not)
-leaves the table as it was, a new table absent. ``ingest="copy"``: the shared protocol of
+leaves the table as it was, a new table absent. ``ingest="csv"``: the shared protocol of
 `transforms.warehouse.base`; ``pyarrow.csv.write_csv`` serialises each batch (multi-select
 lists become array literals, built with Arrow compute) into one ``COPY ... FROM STDIN
-(FORMAT csv)`` into a temporary table, merged in one psycopg transaction. Data values never
-appear in SQL text. Sessions run with the UTC time zone.
+(FORMAT csv)`` into a staging table, merged in one transaction. Data values never appear in
+SQL text. Sessions run with the UTC time zone.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -41,8 +42,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
-from adbc_driver_manager import Error as AdbcError
-from adbc_driver_manager import IntegrityError as AdbcIntegrityError
 
 from transforms.drift import DriftPlan, align_batch
 from transforms.identifiers import quote
@@ -56,34 +55,34 @@ from transforms.warehouse.base import (
     Warehouse,
     deletions_batch,
     staging_name,
+    take_rows,
 )
 from transforms.warehouse.ddl import column_defs, drift_statements
+from transforms.warehouse.pgbinary import COPY_HEADER, COPY_TRAILER, encode_rows
 from transforms.warehouse.sql import column_list, render, template
 from transforms.warehouse.types import arrow_type
 
 DIALECT = "postgresql"
-Ingest = Literal["adbc", "copy"]
+Ingest = Literal["binary", "csv"]
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-#: converted batches waiting for the COPY thread (1 MiB of CSV each: bounded memory)
-COPY_QUEUE_DEPTH = 8
-_UNIQUE_VIOLATION = "23505"
+#: rows encoded together (NumPy and Arrow calls per column have a fixed cost to spread)
+COPY_BLOCK_ROWS = 16_384
+#: encoded batches waiting for the COPY thread (bounded memory)
+COPY_QUEUE_DEPTH = 16
 
 
 class PostgresWarehouse(Warehouse):
     """A PostgreSQL database named by a SQLAlchemy URL (``postgresql+psycopg://...``)."""
 
     dialect = DIALECT
-    driver_errors: tuple[type[BaseException], ...] = (psycopg.Error, AdbcError)
+    driver_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
 
-    def __init__(self, url: str, *, ingest: Ingest = "adbc") -> None:
-        if ingest not in ("adbc", "copy"):
-            raise ValueError(f"ingest must be 'adbc' or 'copy', not {ingest!r}")
+    def __init__(self, url: str, *, ingest: Ingest = "binary") -> None:
+        if ingest not in ("binary", "csv"):
+            raise ValueError(f"ingest must be 'binary' or 'csv', not {ingest!r}")
         parsed = sa.engine.make_url(url)
         self.ingest: Ingest = ingest
         self._where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
-        # libpq URI for ADBC; kept private, never logged (it may hold a password)
-        self._adbc_uri = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._adbc: Any = None
         params = parsed.translate_connect_args(username="user", database="dbname")
         params.update({k: v for k, v in parsed.query.items() if isinstance(v, str)})
         self._con = psycopg.connect(autocommit=True, **params)
@@ -100,9 +99,6 @@ class PostgresWarehouse(Warehouse):
         return self._con
 
     def close(self) -> None:
-        if self._adbc is not None:
-            self._adbc.close()
-            self._adbc = None
         self._con.close()
 
     def table_schema(self, table: str) -> pa.Schema | None:
@@ -141,24 +137,7 @@ class PostgresWarehouse(Warehouse):
             self._copy = (stack, stack.enter_context(cursor.copy(statement)))
         self._copy[1].write(csv_bytes(batch))
 
-    def _adbc_connection(self) -> Any:
-        if self._adbc is None:
-            import adbc_driver_postgresql.dbapi as adbc  # heavy driver: loaded when used
-
-            connection = adbc.connect(self._adbc_uri, autocommit=False)
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET TIME ZONE 'UTC'")
-                    # before the session's first temporary table: staging stays in memory
-                    cursor.execute("SET temp_buffers = '256MB'")
-                connection.commit()
-            except BaseException:
-                connection.close()
-                raise
-            self._adbc = connection
-        return self._adbc
-
-    # -- the ADBC path: one transaction per page ------------------------------------------
+    # -- the binary path: one transaction per page -------------------------------------
     def stage_and_merge(
         self,
         table: str,
@@ -168,74 +147,62 @@ class PostgresWarehouse(Warehouse):
         hooks: LoadHooks,
         progress: LoadProgress,
     ) -> tuple[int, int | None]:
-        if self.ingest != "adbc":
+        if self.ingest != "binary":
             return super().stage_and_merge(table, plan, version, batches, hooks, progress)
         schema = plan.load_schema
         pending = (align_batch(b, schema) for b in batches if b.num_rows)
-        con = self._adbc_connection()
-        try:
-            with con.cursor() as cursor:
-                first = next(pending, None)
-                self._begin(cursor, table, plan)
-                staging: str | None = None  # set when the page goes through staging + merge
-                rows, merged = 0, 0
-                if first is None:  # an empty page: the DDL only
-                    pass
-                elif plan.report.created_table or not self._stores_any_id(cursor, table, first):
-                    source = itertools.chain([first], pending)
-                    feed = KeptBatches(source, DIRECT_LOAD_MAX_BYTES)
-                    try:
-                        rows = copy_batches(cursor, table, schema, feed)
-                        merged = rows  # every row was new to the table: the merge inserts it
-                    except (AdbcIntegrityError, KeepLimitError) as exc:
-                        if (
-                            isinstance(exc, AdbcIntegrityError)
-                            and exc.sqlstate != _UNIQUE_VIOLATION
-                        ):
-                            raise
-                        # a repeated id, or a page too big to keep: start again, staging the
-                        # kept rows and the rest
-                        con.rollback()
-                        self._begin(cursor, table, plan)
-                        staging, rows = self._stage_temporary(
-                            cursor, table, schema, itertools.chain(feed.release(), source)
-                        )
-                else:
+        first = next(pending, None)
+        with self._con.transaction(), self._con.cursor() as cursor:
+            cursor.execute(template(DIALECT, "tune_merge"))
+            for statement in drift_statements(DIALECT, table, plan):
+                cursor.execute(statement)
+            staging: str | None = None  # set when the page goes through staging + merge
+            rows, merged = 0, 0
+            if first is None:  # an empty page: the DDL only
+                pass
+            elif plan.report.created_table or not self._stores_any_id(cursor, table, first):
+                source = itertools.chain([first], pending)
+                feed = KeptBatches(source, DIRECT_LOAD_MAX_BYTES)
+                try:
+                    with self._con.transaction():  # a savepoint: a failed COPY is undone alone
+                        rows = copy_batches(cursor, table, schema.names, feed)
+                    merged = rows  # every row was new to the table: the merge inserts it
+                except (psycopg.errors.UniqueViolation, KeepLimitError):
+                    # a repeated id, or a page too big to keep: stage the kept rows and the rest
                     staging, rows = self._stage_temporary(
-                        cursor, table, schema, itertools.chain([first], pending)
+                        cursor, table, schema, itertools.chain(feed.release(), source)
                     )
-                progress.staged_at = time.perf_counter()
-                if hooks.after_staging is not None:
-                    hooks.after_staging()
-                progress.step = "merging"
-                if hooks.inside_merge is not None:
-                    hooks.inside_merge()
-                if staging is not None:
-                    merged = self._merge_staged(cursor, table, staging, schema, version)
-            con.commit()
-        except BaseException:
-            with contextlib.suppress(AdbcError):
-                con.rollback()
-            raise
+            else:
+                staging, rows = self._stage_temporary(
+                    cursor, table, schema, itertools.chain([first], pending)
+                )
+            progress.staged_at = time.perf_counter()
+            if hooks.after_staging is not None:
+                hooks.after_staging()
+            progress.step = "merging"
+            if hooks.inside_merge is not None:
+                hooks.inside_merge()
+            if staging is not None:
+                merged = self._merge_staged(cursor, table, staging, schema, version)
         return rows, merged
 
-    def _begin(self, cursor: Any, table: str, plan: DriftPlan) -> None:
-        """Start the page's transaction: merge settings, then the drift DDL."""
-        cursor.execute(template(DIALECT, "tune_merge"))
-        for statement in drift_statements(DIALECT, table, plan):
-            cursor.execute(statement)
-
-    def _stores_any_id(self, cursor: Any, table: str, batch: pa.RecordBatch) -> bool:
+    def _stores_any_id(
+        self, cursor: psycopg.Cursor[Any], table: str, batch: pa.RecordBatch
+    ) -> bool:
         """Does ``table`` hold any id of ``batch``? (ids travel by COPY, never in SQL)"""
         probe = staging_name(f"probe_{table}")
         cursor.execute(render(DIALECT, "create_probe", probe=quote(probe)))
-        cursor.adbc_ingest(probe, batch.select([ID_COLUMN]), mode="append", temporary=True)
+        copy_batches(cursor, probe, [ID_COLUMN], [batch.select([ID_COLUMN])])
         cursor.execute(render(DIALECT, "probe_stored_ids", probe=quote(probe), target=quote(table)))
         row = cursor.fetchone()
         return bool(row and row[0])
 
     def _stage_temporary(
-        self, cursor: Any, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
+        self,
+        cursor: psycopg.Cursor[Any],
+        table: str,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
     ) -> tuple[str, int]:
         """COPY ``batches`` into a new temporary staging table: (its name, rows)."""
         staging = staging_name(table)
@@ -243,17 +210,21 @@ class PostgresWarehouse(Warehouse):
         cursor.execute(
             render(DIALECT, "create_staging_temp", staging=quote(staging), column_defs=defs)
         )
-        return staging, copy_batches(cursor, staging, schema, batches, temporary=True)
+        return staging, copy_batches(cursor, staging, schema.names, batches)
 
     def _merge_staged(
-        self, cursor: Any, table: str, staging: str, schema: pa.Schema, version: str
+        self,
+        cursor: psycopg.Cursor[Any],
+        table: str,
+        staging: str,
+        schema: pa.Schema,
+        version: str,
     ) -> int:
         cursor.execute(render(DIALECT, "count_duplicate_ids", staging=quote(staging)))
         counted = cursor.fetchone()
         duplicates = counted[0] if counted else 0
         cursor.execute(merge_statement(table, staging, schema.names, version, bool(duplicates)))
-        rowcount: int = cursor.rowcount
-        return rowcount
+        return cursor.rowcount
 
     def finish_staging(self, staging: str) -> None:
         if self._copy is not None:
@@ -336,50 +307,48 @@ class CopyAbortedError(RuntimeError):
 
 
 def copy_batches(
-    cursor: Any,
+    cursor: psycopg.Cursor[Any],
     table: str,
-    schema: pa.Schema,
+    columns: Sequence[str],
     batches: Iterable[pa.RecordBatch],
-    *,
-    temporary: bool = False,
 ) -> int:
-    """Send ``batches`` (shaped like ``schema``) into ``table`` with ONE ADBC binary COPY.
+    """Send ``batches`` (their columns named ``columns``) into ``table`` with ONE binary COPY.
 
-    The COPY runs in a helper thread (ADBC releases the GIL) fed through a bounded queue,
-    so this thread reads and converts batch N+1 while batch N is serialised and the server
-    stores batch N-1. If the COPY fails before the end, feeding stops (the rest of
-    ``batches`` stays unread) and its error is raised; if ``batches`` raises (a
-    `KeptBatches` past its limit, say), the COPY is aborted and that error is raised.
+    This thread encodes (`transforms.warehouse.pgbinary`, ``COPY_BLOCK_ROWS`` at a time)
+    while a helper thread writes what is encoded to the connection, and the server stores
+    it: the queue between them holds at most ``COPY_QUEUE_DEPTH`` encoded batches. If the COPY
+    fails before the end, encoding stops (the rest of ``batches`` stays unread) and its error
+    is raised; if ``batches`` raises (a `KeptBatches` past its limit, say), the COPY is
+    aborted (nothing of it is stored) and that error is raised. Returns the rows sent.
     """
-    slots: queue.Queue[pa.RecordBatch | type[_End] | type[_Abort]] = queue.Queue(
+    statement = render(DIALECT, "copy_binary", target=quote(table), columns=column_list(columns))
+    slots: queue.Queue[pa.Buffer | type[_End] | type[_Abort]] = queue.Queue(
         maxsize=COPY_QUEUE_DEPTH
     )
-
-    def stream() -> Iterator[pa.RecordBatch]:
-        while True:
-            item = slots.get()
-            if item is _End:
-                return
-            if item is _Abort:
-                raise CopyAbortedError("the page could not be read; COPY aborted")
-            assert isinstance(item, pa.RecordBatch)
-            yield item
-
-    reader = pa.RecordBatchReader.from_batches(schema, stream())
-    outcome: dict[str, Any] = {}
+    failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            outcome["rows"] = cursor.adbc_ingest(table, reader, mode="append", temporary=temporary)
+            with cursor.copy(statement) as copy:
+                copy.write(COPY_HEADER)
+                while (item := slots.get()) is not _End:
+                    if item is _Abort:
+                        raise CopyAbortedError("the page could not be read; COPY aborted")
+                    assert isinstance(item, pa.Buffer)
+                    copy.write(memoryview(item))
+                copy.write(COPY_TRAILER)
         except BaseException as exc:  # raised in the caller's thread below
-            outcome["error"] = exc
+            failure.append(exc)
 
     worker = threading.Thread(target=run, name="pg-copy", daemon=True)
     worker.start()
+    rows = 0
+    pending = iter(batches)
     try:
-        for batch in batches:
-            if not _offer(slots, batch, worker):
+        while block := take_rows(pending, COPY_BLOCK_ROWS):
+            if not all(_offer(slots, encoded, worker) for encoded in encode_rows(block)):
                 break  # the COPY ended early: it failed
+            rows += sum(batch.num_rows for batch in block)
         else:
             _offer(slots, _End, worker)
     except BaseException:
@@ -387,15 +356,14 @@ def copy_batches(
         worker.join()
         raise
     worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    rows: int = outcome["rows"]
+    if failure:
+        raise failure[0]
     return rows
 
 
 def _offer(
-    slots: queue.Queue[pa.RecordBatch | type[_End] | type[_Abort]],
-    item: pa.RecordBatch | type[_End] | type[_Abort],
+    slots: queue.Queue[pa.Buffer | type[_End] | type[_Abort]],
+    item: pa.Buffer | type[_End] | type[_Abort],
     worker: threading.Thread,
 ) -> bool:
     """Queue ``item`` for the COPY thread; False when that thread has already stopped."""
