@@ -142,12 +142,18 @@ def _numeric(column: pa.Array) -> list[Piece]:
 
 
 def _decimal_limbs(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """|value| of each decimal128 as four 32-bit limbs (most significant first), and signs."""
+    """|value| of each decimal128 as 32-bit limbs (most significant first), and signs.
+
+    Up to 18 digits a value fits the low 64-bit word: one "limb" of 64 bits then, so the
+    usual money and percent columns take one division per digit instead of four.
+    """
     raw = np.frombuffer(column.buffers()[1], "<u8", 2 * len(column), column.offset * 16)
     low, high = raw[0::2].copy(), raw[1::2].copy()
     negative = (high >> np.uint64(63)).astype(bool)
     # two's complement: |v| = ~v + 1, the carry going from the low word to the high one
     low[negative] = ~low[negative] + np.uint64(1)
+    if column.type.precision <= 18:  # |v| < 10^18 < 2^63: the high word is all sign
+        return low[np.newaxis, :], negative
     high[negative] = ~high[negative] + (low[negative] == 0).astype(np.uint64)
     mask, bits = np.uint64(0xFFFFFFFF), np.uint64(32)
     return np.stack([high >> bits, high & mask, low >> bits, low & mask]), negative
@@ -155,8 +161,12 @@ def _decimal_limbs(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _divide(limbs: np.ndarray, divisor: int) -> np.ndarray:
     """Divide the limbs in place by ``divisor`` (< 2^31); returns the remainders."""
-    remainder = np.zeros(limbs.shape[1], np.uint64)
     d = np.uint64(divisor)
+    if limbs.shape[0] == 1:  # one 64-bit limb
+        remainder = limbs[0] % d
+        limbs[0] //= d
+        return remainder
+    remainder = np.zeros(limbs.shape[1], np.uint64)
     for i in range(limbs.shape[0]):
         current = (remainder << np.uint64(32)) | limbs[i]
         limbs[i] = current // d
