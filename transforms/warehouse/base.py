@@ -102,6 +102,16 @@ class LoadProgress:
     step: str = "reading the table's columns"
     staged_at: float | None = None
 
+    def merge_next(self, hooks: LoadHooks) -> None:
+        """For loads that stage and merge in ONE transaction: staging is over, the merge is
+        next; both hooks run here, in that transaction."""
+        self.staged_at = time.perf_counter()
+        if hooks.after_staging is not None:
+            hooks.after_staging()
+        self.step = "merging"
+        if hooks.inside_merge is not None:
+            hooks.inside_merge()
+
 
 @dataclass(frozen=True)
 class MergeResult:

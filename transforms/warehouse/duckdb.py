@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -159,12 +158,7 @@ class DuckDbWarehouse(Warehouse):
                         self.create_staging(staging, load_schema)
                     self.stage(staging, batch)
                     rows += batch.num_rows
-            progress.staged_at = time.perf_counter()
-            if hooks.after_staging is not None:
-                hooks.after_staging()
-            progress.step = "merging"
-            if hooks.inside_merge is not None:
-                hooks.inside_merge()
+            progress.merge_next(hooks)
             if staging is not None:
                 merged = self._merge_statement(table, staging, plan, version)
             self._con.execute("COMMIT")

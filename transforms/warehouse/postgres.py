@@ -32,7 +32,6 @@ import io
 import itertools
 import queue
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -176,12 +175,7 @@ class PostgresWarehouse(Warehouse):
                 staging, rows = self._stage_temporary(
                     cursor, table, schema, itertools.chain([first], pending)
                 )
-            progress.staged_at = time.perf_counter()
-            if hooks.after_staging is not None:
-                hooks.after_staging()
-            progress.step = "merging"
-            if hooks.inside_merge is not None:
-                hooks.inside_merge()
+            progress.merge_next(hooks)
             if staging is not None:
                 merged = self._merge_staged(cursor, table, staging, schema, version)
         return rows, merged
