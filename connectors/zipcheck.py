@@ -328,7 +328,7 @@ def _member_chunks(
                     code="ZIP_TOO_LARGE",
                     path=where,
                 )
-            crc = zlib.crc32(chunk, crc)
+            crc = isal_zlib.crc32(chunk, crc)  # ISA-L: ~6x zlib's speed, same CRC-32
             yield chunk
         if inflater is not None and not inflater.eof:
             raise EOFError("compressed data ends before the end of the deflate stream")
