@@ -34,7 +34,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from isal import isal_zlib
 
@@ -143,19 +143,23 @@ def _open_archive(zip_path: Path) -> zipfile.ZipFile:
         raise CorruptZipError(f"{where} is not a readable zip ({exc})", path=where) from None
 
 
+def _data_offset(raw: IO[bytes], info: zipfile.ZipInfo) -> int:
+    """Where the member's (compressed) data starts, after its checked local header."""
+    raw.seek(info.header_offset)
+    signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    if signature != _LOCAL_SIGNATURE:
+        raise zipfile.BadZipFile("bad local file header")
+    offset: int = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+    return offset
+
+
 def _check_member_extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
     """The member's local header is intact and its data ends before the central directory."""
     raw = archive.fp
     try:
         if raw is None:
             raise zipfile.BadZipFile("archive is closed")
-        raw.seek(info.header_offset)
-        signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-        if signature != _LOCAL_SIGNATURE:
-            raise zipfile.BadZipFile("bad local file header")
-        data_end = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
-        data_end += info.compress_size
-        if data_end > archive.start_dir:
+        if _data_offset(raw, info) + info.compress_size > archive.start_dir:
             raise zipfile.BadZipFile("member data runs past the central directory")
     except (zipfile.BadZipFile, struct.error, OSError) as exc:
         raise _damaged(where, info.filename, exc) from None
@@ -302,11 +306,7 @@ def _member_chunks(
     size = 0
     crc = 0
     try:
-        raw.seek(info.header_offset)
-        signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-        if signature != _LOCAL_SIGNATURE:
-            raise zipfile.BadZipFile("bad local file header")
-        raw.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+        raw.seek(_data_offset(raw, info))
         inflater = isal_zlib.decompressobj(-15) if info.compress_type else None
         left = info.compress_size
         while left > 0 or (inflater is not None and inflater.unconsumed_tail):

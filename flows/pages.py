@@ -165,7 +165,11 @@ def run_bulk_page(
         # VERIFY: reuse the downloaded file if it is intact (a file downloaded by this step
         # was hashed as it streamed in), then load it.
         path = Path(job.file_path) if job.file_path else None
-        if path is None or not (downloaded_now or _unchanged(path, job.sha256)):
+        if (
+            path is None
+            or not path.exists()
+            or not (downloaded_now or sha256_of(path) == job.sha256)
+        ):
             log.warning("%s: downloaded file missing or changed; downloading again", job.job_key)
             job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
             continue
@@ -182,10 +186,6 @@ def run_bulk_page(
             log.warning("%s: %s; downloading again", job.job_key, exc)
             job = ledger.mark_download_invalid(job.job_key, f"damaged zip ({exc.reason})")
             downloaded_now = False
-
-
-def _unchanged(path: Path, sha256: str | None) -> bool:
-    return path.exists() and sha256_of(path) == sha256
 
 
 def next_query_state(job: JobRecord, paging: BulkPaging) -> tuple[dict[str, Any], str | None]:

@@ -67,22 +67,27 @@ def encode_rows(batches: Sequence[pa.RecordBatch]) -> Iterator[pa.Buffer]:
 
 
 def _encoder(field: pa.Field) -> Encoder:
+    if pa.types.is_string(field.type):
+        return _text  # chunk by chunk: the bulk of the bytes, not copied
+    encode = _array_encoder(field)
+    return lambda column: encode(column.combine_chunks())
+
+
+def _array_encoder(field: pa.Field) -> Callable[[pa.Array], list[Piece]]:
     kind = field.type
-    if pa.types.is_string(kind):
-        return _text
     if pa.types.is_list(kind) and pa.types.is_string(kind.value_type):
-        return lambda column: _text_array(column.combine_chunks())
+        return _text_array
     if pa.types.is_decimal128(kind):
-        return lambda column: _numeric(column.combine_chunks())
+        return _numeric
     if pa.types.is_timestamp(kind):
-        return lambda column: _timestamp(column.combine_chunks())
+        return _timestamp
     if pa.types.is_date32(kind):
-        return lambda column: _date(column.combine_chunks())
+        return _date
     if pa.types.is_boolean(kind):
-        return lambda column: _fixed(column.combine_chunks(), "u1", False)
+        return lambda column: _fixed(column, "u1", False)
     if kind in (pa.int16(), pa.int32(), pa.int64(), pa.float32(), pa.float64()):
         big_endian = np.dtype(kind.to_pandas_dtype()).newbyteorder(">")
-        return lambda column: _fixed(column.combine_chunks(), big_endian, 0)
+        return lambda column: _fixed(column, big_endian, 0)
     raise UnsupportedTypeError(field.name, str(kind), _DIALECT)
 
 
