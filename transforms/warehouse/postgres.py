@@ -183,11 +183,9 @@ class PostgresWarehouse(Warehouse):
     def _stores_any_id(
         self, cursor: psycopg.Cursor[Any], table: str, batch: pa.RecordBatch
     ) -> bool:
-        """Does ``table`` hold any id of ``batch``? (ids travel by COPY, never in SQL)"""
-        probe = staging_name(f"probe_{table}")
-        cursor.execute(render(DIALECT, "create_probe", probe=quote(probe)))
-        copy_batches(cursor, probe, [ID_COLUMN], [batch.select([ID_COLUMN])])
-        cursor.execute(render(DIALECT, "probe_stored_ids", probe=quote(probe), target=quote(table)))
+        """Does ``table`` hold any id of ``batch``? (the ids are one bound parameter)"""
+        ids = batch.column(ID_COLUMN).drop_null().to_pylist()
+        cursor.execute(render(DIALECT, "probe_stored_ids", target=quote(table)), {"ids": ids})
         row = cursor.fetchone()
         return bool(row and row[0])
 

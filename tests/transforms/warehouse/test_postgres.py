@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -80,5 +81,41 @@ def test_the_direct_load_falls_back_to_staging_for_big_pages_and_repeated_ids(
             assert result.rows_merged == 2
             stored = warehouse.read_table(table)
             assert stored.column("Name").to_pylist() == ["v2", "b"]
+        finally:
+            warehouse.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+
+
+@pytest.mark.postgres
+def test_a_page_into_an_existing_table_is_probed_for_stored_ids(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # new ids only: copied straight into the table; a stored id among the first rows:
+    # copied into staging only (no failed COPY into the table first), merged, newest wins
+    table = f"t_{uuid.uuid4().hex[:12]}"
+    copied_into: list[str] = []
+    copy = postgres.copy_batches
+
+    def spy(cursor: Any, target: str, *rest: Any) -> int:
+        copied_into.append("table" if target == table else "staging")
+        return copy(cursor, target, *rest)
+
+    monkeypatch.setattr(postgres, "copy_batches", spy)
+    loads = [
+        [{"id": "1", "Name": "a", "Modified_Time": at(1)}],
+        [{"id": "2", "Name": "b", "Modified_Time": at(1)}],
+        [{"id": "3", "Name": "c", "Modified_Time": at(1)},
+         {"id": "2", "Name": "b2", "Modified_Time": at(2)}],
+    ]  # fmt: skip
+    with PostgresWarehouse(pg_url) as warehouse:
+        try:
+            paths = []
+            for rows in loads:
+                copied_into.clear()
+                result = warehouse.load(table, SCHEMA, [page(rows)])
+                paths.append(list(copied_into))
+            assert paths == [["table"], ["table"], ["staging"]]
+            assert result.rows_merged == 2
+            stored = warehouse.read_table(table)
+            assert stored.column("Name").to_pylist() == ["a", "b2", "c"]
         finally:
             warehouse.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
