@@ -14,7 +14,8 @@ One run, same export, every figure measured here:
 
 Each measurement runs in its own worker process (``--worker``), so its peak RSS is its own;
 the worker times its work (interpreter start-up and imports excluded) and the parent samples
-its RSS. Stages of a few seconds run ``SHORT_STAGE_RUNS`` times (median reported).
+its RSS. Stages of a few seconds run ``SHORT_STAGE_RUNS`` times (median reported). Every
+PostgreSQL stage (ours and naive) starts after ``sync`` + ``CHECKPOINT``, untimed.
 Targets (issue 4): Parquet within 2x the floor; PostgreSQL load >= 10x faster than naive;
 peak memory < 1 GB and nearly flat from one page to all pages. JSON goes to
 ``bench/results/transforms.json``.
@@ -143,13 +144,24 @@ def _ours(export: Path, pages: int, work: Path, *, parquet: bool, warehouse: str
     return rows
 
 
-def _drop(pg_url: str, table: str) -> None:
+def _drop_tables(pg_url: str, *, settle: bool = False) -> None:
+    """Drop both benchmark tables; ``settle``: then flush every dirty page to disk.
+
+    Settling (untimed set-up of every PostgreSQL stage, ours and naive alike) writes out what
+    earlier stages left in the page cache and the WAL (``sync`` + ``CHECKPOINT``), so that
+    no stage pays for the disk writes of the one before it.
+    """
     import psycopg
     import sqlalchemy as sa
 
     params = sa.engine.make_url(pg_url).translate_connect_args(username="user", database="dbname")
     with psycopg.connect(autocommit=True, **params) as con:
-        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for table in (OURS_TABLE, NAIVE_TABLE):
+            con.execute(f'DROP TABLE IF EXISTS "{table}"')
+        if settle:
+            os.sync()
+            con.execute("CHECKPOINT")
+            os.sync()
 
 
 def _import_libraries(name: str) -> None:
@@ -182,16 +194,14 @@ def run_worker(name: str, export: Path, pages: int, work: Path, pg_url: str) -> 
             _zips(export, pages), pg_url, NAIVE_TABLE
         ),
     }
-    for table in (OURS_TABLE, NAIVE_TABLE):
-        if "postgresql" in name:
-            _drop(pg_url, table)
+    if "postgresql" in name:
+        _drop_tables(pg_url, settle=True)
     _import_libraries(name)
     started = time.perf_counter()
     rows = jobs[name]()
     seconds = time.perf_counter() - started
-    for table in (OURS_TABLE, NAIVE_TABLE):
-        if "postgresql" in name:
-            _drop(pg_url, table)
+    if "postgresql" in name:
+        _drop_tables(pg_url)
     shutil.rmtree(work, ignore_errors=True)
     return {"rows": rows, "seconds": round(seconds, 3), **BREAKDOWN}
 
@@ -316,10 +326,12 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "notes": (
             "Each stage runs in its own process; seconds exclude interpreter start-up and "
-            "library imports (both sides); the floor, ours_csv_to_parquet and "
-            "ours_load_postgresql run 3 times each (median seconds, runs_seconds lists all, "
-            "peak RSS the highest): a neighbour's burst on this shared 2-core machine can "
-            "double a few-second measurement, the ~50 s naive run averages it out. Peak RSS "
+            "library imports (both sides); every PostgreSQL stage starts after sync + "
+            "CHECKPOINT (no stage pays for the disk writes of the one before); the floor, "
+            "ours_csv_to_parquet and ours_load_postgresql run 3 times each (median seconds, "
+            "runs_seconds lists all, peak RSS the highest): a neighbour's burst on this shared "
+            "2-core machine can double a few-second measurement, the ~50 s naive run averages "
+            "it out. Peak RSS "
             "is that process's (PostgreSQL server memory not included). 'ours_load_*' include "
             "reading the zipped CSV, typing, staging and the merge on id in one transaction "
             "(PostgreSQL: a page of ids new to the table is copied straight into it, in that "
