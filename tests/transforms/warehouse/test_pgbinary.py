@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ import pytest
 
 from transforms.errors import UnsupportedTypeError
 from transforms.identifiers import quote
+from transforms.warehouse import postgres
 from transforms.warehouse.pgbinary import encode_rows
 from transforms.warehouse.postgres import PostgresWarehouse, copy_batches
 
@@ -174,3 +175,26 @@ def test_a_failing_read_aborts_the_copy_and_stores_nothing(
     with con.cursor() as cursor, pytest.raises(OSError, match="disk gone"):
         copy_batches(cursor, name, ["id"], batches())
     assert con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone() == (0,)
+
+
+@pytest.mark.postgres
+def test_blocks_start_small_and_double_up_to_the_block_size(
+    table: tuple[psycopg.Connection, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con, name = table
+    monkeypatch.setattr(postgres, "COPY_FIRST_BLOCK_ROWS", 2)
+    monkeypatch.setattr(postgres, "COPY_BLOCK_ROWS", 8)
+    blocks: list[int] = []
+
+    def spy(batches: Sequence[pa.RecordBatch]) -> Iterator[pa.Buffer]:
+        blocks.append(sum(batch.num_rows for batch in batches))
+        return encode_rows(batches)
+
+    monkeypatch.setattr(postgres, "encode_rows", spy)
+    ids = [f"{i:02d}" for i in range(24)]
+    batches = [pa.record_batch({"id": ids[i : i + 2]}) for i in range(0, 24, 2)]
+    with con.cursor() as cursor:
+        assert copy_batches(cursor, name, ["id"], batches) == 24
+    assert blocks == [2, 4, 8, 8, 2]
+    stored = con.execute(f"SELECT id FROM {quote(name)} ORDER BY id").fetchall()
+    assert [row[0] for row in stored] == ids
