@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             "CHECKPOINT (no stage pays for the disk writes of the one before); the floor, "
             "ours_csv_to_parquet and ours_load_postgresql run 3 times each (median seconds, "
             "runs_seconds lists all, peak RSS the highest): a neighbour's burst on this shared "
-            "2-core machine can double a few-second measurement, the ~50 s naive run averages "
+            "2-core machine can double a few-second measurement, the ~70 s naive run averages "
             "it out. Peak RSS "
             "is that process's (PostgreSQL server memory not included). 'ours_load_*' include "
             "reading the zipped CSV, typing, staging and the merge on id in one transaction "
