@@ -43,7 +43,7 @@ MODULE = "Leads"
 OURS_TABLE = "bench_transforms_leads"
 #: stages of a few seconds run this many times (median reported, every run listed): on this
 #: shared 2-core machine a neighbour's burst can double a few-second, two-core measurement,
-#: while the ~50 s naive stage averages such bursts out
+#: while the ~70 s naive stage averages such bursts out
 SHORT_STAGE_RUNS = 3
 NAIVE_TABLE = "bench_transforms_naive"
 EXTRACTED_AT = datetime(2025, 3, 2, 8, 0, tzinfo=UTC)
