@@ -164,7 +164,7 @@ def _drop_tables(pg_url: str, *, settle: bool = False) -> None:
             os.sync()
 
 
-def _import_libraries(name: str) -> None:
+def _import_libraries() -> None:
     """Import what the measured code imports, before the clock starts, for every side alike.
 
     The baselines' modules (pandas, SQLAlchemy, DuckDB) are imported with `bench.baselines`
@@ -196,7 +196,7 @@ def run_worker(name: str, export: Path, pages: int, work: Path, pg_url: str) -> 
     }
     if "postgresql" in name:
         _drop_tables(pg_url, settle=True)
-    _import_libraries(name)
+    _import_libraries()
     started = time.perf_counter()
     rows = jobs[name]()
     seconds = time.perf_counter() - started

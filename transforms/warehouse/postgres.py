@@ -155,9 +155,7 @@ class PostgresWarehouse(Warehouse):
         pending = (align_batch(b, schema) for b in batches if b.num_rows)
         first = next(pending, None)
         with self._con.transaction(), self._con.cursor() as cursor:
-            cursor.execute(template(DIALECT, "tune_merge"))
-            for statement in drift_statements(DIALECT, table, plan):
-                cursor.execute(statement)
+            _begin(cursor, table, plan)
             staging: str | None = None  # set when the page goes through staging + merge
             rows, merged = 0, 0
             if first is None:  # an empty page: the DDL only
@@ -237,18 +235,11 @@ class PostgresWarehouse(Warehouse):
     def merge(
         self, table: str, staging: str, plan: DriftPlan, version: str, hooks: LoadHooks
     ) -> int | None:
-        columns = plan.load_schema.names
         with self._con.transaction(), self._con.cursor() as cursor:
-            cursor.execute(template(DIALECT, "tune_merge"))
-            for statement in drift_statements(DIALECT, table, plan):
-                cursor.execute(statement)
+            _begin(cursor, table, plan)
             if hooks.inside_merge is not None:
                 hooks.inside_merge()
-            cursor.execute(render(DIALECT, "count_duplicate_ids", staging=quote(staging)))
-            counted = cursor.fetchone()
-            duplicates = counted[0] if counted else 0
-            cursor.execute(merge_statement(table, staging, columns, version, bool(duplicates)))
-            return cursor.rowcount
+            return self._merge_staged(cursor, table, staging, plan.load_schema, version)
 
     def drop_staging(self, staging: str) -> None:
         self._abort_copy()
@@ -270,6 +261,13 @@ class PostgresWarehouse(Warehouse):
                     return cursor.rowcount
         finally:
             self._con.execute(render(DIALECT, "drop_table", staging=deletions))
+
+
+def _begin(cursor: psycopg.Cursor[Any], table: str, plan: DriftPlan) -> None:
+    """The start of a page's transaction: merge settings, then the drift DDL."""
+    cursor.execute(template(DIALECT, "tune_merge"))
+    for statement in drift_statements(DIALECT, table, plan):
+        cursor.execute(statement)
 
 
 def merge_statement(
