@@ -20,6 +20,7 @@ def build_task_runner(settings: RunSettings) -> Any:
     """A fresh, not yet started task runner for ``settings``."""
     if settings.task_runner == "threads":
         return ThreadPoolTaskRunner(max_workers=settings.concurrency)
+    import dask
     from prefect_dask import DaskTaskRunner
 
     if settings.dask_address:
@@ -29,6 +30,13 @@ def build_task_runner(settings: RunSettings) -> Any:
                 "use --warehouse-url postgresql+psycopg://... with --dask-address"
             )
         return DaskTaskRunner(address=settings.dask_address)
+    # The worker's statistical profiler calls sys._current_frames() every 10 ms from the
+    # event loop thread. In this process, on CPython 3.11 before 3.11.9, that can deadlock
+    # the interpreter (python/cpython#106883: a garbage collection inside it frees a
+    # threading.local while the thread-list lock is held); a CI run of the Dask flow test
+    # hung so. Nobody reads that profile here (no dashboard), so the local cluster runs
+    # without it.
+    dask.config.set({"distributed.worker.profile.enabled": False})
     return DaskTaskRunner(
         cluster_kwargs={
             "n_workers": 1,
