@@ -119,3 +119,45 @@ def test_a_page_into_an_existing_table_is_probed_for_stored_ids(
             assert stored.column("Name").to_pylist() == ["a", "b2", "c"]
         finally:
             warehouse.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+
+
+def _primary_key(con: psycopg.Connection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT a.attname FROM pg_index AS i JOIN pg_attribute AS a"
+        " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+        " WHERE i.indrelid = to_regclass(%s) AND i.indisprimary",
+        [quote(table)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("rows", "merged", "names"),
+    [
+        ([("1", "a", 1), ("2", "b", 1)], 2, ["a", "b"]),
+        ([("1", "v1", 1), ("2", "b", 1), ("1", "v2", 2)], 2, ["v2", "b"]),
+        ([], 0, []),
+    ],
+    ids=["new-ids", "repeated-id", "empty-page"],
+)
+def test_a_new_table_gets_its_primary_key_however_its_first_page_loads(
+    pg_url: str, rows: list[tuple[str, str, int]], merged: int, names: list[str]
+) -> None:
+    # new ids: copied in, then keyed; a repeated id: adding the key fails, the savepoint
+    # is rolled back, the key is added to the empty table and the page merged; no rows:
+    # created with its key. Every way, a later page merges on that key.
+    table = f"t_{uuid.uuid4().hex[:12]}"
+    first = [{"id": i, "Name": name, "Modified_Time": at(v)} for i, name, v in rows]
+    with PostgresWarehouse(pg_url) as warehouse:
+        try:
+            result = warehouse.load(table, SCHEMA, [page(first)] if first else [])
+            assert result.rows_merged == merged
+            assert _primary_key(warehouse.connection, table) == ["id"]
+            assert warehouse.read_table(table).column("Name").to_pylist() == names
+            newer = {"id": "1", "Name": "z", "Modified_Time": at(3)}
+            warehouse.load(table, SCHEMA, [page([newer])])
+            stored = warehouse.read_table(table)
+            assert stored.column("Name").to_pylist() == ["z", *names[1:]]
+        finally:
+            warehouse.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
