@@ -26,12 +26,15 @@ def column_defs(dialect: str, schema: pa.Schema) -> str:
     )
 
 
-def drift_statements(dialect: str, table: str, plan: DriftPlan) -> list[str]:
-    """CREATE TABLE for a new table, else ADD COLUMN / ALTER COLUMN TYPE per the plan."""
+def drift_statements(
+    dialect: str, table: str, plan: DriftPlan, *, create: str = "create_table"
+) -> list[str]:
+    """CREATE TABLE (the ``create`` template) for a new table, else ADD COLUMN / ALTER
+    COLUMN TYPE per the plan."""
     target = quote(table)
     if plan.report.created_table:
         defs = column_defs(dialect, plan.target_schema)
-        return [render(dialect, "create_table", target=target, column_defs=defs)]
+        return [render(dialect, create, target=target, column_defs=defs)]
     statements = [
         render(
             dialect,

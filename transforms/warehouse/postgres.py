@@ -280,13 +280,8 @@ def _begin(cursor: psycopg.Cursor[Any], table: str, plan: DriftPlan, *, keyed: b
     adds it once the page is in).
     """
     cursor.execute(template(DIALECT, "tune_merge"))
-    if plan.report.created_table and not keyed:
-        defs = column_defs(DIALECT, plan.target_schema)
-        cursor.execute(
-            render(DIALECT, "create_table_unkeyed", target=quote(table), column_defs=defs)
-        )
-        return
-    for statement in drift_statements(DIALECT, table, plan):
+    create = "create_table" if keyed else "create_table_unkeyed"
+    for statement in drift_statements(DIALECT, table, plan, create=create):
         cursor.execute(statement)
 
 
