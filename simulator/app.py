@@ -29,6 +29,9 @@ from simulator import (
     routes_rest,
     upload,
 )
+from simulator.creator import routes_bulk as creator_bulk
+from simulator.creator import routes_data as creator_data
+from simulator.creator import routes_meta as creator_meta
 from simulator.deps import inner_path
 from simulator.downloads import quiet_dropped_connections
 from simulator.errors import OAuthError, ZohoApiError, internal_error, too_many_requests
@@ -45,6 +48,9 @@ ROUTERS = (
     bulk_write.recruit_router,
     bulk_write.download_router,
     upload.router,
+    creator_meta.router,
+    creator_data.router,
+    creator_bulk.router,
 )
 _IDS = re.compile(r"/\d{6,}(?=/|$)")
 
