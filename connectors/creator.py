@@ -21,8 +21,11 @@ from urllib.parse import quote
 
 import requests
 
+from connectors.auth import OAuthCredentials, TokenManager
 from connectors.creator_api import (
     APPLICATIONS_PATH,
+    CREATOR_COSTS,
+    CREATOR_DATA_CENTRES,
     DELETE_BATCH,
     FIELDS_PATH,
     FORMS_PATH,
@@ -36,10 +39,12 @@ from connectors.creator_api import (
     REPORTS_PATH,
 )
 from connectors.creator_errors import CreatorNoRecordsError, creator_error
-from connectors.credits import CallType
+from connectors.credits import CallType, CreditMeter
+from connectors.datacenters import Endpoints
 from connectors.errors import QueryValidationError, UnexpectedResponseError
 from connectors.http import ZohoHttp, url_path
 from connectors.responses import json_or_none
+from connectors.retry import RetryPolicy
 
 log = logging.getLogger("connectors.creator")
 
@@ -83,6 +88,28 @@ class CreatorClient:
             raise ValueError(f"api_domain must be an http(s) URL, got {api_domain!r}")
         self.http = http
         self.api_domain = api_domain.rstrip("/")
+
+    @classmethod
+    def connect(
+        cls,
+        credentials: OAuthCredentials,
+        *,
+        dc: str = "us",
+        endpoints: Endpoints | None = None,
+        meter: CreditMeter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CreatorClient:
+        """A client for one account: tokens from the data centre's accounts server, calls to
+        the token's ``api_domain``. ``meter`` defaults to Creator's costs with no budget (pass
+        ``CreatorAllowance(...).meter(used_today)`` to stop before the daily cap)."""
+        if endpoints is None:
+            if dc.lower() not in CREATOR_DATA_CENTRES:
+                known = ", ".join(sorted(CREATOR_DATA_CENTRES))
+                raise ValueError(f"Zoho Creator is not known in data centre {dc!r}; known: {known}")
+            endpoints = Endpoints.for_dc(dc)
+        tokens = TokenManager(credentials, endpoints.accounts, retry=retry)
+        http = ZohoHttp(tokens, meter or CreditMeter(CREATOR_COSTS), retry=retry)
+        return cls(http, endpoints.crm_api_for(tokens.api_domain))
 
     def url(self, template: str, **parts: str) -> str:
         quoted = {k: quote(v, safe="") for k, v in parts.items()}
