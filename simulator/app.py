@@ -29,6 +29,7 @@ from simulator import (
     routes_rest,
     upload,
 )
+from simulator.creator import routes_admin as creator_admin
 from simulator.creator import routes_bulk as creator_bulk
 from simulator.creator import routes_data as creator_data
 from simulator.creator import routes_meta as creator_meta
@@ -51,6 +52,7 @@ ROUTERS = (
     creator_meta.router,
     creator_data.router,
     creator_bulk.router,
+    creator_admin.router,
 )
 _IDS = re.compile(r"/\d{6,}(?=/|$)")
 

@@ -49,6 +49,17 @@ class BulkCursor:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class RecordsCursor:
+    """Where the next Get Records page starts (lifetime UNCERTAIN at Zoho: configurable)."""
+
+    where: tuple[str, str, str]  # org, app, report
+    criteria_text: str | None
+    fields: tuple[str, ...]
+    start_index: int
+    expires_at: float
+
+
 @dataclass
 class BulkJob:
     id: str

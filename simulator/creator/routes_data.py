@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from simulator.creator import errors
 from simulator.creator.criteria import CriteriaError, Node, check, parse
 from simulator.creator.deps import PREFIX, CreatorCall, creator_call
-from simulator.creator.jobs import csv_bytes, csv_table
+from simulator.creator.jobs import RecordsCursor, csv_bytes, csv_table
 from simulator.creator.model import SYSTEM_FIELDS, CreatorReport
 from simulator.creator.render import json_records
 from simulator.creator.store import FormStore
@@ -92,12 +92,11 @@ def get_records(ctx: Read, request: Request, owner: str, app: str, report: str) 
     cursors = ctx.creator.record_cursors
     token = request.headers.get("record_cursor")
     if token is not None:
-        query = cursors.get(token)
-        valid = query is not None and query["where"] == (ctx.org.key, app, report)
-        if not valid or ctx.sim.clock.now() > query["expires_at"]:  # type: ignore[index]
+        cursor = cursors.get(token)
+        where = (ctx.org.key, app, report)
+        if cursor is None or cursor.where != where or ctx.sim.clock.now() > cursor.expires_at:
             raise errors.invalid_input("record_cursor", "the cursor is invalid or has expired")
-        assert query is not None
-        criteria_text, fields, start = query["criteria"], query["fields"], query["start"]
+        criteria_text, fields, start = cursor.criteria_text, list(cursor.fields), cursor.start_index
     else:
         criteria_text = params.get("criteria")
         fields = _fields(
@@ -110,13 +109,13 @@ def get_records(ctx: Read, request: Request, owner: str, app: str, report: str) 
     headers: dict[str, str] = {}
     if scan.more and scan.next_index is not None:
         next_token = secrets.token_hex(24)
-        cursors[next_token] = {
-            "where": (ctx.org.key, app, report),
-            "criteria": criteria_text,
-            "fields": fields,
-            "start": scan.next_index,
-            "expires_at": ctx.sim.clock.now() + ctx.creator.config.records_cursor_ttl,
-        }
+        cursors[next_token] = RecordsCursor(
+            where=(ctx.org.key, app, report),
+            criteria_text=criteria_text,
+            fields=tuple(fields),
+            start_index=scan.next_index,
+            expires_at=ctx.sim.clock.now() + ctx.creator.config.records_cursor_ttl,
+        )
         headers["record_cursor"] = next_token
     if accept == "text/csv":
         config = ctx.creator.config

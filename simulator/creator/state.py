@@ -18,7 +18,7 @@ from typing import Any
 from simulator.clock import SimClock
 from simulator.config import OrgSpec
 from simulator.creator import errors
-from simulator.creator.jobs import BulkCursor, BulkJob
+from simulator.creator.jobs import BulkCursor, BulkJob, RecordsCursor
 from simulator.creator.limits import PLANS, DailyCalls, MinuteWindow
 from simulator.creator.model import DEFAULT_APPS, CreatorApp, CreatorReport
 from simulator.creator.store import FormStore
@@ -106,7 +106,7 @@ class CreatorState:
         self._stores: dict[tuple[str, str, str], FormStore] = {}
         self.jobs: dict[str, BulkJob] = {}
         self.bulk_cursors: dict[str, BulkCursor] = {}
-        self.record_cursors: dict[str, dict[str, Any]] = {}
+        self.record_cursors: dict[str, RecordsCursor] = {}
         self.daily = DailyCalls(sim.clock)
         self.minute = MinuteWindow(sim.clock)
         self._granted: dict[str, set[str]] = {}

@@ -163,3 +163,11 @@ def test_updates_move_modified_time_for_incremental_criteria(creator: CreatorCal
         creator, criteria=f"Modified_Time >= '{changed}'", field_config="custom", fields="Status"
     )
     assert {d["ID"] for d in data} == {record_id, new}
+
+
+def test_a_records_cursor_expires(creator: CreatorCaller) -> None:
+    _, cursor = _page(creator)
+    assert cursor is not None
+    creator.advance(15 * 60 + 1)
+    response = creator.get(creator.data(), headers={"record_cursor": cursor})
+    assert (response.status_code, response.json()["code"]) == (400, 2930)
