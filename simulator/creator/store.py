@@ -158,7 +158,9 @@ class FormStore:
         kinds = self.field_kinds()
         taken: list[pa.Table] = []
         count = 0
-        for chunk in self._chunks(needed, start):
+        # without a criteria every live record matches: generate little more than asked for
+        step = self.chunk_size if criteria is not None or limit is None else limit + 1
+        for chunk in self._chunks(needed, start, min(step, self.chunk_size)):
             if criteria is not None:
                 chunk = chunk.filter(evaluate(criteria, chunk, kinds))
             if limit is not None and count + chunk.num_rows > limit:
@@ -191,11 +193,11 @@ class FormStore:
             )
         return pa.concat_tables(tables).select(names)
 
-    def _chunks(self, names: list[str], start: int) -> Iterator[pa.Table]:
+    def _chunks(self, names: list[str], start: int, step: int | None = None) -> Iterator[pa.Table]:
         position = start
         while True:
             with self._lock:
-                end = min(position + self.chunk_size, self._next_index)
+                end = min(position + (step or self.chunk_size), self._next_index)
             if position >= end:
                 return
             yield self._chunk(names, position, end)

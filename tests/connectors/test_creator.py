@@ -140,3 +140,11 @@ def test_missing_scope_and_expired_token(sim: SimServer) -> None:
         client.delete_records(OWNER, "order-desk", "All_Orders", "ID == 1")
     assert caught.value.code == "2945"
     assert "ZohoCreator" in caught.value.hint
+
+
+def test_server_errors_are_retried(sim: SimServer) -> None:
+    sim_creator(sim)
+    sim.state.add_fault("status", status=503, count=2, path="/creator/v2.1/meta/*")
+    client = creator_client(sim)
+    assert client.applications()
+    assert client.http.meter.report().calls == {"metadata": 1}  # refused attempts are refunded
