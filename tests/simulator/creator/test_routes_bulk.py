@@ -113,3 +113,13 @@ def test_bulk_scopes(creator: CreatorCaller) -> None:
     creator.creator.revoke_scope("us-enterprise", "ZohoCreator.bulk.CREATE")
     refused = creator.post(creator.bulk_url(), json={"query": {}})
     assert (refused.status_code, refused.json()["code"]) == (401, 2945)
+
+
+def test_a_job_reads_only_what_its_criteria_selects(creator: CreatorCaller) -> None:
+    job = creator.create_job({"fields": ["Status"], "criteria": 'Status == "Open" && ID != null'})
+    count = creator.finish(job["id"])["result"]["count"]
+    lines, _ = creator.download_rows(job["id"])
+    assert 0 < count == len(lines) - 1 < 2_500
+    assert {line.split(",")[1] for line in lines[1:]} == {'"Open"'}
+    bad = creator.post(creator.bulk_url(), json={"query": {"criteria": "Status = 'Open'"}})
+    assert (bad.status_code, bad.json()["code"]) == (400, 2930)
