@@ -34,6 +34,7 @@ def client(
     return ZohoHttp(
         tokens,
         CreditMeter(budget=budget),
+        trusted_origins=(BASE,),
         session=session,
         retry=policy,
         timeouts=Timeouts(connect=1, read=2),
