@@ -30,6 +30,7 @@ from connectors.errors import (
     RateLimitedError,
     ServerError,
     TokenRejectedError,
+    UnexpectedResponseError,
     ZohoError,
 )
 
@@ -143,4 +144,6 @@ def error_for(
         return NotFoundError(message, **kw)
     if 400 <= status < 500 or body is not None:
         return InvalidRequestError(message, **kw)
+    if 300 <= status < 400:  # redirects are not followed (connectors.http: hosts)
+        return UnexpectedResponseError(f"a redirect ({message})", **kw)
     return ServerError(message, **kw)
