@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from connectors.bulk_query import BulkReadQuery, criteria_from_json
+from connectors.bulk_query import BulkReadQuery, check_field_names, criteria_from_json
 from connectors.credits import CallType
 from connectors.errors import (
     BulkJobFailedError,
@@ -239,6 +239,11 @@ class BulkReadClient:
     ) -> BulkReadJob:
         """Validate ``query`` client-side and create the job (costs 50 credits).
 
+        Field names are checked before the job exists (``check_field_names``): the query's
+        own list, or, for an all-fields export, every name in the module's metadata (one
+        cached metadata call, 1 credit); ``check_metadata`` also checks names and criteria
+        against that metadata.
+
         A create whose answer is lost after sending is sent again (``unanswered_creates``
         on the returned job counts such sends). Why: Zoho documents no way to list bulk
         read jobs, so a lost job cannot be found and adopted; a second job costs another
@@ -247,9 +252,12 @@ class BulkReadClient:
         UNCERTAIN: a send that never reached Zoho is counted as spent all the same.
         """
         fields = None
-        if check_metadata and self._fields_of is not None and query.page_token is None:
-            fields = self._fields_of(query.module)
-        query.validate(self.product, fields)
+        if self._fields_of is not None and query.page_token is None:
+            if check_metadata or not query.fields:
+                fields = self._fields_of(query.module)  # cached by the metadata client
+            if not query.fields:  # every field is exported: each must be a valid name
+                check_field_names(query.module, fields or {})
+        query.validate(self.product, fields if check_metadata else None)
         url = self._jobs_url()
         sent = self.http.request_json_resending(
             "POST",
