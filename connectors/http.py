@@ -30,9 +30,7 @@ or bodies.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -42,7 +40,6 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from connectors.auth import AccessToken, TokenManager
 from connectors.credits import CREDITS_REMAINING_HEADER, CallType, CreditMeter
@@ -61,13 +58,17 @@ from connectors.errors import (
 from connectors.responses import (
     RETRIABLE_STATUSES,
     TOKEN_CODES,
-    ZohoErrorBody,
     error_for,
+    explicit_error,
     json_or_none,
+    looks_like_json,
     parse_error_body,
     retry_after_seconds,
+    stream_json,
+    transport_error,
 )
 from connectors.retry import RetryPolicy
+from connectors.streaming import DownloadResult, stream_to_file
 
 log = logging.getLogger("connectors.http")
 
@@ -92,15 +93,6 @@ class Timeouts:
 
     def as_tuple(self) -> tuple[float, float]:
         return (self.connect, self.read)
-
-
-@dataclass(frozen=True)
-class DownloadResult:
-    """A file streamed to disk: where, how big, and its sha256."""
-
-    path: Path
-    size: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -320,64 +312,8 @@ class ZohoHttp:
                     ok_statuses=OK_STATUSES,
                     kwargs={"stream": True},
                 )
-                result = self._stream_body(response, dest, path, chunk_size, max_bytes)
+                result = stream_to_file(response, dest, path, chunk_size, max_bytes)
         return result
-
-    def _stream_body(
-        self,
-        response: requests.Response,
-        dest: Path,
-        path: str,
-        chunk_size: int,
-        max_bytes: int | None,
-    ) -> DownloadResult:
-        content_type = response.headers.get("Content-Type", "")
-        if content_type.startswith("application/json"):
-            payload = json_or_none(response)
-            body = parse_error_body(payload)
-            response.close()
-            if body is not None:
-                raise error_for(response.status_code, body, method="GET", path=path)
-            raise UnexpectedResponseError(
-                "expected a file, got JSON",
-                http_status=response.status_code,
-                method="GET",
-                path=path,
-            )
-        expected = _int_or_none(response.headers.get("Content-Length"))
-        part = dest.with_name(dest.name + ".part")
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with response, open(part, "wb") as out:
-                for chunk in response.iter_content(chunk_size=chunk_size):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise UnexpectedResponseError(
-                            f"download is larger than the cap of {max_bytes} bytes",
-                            method="GET",
-                            path=path,
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-        except requests.RequestException as exc:
-            _unlink(part)
-            raise ConnectionDroppedError(
-                f"download interrupted after {size} bytes ({type(exc).__name__})",
-                method="GET",
-                path=path,
-            ) from None
-        except BaseException:
-            _unlink(part)
-            raise
-        if expected is not None and size != expected:
-            _unlink(part)
-            raise ConnectionDroppedError(
-                f"download ended after {size} of {expected} bytes", method="GET", path=path
-            )
-        os.replace(part, dest)
-        log.debug("downloaded %s: %d bytes to %s", path, size, dest.name)
-        return DownloadResult(path=dest, size=size, sha256=digest.hexdigest())
 
     # -- one attempt --------------------------------------------------------------------
 
@@ -413,13 +349,13 @@ class ZohoHttp:
         )
         if status in ok_statuses:
             body_error = None
-            if not kwargs.get("stream") and _looks_like_json(response):
+            if not kwargs.get("stream") and looks_like_json(response):
                 # Some Zoho errors come back with HTTP 200 (e.g. upload INVALID_FILE_FORMAT).
-                body_error = _explicit_error(json_or_none(response))
+                body_error = explicit_error(json_or_none(response))
             if body_error is None:
                 return response
             raise error_for(status, body_error, method=method, path=path)
-        payload = json_or_none(response) if not kwargs.get("stream") else _stream_json(response)
+        payload = json_or_none(response) if not kwargs.get("stream") else stream_json(response)
         response.close()
         raise error_for(
             status,
@@ -513,17 +449,7 @@ class ZohoHttp:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            if _never_sent(exc):
-                raise ConnectFailedError(
-                    f"could not connect ({type(exc).__name__})", method=method, path=path
-                ) from None
-            if isinstance(exc, requests.Timeout):
-                raise ConnectionDroppedError(
-                    f"timed out ({type(exc).__name__})", code="TIMEOUT", method=method, path=path
-                ) from None
-            raise ConnectionDroppedError(
-                f"connection failed ({type(exc).__name__})", method=method, path=path
-            ) from None
+            raise transport_error(exc, method, path) from None
         log.debug(
             "%s %s -> %d (%.3f s)",
             method,
@@ -534,68 +460,11 @@ class ZohoHttp:
         return response
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the connection could not even be opened (refused, unresolvable, connect
-    timeout): the request never left, so repeating it cannot duplicate anything."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError) or not exc.args:
-        return False
-    cause = exc.args[0]
-    reason = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the reason
-    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
-
-
 def _is_token_rejection(response: requests.Response, kwargs: dict[str, Any]) -> bool:
-    payload = json_or_none(response) if not kwargs.get("stream") else _stream_json(response)
+    payload = json_or_none(response) if not kwargs.get("stream") else stream_json(response)
     body = parse_error_body(payload)
     # A 401 without a readable body is treated as a token problem too: refreshing is cheap.
     return body is None or body.code.upper() in TOKEN_CODES
-
-
-def _explicit_error(payload: Any) -> ZohoErrorBody | None:
-    """An error carried by a 2xx answer: ``"status": "error"`` at the top or in ``data[0]``.
-
-    Only explicit error markers count, so a record that happens to have ``code`` and
-    ``message`` fields is never mistaken for an error.
-    """
-    if not isinstance(payload, dict):
-        return None
-    data = payload.get("data")
-    in_data = (
-        isinstance(data, list)
-        and len(data) == 1
-        and isinstance(data[0], dict)
-        and data[0].get("status") == "error"
-    )
-    if payload.get("status") == "error" or in_data:
-        return parse_error_body(payload)
-    return None
-
-
-def _stream_json(response: requests.Response) -> Any:
-    """Decode a (small) JSON error body of a streamed response; None if it is not JSON."""
-    if not _looks_like_json(response):
-        return None
-    try:
-        return response.json()
-    except (ValueError, requests.RequestException):
-        return None
-
-
-def _looks_like_json(response: requests.Response) -> bool:
-    return "json" in response.headers.get("Content-Type", "")
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
 
 
 __all__ = [
