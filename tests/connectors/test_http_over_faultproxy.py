@@ -132,6 +132,22 @@ def test_a_foreign_bulk_write_download_url_is_refused_and_gets_nothing(
     assert str(foreign.port) in str(info.value)
 
 
+def test_a_token_whose_api_domain_names_a_foreign_host_gets_no_request(
+    small: SimServer, proxy: FaultProxy, client: ZohoClient
+) -> None:
+    with ForeignHost() as foreign:
+
+        def elsewhere(body: Any) -> Any:
+            body["api_domain"] = foreign.base_url + "/us/api"
+            return body
+
+        proxy.add(Rule("POST", "*/oauth/v2/token", "rewrite_json", rewrite=elsewhere))
+        with pytest.raises(ForeignHostError) as info:
+            client.metadata.fields("Leads")
+    assert foreign.seen == []
+    assert info.value.host == f"{foreign.host}:{foreign.port}"
+
+
 # -- item 2: a POST whose answer is lost is never blindly repeated --------------------------
 
 
