@@ -208,9 +208,9 @@ class BulkWriteClient:
                 method=exc.method,
                 path=exc.path,
                 hint=(
-                    "Zoho may have created the job and may be writing the rows: check the "
-                    "module's import history in Zoho (Setup > Data Administration > Import "
-                    "History) before writing these rows again; if no job exists, re-run"
+                    "check the module's import history in Zoho (Setup > Data Administration "
+                    "> Import History) before writing these rows again: if the job is there, "
+                    "its rows are written or being written; if not, nothing was written"
                 ),
             ) from None
         entry = _unwrap(payload)

@@ -170,10 +170,10 @@ class FaultProxy(_Listener):
     """Forwards to ``upstream`` (``http://host:port``), applying the first matching rule."""
 
     def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
-        super().__init__(_ProxyHandler, host)
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
+        super().__init__(_ProxyHandler, host)  # binds: only once the arguments are good
         self._upstream = (parts.hostname, parts.port)
         self.rules: list[Rule] = []
 
