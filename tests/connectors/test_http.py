@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from connectors.auth import TokenManager
 from connectors.credits import CallType, CreditMeter
 from connectors.errors import (
+    ConnectFailedError,
     ConnectionDroppedError,
     CreditBudgetExceededError,
     FatalError,
@@ -429,3 +431,15 @@ def test_request_json_resending_counts_the_unanswered_sends() -> None:
 def test_join_url_keeps_absolute_urls_for_the_host_check() -> None:
     assert join_url("https://a.test/base/", "/crm/x") == "https://a.test/base/crm/x"
     assert join_url("https://a.test", "https://b.test/y") == "https://b.test/y"
+
+
+def test_a_real_refused_connection_counts_as_never_sent() -> None:
+    with socket.socket() as probe:  # a port nobody listens on any more
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    policy = RetryPolicy(max_attempts=3, initial_wait=0, jitter=0, sleep=lambda _: None)
+    http = ZohoHttp(None, CreditMeter(), trusted_origins=(closed,), retry=policy)
+    with pytest.raises(ConnectFailedError):  # not OutcomeUnknownError: safe to send again
+        http.request("POST", closed + "/crm/bulk/v8/read", call_type=CallType.BULK_READ_CREATE)
+    assert http.meter.report().used == 0
+    http.close()

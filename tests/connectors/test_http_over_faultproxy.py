@@ -41,19 +41,14 @@ def small(sim: SimServer) -> SimServer:
 @pytest.fixture
 def proxy(small: SimServer) -> Iterator[FaultProxy]:
     with FaultProxy(small.base_url) as running:
-        running.sim = small  # type: ignore[attr-defined]
         yield running
 
 
-def small_sim(proxy: FaultProxy) -> SimServer:
-    return proxy.sim  # type: ignore[attr-defined,no-any-return]
-
-
 @pytest.fixture
-def client(proxy: FaultProxy) -> Iterator[ZohoClient]:
+def client(small: SimServer, proxy: FaultProxy) -> Iterator[ZohoClient]:
     """A client whose every host (accounts, API, upload, download) is the proxy."""
     endpoints = Endpoints.for_simulator(proxy.base_url, US.dc)
-    with sim_client(small_sim(proxy), endpoints=endpoints, org_id=US.zgid) as through_proxy:
+    with sim_client(small, endpoints=endpoints, org_id=US.zgid) as through_proxy:
         yield through_proxy
 
 
