@@ -8,6 +8,7 @@ another listener that records whether it ever received an ``Authorization`` head
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from connectors.bulk_write import BulkWriteClient
 from connectors.client import ZohoClient
 from connectors.datacenters import Endpoints
 from connectors.errors import FatalError, ForeignHostError, OutcomeUnknownError
+from connectors.http import Timeouts
 from simulator.bulk_write import wait_write_jobs
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, sim_client
@@ -199,3 +201,22 @@ def _ids(zip_path: Path) -> list[str]:
     from tests.connectors.simhelpers import csv_rows
 
     return [row["id"] for row in csv_rows(zip_path)]
+
+
+def test_a_bulk_write_create_that_times_out_after_sending_is_not_resent(
+    small: SimServer, proxy: FaultProxy
+) -> None:
+    # the proxy holds the create for 1 s before forwarding; the client stops reading at 0.3 s
+    rule = proxy.add(Rule("POST", WRITE_CREATE, "delay", seconds=1.0))
+    endpoints = Endpoints.for_simulator(proxy.base_url, US.dc)
+    impatient = sim_client(small, endpoints=endpoints, org_id=US.zgid, timeouts=Timeouts(read=0.3))
+    with impatient:
+        writer = BulkWriteClient.for_client(impatient)
+        with pytest.raises(OutcomeUnknownError, match="TIMEOUT"):
+            write_table(leads_rows(5), LEADS_INSERT, impatient.metadata.fields("Leads"), writer)
+    deadline = time.monotonic() + 30
+    while jobs(small, "#write") == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the proxy forwards the held request after the client gave up
+    wait_write_jobs(small.state)
+    assert rule.fired == 1
+    assert jobs(small, "#write") == 1

@@ -88,6 +88,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout) before the answer is expected here: stay quiet."""
+        return
+
 
 class _Listener:
     """A ``ThreadingHTTPServer`` on a free port in a background thread."""
