@@ -9,7 +9,7 @@ JSON-able form for a job ledger, so an export can resume after a crash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from connectors.criteria import (
     validate_criteria,
 )
 from connectors.errors import QueryValidationError
-from connectors.fields import FieldSpec
+from connectors.fields import FieldSpec, is_field_reference
 from connectors.products import Product
 
 FILE_TYPES = frozenset({"csv", "ics"})
@@ -58,7 +58,13 @@ class BulkReadQuery:
             )
 
     def validate(self, product: Product, fields: Mapping[str, FieldSpec] | None = None) -> None:
-        """Client-side checks: field count, criteria count, names and comparators."""
+        """Client-side checks: field count, criteria count, names and comparators.
+
+        Every requested field must look like a Zoho API name even without ``fields``
+        (metadata): a name that cannot be a column is refused here, before a job costs
+        50 credits, not after its download.
+        """
+        check_field_names(self.module, self.fields)
         if len(self.fields) > product.max_fields:
             # Zoho would not refuse: it silently exports *all* fields instead.
             raise QueryValidationError(
@@ -134,6 +140,20 @@ class BulkReadQuery:
             page=int(state.get("page") or 1),
             page_token=state.get("page_token"),
             file_type=str(state.get("file_type") or "csv"),
+        )
+
+
+def check_field_names(module: str, names: Iterable[str]) -> None:
+    """Raise ``QueryValidationError`` naming the module and the first name that is not a
+    Zoho API name (nothing is sent: such a field could not become a warehouse column)."""
+    malformed = [n for n in names if not is_field_reference(n)]
+    if malformed:
+        raise QueryValidationError(
+            f"{module}: field {malformed[0]!r} is not a Zoho API name (a letter, then "
+            "letters, digits or underscores); no job was created",
+            code="INVALID_FIELD_NAME",
+            details={"module": module, "api_names": malformed},
+            hint="rename the field in Zoho or leave it out of the export",
         )
 
 

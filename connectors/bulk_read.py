@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from connectors.bulk_query import BulkReadQuery, criteria_from_json
+from connectors.bulk_query import BulkReadQuery, check_field_names, criteria_from_json
 from connectors.credits import CallType
 from connectors.errors import (
     BulkJobFailedError,
@@ -31,7 +31,7 @@ from connectors.errors import (
     UnexpectedResponseError,
 )
 from connectors.fields import FieldSpec
-from connectors.http import DownloadResult, ZohoHttp
+from connectors.http import DownloadResult, ZohoHttp, join_url
 from connectors.products import BulkPaging, Product
 from connectors.zipcheck import (
     DEFAULT_MAX_UNCOMPRESSED,
@@ -101,6 +101,9 @@ class BulkReadJob:
     result: JobResult | None = None
     error: Mapping[str, Any] | None = None
     created_time: str | None = None
+    #: create calls sent before this job's whose answer was lost: each may have created an
+    #: orphan job (50 credits spent, no data of ours in it); see ``BulkReadClient.create_job``
+    unanswered_creates: int = 0
 
     @classmethod
     def from_detail(cls, detail: Mapping[str, Any], *, path: str) -> BulkReadJob:
@@ -234,22 +237,47 @@ class BulkReadClient:
         callback_url: str | None = None,
         check_metadata: bool = False,
     ) -> BulkReadJob:
-        """Validate ``query`` client-side and create the job (costs 50 credits)."""
+        """Validate ``query`` client-side and create the job (costs 50 credits).
+
+        Field names are checked before the job exists (``check_field_names``): the query's
+        own list, or, for an all-fields export, every name in the module's metadata (one
+        cached metadata call, 1 credit); ``check_metadata`` also checks names and criteria
+        against that metadata.
+
+        A create whose answer is lost after sending is sent again (``unanswered_creates``
+        on the returned job counts such sends). Why: Zoho documents no way to list bulk
+        read jobs, so a lost job cannot be found and adopted; a second job costs another
+        50 credits but duplicates no data, since only the job whose id we hold is ever
+        downloaded. Every such send is metered as spent, and the caller charges it too.
+        UNCERTAIN: a send that never reached Zoho is counted as spent all the same.
+        """
         fields = None
-        if check_metadata and self._fields_of is not None and query.page_token is None:
-            fields = self._fields_of(query.module)
-        query.validate(self.product, fields)
+        if self._fields_of is not None and query.page_token is None:
+            if check_metadata or not query.fields:
+                fields = self._fields_of(query.module)  # cached by the metadata client
+            if not query.fields:  # every field is exported: each must be a valid name
+                check_field_names(query.module, fields or {})
+        query.validate(self.product, fields if check_metadata else None)
         url = self._jobs_url()
-        payload = self.http.request_json(
+        sent = self.http.request_json_resending(
             "POST",
             url,
             call_type=CallType.BULK_READ_CREATE,
             json=query.to_body(self.product, callback_url),
         )
-        entry = _first_data(payload, url)
+        entry = _first_data(sent.payload, url)
         raw_details = entry.get("details")
         details: Mapping[str, Any] = raw_details if isinstance(raw_details, Mapping) else entry
         job = BulkReadJob.from_detail({"state": "ADDED", **details}, path=url)
+        if sent.unanswered:
+            log.warning(
+                "bulk read create for %s: %d earlier send(s) got no answer; each may have "
+                "created an orphan job (%d credits counted as spent)",
+                query.module,
+                sent.unanswered,
+                sent.unanswered * self.product.credit_costs[CallType.BULK_READ_CREATE],
+            )
+            job = replace(job, unanswered_creates=sent.unanswered)
         log.info(
             "created %s bulk read job %s for %s (page %s%s)",
             self.product.label,
@@ -426,12 +454,12 @@ class BulkReadClient:
         return self._base_url() + self.product.bulk_read_path
 
     def _download_url(self, job: BulkReadJob) -> str:
-        relative = (job.result.download_url if job.result else None) or (
+        """Zoho's ``download_url`` (relative, under the API base); an absolute one is kept
+        as given and the HTTP core refuses it unless it names one of the org's hosts."""
+        url = (job.result.download_url if job.result else None) or (
             f"{self.product.bulk_read_path}/{job.id}/result"
         )
-        if relative.startswith(("http://", "https://")):
-            return relative
-        return self._base_url() + "/" + relative.lstrip("/")
+        return join_url(self._base_url(), url)
 
 
 def _first_data(payload: Any, url: str) -> Mapping[str, Any]:

@@ -12,7 +12,13 @@ differences (upload path, org header, write path, host) come from ``Product`` da
 - status: ``GET .../{job_id}``, a bare object (a ``data[]`` wrapper is tolerated); both
   ``IN PROGRESS`` and ``INPROGRESS`` are accepted, as are ``FAILED`` / ``FAILURE``;
 - result: a plain GET of ``result.download_url``, absolute on the download host (a
-  relative one is joined to that host, as the SDK does).
+  relative one is joined to that host, as the SDK does). Whether an absolute URL may be
+  fetched with the token is the HTTP core's decision (``ZohoHttp``: the org's hosts only).
+
+A lost answer (connection dropped after sending): an upload is sent again (an orphan
+``file_id`` creates no records; every send is metered); a create-job is **not** sent again:
+``OutcomeUnknownError`` (terminal) says which file and module, because Zoho documents no way
+to list bulk write jobs and a second job would write every row twice.
 
 ``BulkWriteClient`` satisfies ``transforms.writeback.run.BulkWriter`` (``upload``,
 ``create_job``, ``wait_for_job``, ``download_result``), so::
@@ -46,9 +52,10 @@ from connectors.credits import CallType
 from connectors.errors import (
     CorruptZipError,
     JobTimeoutError,
+    OutcomeUnknownError,
     UnexpectedResponseError,
 )
-from connectors.http import ZohoHttp
+from connectors.http import ZohoHttp, join_url
 from connectors.products import Product
 
 log = logging.getLogger("connectors.bulk_write")
@@ -168,9 +175,13 @@ class BulkWriteClient:
         def files() -> dict[str, Any]:
             return {"file": (filename, io.BytesIO(zip_bytes), "application/zip")}
 
-        payload = self.http.request_json(
+        # Sent again when the answer is lost: an orphan file id creates no records.
+        sent = self.http.request_json_resending(
             "POST", url, call_type=CallType.BULK_WRITE_UPLOAD, files=files, headers=headers
         )
+        payload = sent.payload
+        if sent.unanswered:
+            log.warning("upload of %s: %d earlier send(s) got no answer", filename, sent.unanswered)
         details = payload.get("details") if isinstance(payload, Mapping) else None
         file_id = None
         if isinstance(details, Mapping):
@@ -181,11 +192,27 @@ class BulkWriteClient:
         return str(file_id)
 
     def create_job(self, body: Mapping[str, Any]) -> str:
-        """Create a bulk write job (500 credits); return its id."""
+        """Create a bulk write job (500 credits); return its id.
+
+        Never sent twice: when the answer is lost after sending, ``OutcomeUnknownError``
+        names the module and file so the user can check Zoho before writing again.
+        """
         url = self._jobs_url()
-        payload = self.http.request_json(
-            "POST", url, call_type=CallType.BULK_WRITE_CREATE, json=dict(body)
-        )
+        try:
+            payload = self.http.request_json(
+                "POST", url, call_type=CallType.BULK_WRITE_CREATE, json=dict(body)
+            )
+        except OutcomeUnknownError as exc:
+            raise OutcomeUnknownError(
+                f"bulk write create for {_describe(body)}: {exc.message}",
+                method=exc.method,
+                path=exc.path,
+                hint=(
+                    "check the module's import history in Zoho (Setup > Data Administration "
+                    "> Import History) before writing these rows again: if the job is there, "
+                    "its rows are written or being written; if not, nothing was written"
+                ),
+            ) from None
         entry = _unwrap(payload)
         details = entry.get("details") if isinstance(entry.get("details"), Mapping) else entry
         job_id = details.get("id") if isinstance(details, Mapping) else None
@@ -235,9 +262,7 @@ class BulkWriteClient:
 
     def download_result(self, download_url: str) -> bytes:
         """GET the result zip (absolute URL; a relative one goes to the download host)."""
-        url = download_url if "://" in download_url else self.download_host + "/" + (
-            download_url.lstrip("/")
-        )  # fmt: skip
+        url = join_url(self.download_host, download_url)
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             response = self.http.request("GET", url, call_type=CallType.BULK_WRITE_DOWNLOAD)
             data = response.content
@@ -319,6 +344,15 @@ def result_files(zip_bytes: bytes) -> dict[str, bytes]:
             return {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
     except zipfile.BadZipFile as exc:
         raise CorruptZipError(f"the result zip cannot be read: {exc}", path="result") from None
+
+
+def _describe(body: Mapping[str, Any]) -> str:
+    """``Leads (operation insert, file 123)``: what a create-job body was about."""
+    resources = body.get("resource") or []
+    first = resources[0] if resources and isinstance(resources[0], Mapping) else {}
+    module = first.get("module")
+    name = module.get("api_name") if isinstance(module, Mapping) else module
+    return f"{name or '?'} (operation {body.get('operation')}, file {first.get('file_id')})"
 
 
 def _counts(file: Mapping[str, Any]) -> dict[str, int]:

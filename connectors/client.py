@@ -96,7 +96,14 @@ class ZohoClient:
             refresh_margin_s=refresh_margin_s,
         )
         the_meter = meter or CreditMeter(prod.credit_costs, budget=budget)
-        http = ZohoHttp(tokens, the_meter, session=sess, timeouts=tmo, retry=policy)
+        http = ZohoHttp(
+            tokens,
+            the_meter,
+            trusted_origins=ends.trusted_origins(),
+            session=sess,
+            timeouts=tmo,
+            retry=policy,
+        )
         return cls(
             prod,
             ends,

@@ -6,6 +6,10 @@ likeliest host by Zoho's naming pattern is used; any of them can be overridden.
 
 ``Endpoints`` is what the clients use. Tests and the demo point it at the simulator with
 ``Endpoints.for_simulator(base_url, dc)``, whose layout is ``{base}/{dc}/{service}``.
+
+``Endpoints.trusted_origins()`` is the list of origins (scheme, host, port) that may receive
+the access token: every host of the org's data centre plus the configured endpoints (the
+simulator, overrides). The HTTP core refuses any other origin (``connectors.http``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
+from urllib.parse import urlsplit
+
+DEFAULT_PORTS: Mapping[str, int] = {"http": 80, "https": 443}
 
 
 class Environment(StrEnum):
@@ -36,6 +43,29 @@ class DataCenter:
     recruit: str
     sandbox_api: str
     developer_api: str
+
+    def hosts(self) -> tuple[str, ...]:
+        """Every base URL of this data centre (all environments)."""
+        return tuple(str(getattr(self, f.name)) for f in fields(self) if f.name not in _NOT_HOSTS)
+
+
+_NOT_HOSTS = frozenset({"code", "name"})
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (lower case, default port filled in).
+
+    Raises ``ValueError`` for a URL without an http(s) scheme or a host.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {parts.scheme or '?'}://{parts.netloc}")
+    try:
+        port = parts.port or DEFAULT_PORTS[scheme]
+    except ValueError:
+        raise ValueError(f"bad port in {parts.netloc!r}") from None
+    return f"{scheme}://{parts.hostname.lower()}:{port}"
 
 
 def _dc(code: str, name: str, tld: str, accounts: str, upload: str, recruit: str) -> DataCenter:
@@ -224,6 +254,12 @@ class Endpoints:
         pinned = self.crm_api_pinned or "crm_api" in overrides
         changes: dict[str, object] = {**overrides, "crm_api_pinned": pinned}
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def trusted_origins(self) -> frozenset[str]:
+        """Origins that may receive the access token: the data centre's hosts and these
+        endpoints (the simulator or explicit overrides). Nothing else gets a request."""
+        urls = [*DATA_CENTERS[self.dc].hosts(), *(getattr(self, name) for name in SERVICES)]
+        return frozenset(origin_of(url) for url in urls)
 
     def crm_api_for(self, api_domain: str | None) -> str:
         """The CRM API base: the token's ``api_domain`` unless the host was pinned."""

@@ -6,7 +6,8 @@ Retry code asks ``isinstance(exc, RetriableError)``; it never matches message te
     ├── RetriableError               try again after a backoff; nothing is wrong with the input
     │   ├── RateLimitedError         HTTP 429 / TOO_MANY_REQUESTS (carries ``retry_after``)
     │   ├── ServerError              HTTP 500 / 502 / 503 / 504
-    │   ├── ConnectionDroppedError   connection refused/reset, timeouts, truncated downloads
+    │   ├── ConnectionDroppedError   connection reset, timeouts, truncated downloads
+    │   │   └── ConnectFailedError   the connection could not be opened: nothing was sent
     │   ├── CorruptZipError          a downloaded zip fails its CRC or is not a zip: download again
     │   └── JobTimeoutError          a bulk job did not finish in time: re-attach to it by id later
     ├── FatalError                   retrying cannot help: fix configuration or input first
@@ -20,7 +21,11 @@ Retry code asks ``isinstance(exc, RetriableError)``; it never matches message te
     │   ├── ZipRejectedError         unsafe or unexpected zip: path traversal, several members,
     │   │                            uncompressed size over the cap (nothing is extracted)
     │   ├── QueryValidationError     client-side query checks: >25 criteria, >200 fields, a
-    │   │                            comparator invalid for the field's type, unknown field
+    │   │                            comparator invalid for the field's type, unknown field,
+    │   │                            a field name that is not a Zoho API name
+    │   ├── ForeignHostError         a URL names a host that is not Zoho's (nothing sent there)
+    │   ├── OutcomeUnknownError      a create call's answer was lost after it was sent: Zoho may
+    │   │                            have acted, so it is not sent again blindly
     │   └── UnexpectedResponseError  Zoho answered with a shape this client does not understand
     └── SkippableError               this module/record cannot be processed; the run may go on
         └── ModuleNotSupportedError  MODULE_NOT_SUPPORTED / MODULE_NOT_AVAILABLE / INVALID_MODULE
@@ -125,6 +130,13 @@ class ConnectionDroppedError(RetriableError):
     default_hint = "the connection failed or was cut; the call is retried with backoff"
 
 
+class ConnectFailedError(ConnectionDroppedError):
+    """The connection was refused or timed out while opening: the request never left."""
+
+    default_code = "CONNECT_FAILED"
+    default_hint = "Zoho could not be reached; nothing was sent, so the call is retried"
+
+
 class CorruptZipError(RetriableError):
     default_code = "CORRUPT_ZIP"
     default_hint = "the download was damaged; download the job result again"
@@ -199,6 +211,42 @@ class ZipRejectedError(FatalError):
 class QueryValidationError(FatalError):
     default_code = "CLIENT_VALIDATION"
     default_hint = "fix the query; it was not sent to Zoho"
+
+
+class ForeignHostError(FatalError):
+    """A URL (e.g. a job's ``download_url``) names a host outside the org's data centre.
+
+    Raised by the HTTP core before anything is sent: the access token only ever goes to the
+    hosts of the org's data centre, the configured simulator or explicit endpoint overrides.
+    """
+
+    default_code = "FOREIGN_HOST"
+    default_hint = (
+        "nothing was sent to that host; if it really is a Zoho host of this org, add it as an "
+        "endpoint override"
+    )
+
+    def __init__(self, message: str, *, host: str, **kw: Any) -> None:
+        self.host = host
+        super().__init__(message, **kw)
+
+
+class OutcomeUnknownError(FatalError):
+    """A non-idempotent call (job create, upload) was sent, then its answer was lost.
+
+    The connection dropped or timed out after the request went out, so Zoho may or may not
+    have acted. ``attempts`` counts the sends whose outcome is unknown (each may have spent
+    credits). Callers that can find out what happened recover; the rest stop here.
+    """
+
+    default_code = "OUTCOME_UNKNOWN"
+    default_hint = (
+        "Zoho may have acted on the request; check in Zoho before running the same step again"
+    )
+
+    def __init__(self, message: str, *, attempts: int = 1, **kw: Any) -> None:
+        self.attempts = attempts
+        super().__init__(message, **kw)
 
 
 class UnexpectedResponseError(FatalError):

@@ -10,9 +10,16 @@ This module does no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+#: A Zoho field API name: a letter, then letters, digits or underscores (``Last_Name``,
+#: ``Custom_Field__c``...). Anything else cannot be a column of the warehouse either.
+API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+#: Bulk read's own pseudo fields (``$converted``, ``$editable``...).
+PSEUDO_FIELD = re.compile(r"\$[A-Za-z][A-Za-z0-9_]*")
 
 #: Zoho ``data_type`` values grouped by how their values look in a bulk CSV.
 TEXT_TYPES = frozenset(
@@ -95,6 +102,13 @@ class FieldSpec:
             unique=_truthy_unique(raw.get("unique")),
             read_only=bool(raw.get("read_only") or raw.get("field_read_only")),
         )
+
+
+def is_field_reference(name: str) -> bool:
+    """True for an API name, a lookup path (``Account_Name.Phone``) or a ``$`` pseudo field."""
+    if PSEUDO_FIELD.fullmatch(name):
+        return True
+    return all(API_NAME.fullmatch(part) for part in name.split("."))
 
 
 def _optional_int(value: Any) -> int | None:

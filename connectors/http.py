@@ -1,13 +1,28 @@
-"""The HTTP core every Zoho client uses: pooling, timeouts, auth, credits, retries, errors.
+"""The HTTP core every Zoho client uses: hosts, pooling, timeouts, auth, credits, retries, errors.
 
 One ``ZohoHttp`` per org. Each logical call goes through:
 
-1. the credit meter (``reserve``: raises before sending when the budget cannot pay);
-2. the access token (``Authorization: Zoho-oauthtoken ...``); a 401 ``INVALID_TOKEN`` refreshes
+1. the host check: a URL whose origin (scheme, host, port) is not one of the org's trusted
+   origins (its data centre's hosts, the configured simulator or overrides:
+   ``Endpoints.trusted_origins``) raises ``ForeignHostError`` before anything is sent, so the
+   access token never leaves Zoho. This is the only place that decides it; redirects are not
+   followed (a 3xx is an error, not a hop to another host);
+2. the credit meter (``reserve``: raises before sending when the budget cannot pay);
+3. the access token (``Authorization: Zoho-oauthtoken ...``); a 401 ``INVALID_TOKEN`` refreshes
    the token once for all threads and replays the call once;
-3. error mapping (``connectors.responses.error_for``);
-4. tenacity retries of ``RetriableError`` (429, 5xx, dropped connections) with exponential
-   backoff + jitter, honouring ``Retry-After``.
+4. error mapping (``connectors.responses.error_for``);
+5. tenacity retries with exponential backoff + jitter, honouring ``Retry-After``. Idempotent
+   methods (GET...) retry every ``RetriableError``. A POST (job create, upload) is repeated
+   only when Zoho cannot have acted on it: it answered 429/5xx, or the connection could not be
+   opened (``ConnectFailedError``). When the connection drops or times out *after* the request
+   was sent, the POST is not repeated: ``OutcomeUnknownError`` tells the caller, which knows
+   whether a duplicate is harmless (``request_json_resending``) or must be ruled out first.
+
+Credits: a call whose answer was lost after it was sent is metered as charged (Zoho charges a
+call it served even when the answer never arrives); only a refused connection or a 429/5xx
+answer is free. UNCERTAIN: a connection dropped before Zoho read the request is counted too,
+so the meter can over-count (never under-count); and a 502/504 from a gateway in front of
+Zoho is taken at its word (not acted on), as Zoho's error envelope says.
 
 Log lines and errors name the method and the URL *path* only, never query strings, headers
 or bodies.
@@ -15,9 +30,7 @@ or bodies.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -30,26 +43,41 @@ from requests.adapters import HTTPAdapter
 
 from connectors.auth import AccessToken, TokenManager
 from connectors.credits import CREDITS_REMAINING_HEADER, CallType, CreditMeter
+from connectors.datacenters import origin_of
 from connectors.errors import (
+    ConnectFailedError,
     ConnectionDroppedError,
+    ForeignHostError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RetriableError,
+    ServerError,
     TokenRejectedError,
     UnexpectedResponseError,
 )
 from connectors.responses import (
     RETRIABLE_STATUSES,
     TOKEN_CODES,
-    ZohoErrorBody,
     error_for,
+    explicit_error,
     json_or_none,
+    looks_like_json,
     parse_error_body,
     retry_after_seconds,
+    stream_json,
+    transport_error,
 )
 from connectors.retry import RetryPolicy
+from connectors.streaming import DownloadResult, stream_to_file
 
 log = logging.getLogger("connectors.http")
 
 OK_STATUSES: frozenset[int] = frozenset({200, 201, 202, 204, 304})
 DEFAULT_CHUNK = 1 << 20  # 1 MiB: the most a download holds in memory at once
+#: Methods whose repetition changes nothing on Zoho's side (RFC 9110 §9.2.2).
+IDEMPOTENT_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Failures after which Zoho certainly did not act: safe to send a POST again.
+NOT_ACTED_ON: tuple[type[Exception], ...] = (RateLimitedError, ServerError, ConnectFailedError)
 
 
 @dataclass(frozen=True)
@@ -68,12 +96,11 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
-class DownloadResult:
-    """A file streamed to disk: where, how big, and its sha256."""
+class Resent:
+    """The answer of a call sent until answered, and how many earlier sends got no answer."""
 
-    path: Path
-    size: int
-    sha256: str
+    payload: Any
+    unanswered: int
 
 
 Files = Mapping[str, Any]
@@ -83,6 +110,17 @@ FilesFactory = Callable[[], Files]
 def url_path(url: str) -> str:
     """The path of ``url`` (no scheme, host, query or fragment): safe for logs and errors."""
     return urlsplit(url).path or "/"
+
+
+def join_url(base: str, url: str) -> str:
+    """``url`` if it is absolute, else ``url`` under ``base`` (Zoho's relative download URLs).
+
+    An absolute URL is returned as it is: whether it may be fetched (and get the token) is
+    decided by ``ZohoHttp``'s host check, not here.
+    """
+    if urlsplit(url).scheme:
+        return url
+    return base.rstrip("/") + "/" + url.lstrip("/")
 
 
 def build_session(pool_size: int = 10, user_agent: str = "zoho-bulk-etl/0.1") -> requests.Session:
@@ -103,12 +141,16 @@ class ZohoHttp:
         tokens: TokenManager | None,
         meter: CreditMeter | None = None,
         *,
+        trusted_origins: Collection[str],
         session: requests.Session | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        """``trusted_origins``: base URLs (or origins) that may receive requests and the
+        token, normally ``Endpoints.trusted_origins()``; every other origin is refused."""
         self.tokens = tokens
         self.meter = meter or CreditMeter()
+        self.trusted_origins = frozenset(origin_of(url) for url in trusted_origins)
         self.session = session or build_session()
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -132,14 +174,89 @@ class ZohoHttp:
         records: int | None = None,
         authenticated: bool = True,
         ok_statuses: Collection[int] = OK_STATUSES,
+        idempotent: bool | None = None,
     ) -> requests.Response:
         """Send one logical call (with retries); return the successful response.
 
         ``files`` may be a callable returning fresh file objects, so a retried upload
-        re-reads its file from the start.
+        re-reads its file from the start. ``idempotent`` defaults to the method's nature;
+        a non-idempotent call is repeated only after failures Zoho cannot have acted on,
+        and raises ``OutcomeUnknownError`` when its answer is lost after sending.
         """
         path = url_path(url)
-        for attempt in self.retry.retrying(f"{method} {path}"):
+        repeatable = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        try:
+            return self._request_with_retries(
+                method,
+                url,
+                path,
+                repeatable,
+                call_type=call_type,
+                records=records,
+                authenticated=authenticated,
+                ok_statuses=ok_statuses,
+                kwargs={
+                    "params": params,
+                    "json": json,
+                    "data": data,
+                    "files": files,
+                    "headers": headers,
+                },
+            )
+        except ConnectionDroppedError as exc:
+            if repeatable or isinstance(exc, ConnectFailedError):
+                raise
+            raise OutcomeUnknownError(
+                f"the answer was lost after the request was sent ({exc.code}); Zoho may "
+                "have acted on it, so it was not sent again",
+                method=method,
+                path=path,
+            ) from None
+
+    def request_json_resending(
+        self, method: str, url: str, *, call_type: CallType, **kw: Any
+    ) -> Resent:
+        """A non-idempotent call whose duplicate is harmless or accounted for, sent until
+        answered: each send whose answer was lost (``OutcomeUnknownError``) is counted in
+        ``Resent.unanswered`` (and metered as charged) and the call is sent again, up to the
+        retry policy's ``max_attempts`` sends. Callers must say why a duplicate is acceptable.
+        """
+        unanswered = 0
+        path = url_path(url)
+        try:
+            for attempt in self.retry.retrying(
+                f"{method} {path} (answer lost)", OutcomeUnknownError
+            ):
+                with attempt:
+                    try:
+                        payload = self.request_json(method, url, call_type=call_type, **kw)
+                    except OutcomeUnknownError:
+                        unanswered += 1
+                        raise
+        except OutcomeUnknownError as exc:
+            raise OutcomeUnknownError(
+                f"no answer to {unanswered} sends; each may have been acted on",
+                attempts=unanswered,
+                method=exc.method,
+                path=exc.path,
+            ) from None
+        return Resent(payload=payload, unanswered=unanswered)
+
+    def _request_with_retries(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        repeatable: bool,
+        *,
+        call_type: CallType,
+        records: int | None,
+        authenticated: bool,
+        ok_statuses: Collection[int],
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        only = RetriableError if repeatable else NOT_ACTED_ON
+        for attempt in self.retry.retrying(f"{method} {path}", only):
             with attempt:
                 response = self._metered_send(
                     method,
@@ -148,13 +265,7 @@ class ZohoHttp:
                     records=records,
                     authenticated=authenticated,
                     ok_statuses=ok_statuses,
-                    kwargs={
-                        "params": params,
-                        "json": json,
-                        "data": data,
-                        "files": files,
-                        "headers": headers,
-                    },
+                    kwargs=kwargs,
                 )
         return response
 
@@ -201,64 +312,8 @@ class ZohoHttp:
                     ok_statuses=OK_STATUSES,
                     kwargs={"stream": True},
                 )
-                result = self._stream_body(response, dest, path, chunk_size, max_bytes)
+                result = stream_to_file(response, dest, path, chunk_size, max_bytes)
         return result
-
-    def _stream_body(
-        self,
-        response: requests.Response,
-        dest: Path,
-        path: str,
-        chunk_size: int,
-        max_bytes: int | None,
-    ) -> DownloadResult:
-        content_type = response.headers.get("Content-Type", "")
-        if content_type.startswith("application/json"):
-            payload = json_or_none(response)
-            body = parse_error_body(payload)
-            response.close()
-            if body is not None:
-                raise error_for(response.status_code, body, method="GET", path=path)
-            raise UnexpectedResponseError(
-                "expected a file, got JSON",
-                http_status=response.status_code,
-                method="GET",
-                path=path,
-            )
-        expected = _int_or_none(response.headers.get("Content-Length"))
-        part = dest.with_name(dest.name + ".part")
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with response, open(part, "wb") as out:
-                for chunk in response.iter_content(chunk_size=chunk_size):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise UnexpectedResponseError(
-                            f"download is larger than the cap of {max_bytes} bytes",
-                            method="GET",
-                            path=path,
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-        except requests.RequestException as exc:
-            _unlink(part)
-            raise ConnectionDroppedError(
-                f"download interrupted after {size} bytes ({type(exc).__name__})",
-                method="GET",
-                path=path,
-            ) from None
-        except BaseException:
-            _unlink(part)
-            raise
-        if expected is not None and size != expected:
-            _unlink(part)
-            raise ConnectionDroppedError(
-                f"download ended after {size} of {expected} bytes", method="GET", path=path
-            )
-        os.replace(part, dest)
-        log.debug("downloaded %s: %d bytes to %s", path, size, dest.name)
-        return DownloadResult(path=dest, size=size, sha256=digest.hexdigest())
 
     # -- one attempt --------------------------------------------------------------------
 
@@ -274,9 +329,15 @@ class ZohoHttp:
         kwargs: dict[str, Any],
     ) -> requests.Response:
         path = url_path(url)
+        self._require_trusted(method, url, path)
         reservation = self.meter.reserve(call_type, records)
         try:
             response = self._send_authenticated(method, url, path, authenticated, kwargs)
+        except ConnectionDroppedError as exc:
+            # sent, then no answer: Zoho charges a call it served (see module docstring)
+            sent = not isinstance(exc, ConnectFailedError)
+            self.meter.settle(reservation, charged=sent)
+            raise
         except BaseException:
             self.meter.settle(reservation, charged=False)
             raise
@@ -288,13 +349,13 @@ class ZohoHttp:
         )
         if status in ok_statuses:
             body_error = None
-            if not kwargs.get("stream") and _looks_like_json(response):
+            if not kwargs.get("stream") and looks_like_json(response):
                 # Some Zoho errors come back with HTTP 200 (e.g. upload INVALID_FILE_FORMAT).
-                body_error = _explicit_error(json_or_none(response))
+                body_error = explicit_error(json_or_none(response))
             if body_error is None:
                 return response
             raise error_for(status, body_error, method=method, path=path)
-        payload = json_or_none(response) if not kwargs.get("stream") else _stream_json(response)
+        payload = json_or_none(response) if not kwargs.get("stream") else stream_json(response)
         response.close()
         raise error_for(
             status,
@@ -304,18 +365,40 @@ class ZohoHttp:
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
 
+    def _require_trusted(self, method: str, url: str, path: str) -> None:
+        """The one place that decides which hosts get a request (and the token)."""
+        try:
+            origin = origin_of(url)
+        except ValueError as exc:
+            raise ForeignHostError(
+                f"refused {method} to a URL that is not absolute http(s): {exc}",
+                host="?",
+                method=method,
+                path=path,
+            ) from None
+        if origin not in self.trusted_origins:
+            host = origin.split("://", 1)[1]
+            raise ForeignHostError(
+                f"refused to send {method} to {host}: it is not a host of this org's Zoho "
+                "data centre, the configured simulator or an endpoint override",
+                host=host,
+                method=method,
+                path=path,
+            )
+
     def _send_authenticated(
         self, method: str, url: str, path: str, authenticated: bool, kwargs: dict[str, Any]
     ) -> requests.Response:
-        if not authenticated or self.tokens is None:
+        tokens = self.tokens
+        if not authenticated or tokens is None:
             return self._send(method, url, path, None, kwargs)
-        token = self.tokens.token()
+        token = self._token(tokens.token, method, path)
         response = self._send(method, url, path, token, kwargs)
         if response.status_code != 401 or not _is_token_rejection(response, kwargs):
             return response
         response.close()
         log.info("%s %s: access token rejected; refreshing and replaying once", method, path)
-        fresh = self.tokens.refresh_after_rejection(token)
+        fresh = self._token(lambda: tokens.refresh_after_rejection(token), method, path)
         response = self._send(method, url, path, fresh, kwargs)
         if response.status_code == 401 and _is_token_rejection(response, kwargs):
             response.close()
@@ -326,6 +409,16 @@ class ZohoHttp:
                 path=path,
             )
         return response
+
+    @staticmethod
+    def _token(get: Callable[[], AccessToken], method: str, path: str) -> AccessToken:
+        """An access token; an unreachable accounts server means this call was never sent."""
+        try:
+            return get()
+        except ConnectionDroppedError as exc:
+            raise ConnectFailedError(
+                f"no access token, so nothing was sent ({exc.message})", method=method, path=path
+            ) from None
 
     def _send(
         self,
@@ -353,15 +446,10 @@ class ZohoHttp:
                 headers=headers,
                 stream=bool(kwargs.get("stream")),
                 timeout=self.timeouts.as_tuple(),
+                allow_redirects=False,
             )
-        except requests.Timeout as exc:
-            raise ConnectionDroppedError(
-                f"timed out ({type(exc).__name__})", code="TIMEOUT", method=method, path=path
-            ) from None
         except requests.RequestException as exc:
-            raise ConnectionDroppedError(
-                f"connection failed ({type(exc).__name__})", method=method, path=path
-            ) from None
+            raise transport_error(exc, method, path) from None
         log.debug(
             "%s %s -> %d (%.3f s)",
             method,
@@ -373,61 +461,19 @@ class ZohoHttp:
 
 
 def _is_token_rejection(response: requests.Response, kwargs: dict[str, Any]) -> bool:
-    payload = json_or_none(response) if not kwargs.get("stream") else _stream_json(response)
+    payload = json_or_none(response) if not kwargs.get("stream") else stream_json(response)
     body = parse_error_body(payload)
     # A 401 without a readable body is treated as a token problem too: refreshing is cheap.
     return body is None or body.code.upper() in TOKEN_CODES
 
 
-def _explicit_error(payload: Any) -> ZohoErrorBody | None:
-    """An error carried by a 2xx answer: ``"status": "error"`` at the top or in ``data[0]``.
-
-    Only explicit error markers count, so a record that happens to have ``code`` and
-    ``message`` fields is never mistaken for an error.
-    """
-    if not isinstance(payload, dict):
-        return None
-    data = payload.get("data")
-    in_data = (
-        isinstance(data, list)
-        and len(data) == 1
-        and isinstance(data[0], dict)
-        and data[0].get("status") == "error"
-    )
-    if payload.get("status") == "error" or in_data:
-        return parse_error_body(payload)
-    return None
-
-
-def _stream_json(response: requests.Response) -> Any:
-    """Decode a (small) JSON error body of a streamed response; None if it is not JSON."""
-    if not _looks_like_json(response):
-        return None
-    try:
-        return response.json()
-    except (ValueError, requests.RequestException):
-        return None
-
-
-def _looks_like_json(response: requests.Response) -> bool:
-    return "json" in response.headers.get("Content-Type", "")
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
-
-
 __all__ = [
+    "IDEMPOTENT_METHODS",
     "DownloadResult",
+    "Resent",
     "Timeouts",
     "ZohoHttp",
     "build_session",
+    "join_url",
     "url_path",
 ]

@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from connectors.errors import (
     AuthError,
+    ConnectFailedError,
+    ConnectionDroppedError,
     InvalidRequestError,
     ModuleNotSupportedError,
     NotFoundError,
@@ -30,6 +33,7 @@ from connectors.errors import (
     RateLimitedError,
     ServerError,
     TokenRejectedError,
+    UnexpectedResponseError,
     ZohoError,
 )
 
@@ -143,4 +147,70 @@ def error_for(
         return NotFoundError(message, **kw)
     if 400 <= status < 500 or body is not None:
         return InvalidRequestError(message, **kw)
+    if 300 <= status < 400:  # redirects are not followed (connectors.http: hosts)
+        return UnexpectedResponseError(f"a redirect ({message})", **kw)
     return ServerError(message, **kw)
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection could not even be opened (refused, unresolvable, connect
+    timeout): the request never left, so repeating it cannot duplicate anything."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or not exc.args:
+        return False
+    cause = exc.args[0]
+    reason = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+def explicit_error(payload: Any) -> ZohoErrorBody | None:
+    """An error carried by a 2xx answer: ``"status": "error"`` at the top or in ``data[0]``.
+
+    Only explicit error markers count, so a record that happens to have ``code`` and
+    ``message`` fields is never mistaken for an error.
+    """
+    if not isinstance(payload, dict):
+        return None
+    data = payload.get("data")
+    in_data = (
+        isinstance(data, list)
+        and len(data) == 1
+        and isinstance(data[0], dict)
+        and data[0].get("status") == "error"
+    )
+    if payload.get("status") == "error" or in_data:
+        return parse_error_body(payload)
+    return None
+
+
+def stream_json(response: requests.Response) -> Any:
+    """Decode a (small) JSON error body of a streamed response; None if it is not JSON."""
+    if not looks_like_json(response):
+        return None
+    try:
+        return response.json()
+    except (ValueError, requests.RequestException):
+        return None
+
+
+def looks_like_json(response: requests.Response) -> bool:
+    return "json" in response.headers.get("Content-Type", "")
+
+
+def transport_error(
+    exc: requests.RequestException, method: str, path: str
+) -> ConnectionDroppedError:
+    """The error for a request that got no HTTP answer: ``ConnectFailedError`` when it never
+    left (safe to send again), else ``ConnectionDroppedError`` (Zoho may have acted on it)."""
+    if never_sent(exc):
+        return ConnectFailedError(
+            f"could not connect ({type(exc).__name__})", method=method, path=path
+        )
+    if isinstance(exc, requests.Timeout):
+        return ConnectionDroppedError(
+            f"timed out ({type(exc).__name__})", code="TIMEOUT", method=method, path=path
+        )
+    return ConnectionDroppedError(
+        f"connection failed ({type(exc).__name__})", method=method, path=path
+    )

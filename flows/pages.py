@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
-from connectors.errors import BulkJobFailedError, NotFoundError, RetriableError
+from connectors.errors import (
+    BulkJobFailedError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RetriableError,
+)
 from connectors.products import BulkPaging
 from flows.budget import BULK_READ_CREATE, PLAIN_CALL
 from flows.errors import BudgetExceededError
@@ -114,10 +119,10 @@ def run_bulk_page(
             continue
         if action is ResumeAction.CREATE:
             live = _create_job(rt, extract, job)
-            job = ledger.mark_created(job.job_key, live.id, credits=BULK_READ_CREATE)
+            job = ledger.mark_created(job.job_key, live.id, credits=create_credits(live))
             outcome.created_job = True
             outcome.jobs_created += 1
-            outcome.credits += BULK_READ_CREATE
+            outcome.credits += create_credits(live)
             failpoint("job-created", module, page)
             continue
         if action is ResumeAction.WAIT:
@@ -208,12 +213,27 @@ def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkRead
         live = rt.client(extract.product).bulk_read.create_job(
             BulkReadQuery.from_state(job.query), callback_url=callback_url
         )
+    except OutcomeUnknownError as exc:
+        # every unanswered send may have created a job in Zoho: spent, not refunded
+        lost = BULK_READ_CREATE * (exc.attempts - 1)
+        if lost:
+            rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
+        raise
     except Exception:
         rt.ledger.record_spend(rt.org, -BULK_READ_CREATE, f"refund: {what} failed", job.job_key)
         raise
+    if live.unanswered_creates:  # sent again after lost answers (connectors.bulk_read)
+        lost = BULK_READ_CREATE * live.unanswered_creates
+        rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
     if rt.callbacks is not None:
         rt.callbacks.expect(live.id)
     return live
+
+
+def create_credits(live: BulkReadJob) -> int:
+    """Credits a create spent: its own 50 and 50 for each earlier send whose answer was lost
+    (each may have created an orphan job in Zoho, see ``BulkReadClient.create_job``)."""
+    return BULK_READ_CREATE * (1 + live.unanswered_creates)
 
 
 def _create_next_job(
@@ -234,9 +254,9 @@ def _create_next_job(
     except (BudgetExceededError, RetriableError) as exc:
         log.info("not creating page %d ahead: %s", nxt.page, exc)
         return
-    rt.ledger.mark_created(nxt.job_key, live.id, credits=BULK_READ_CREATE)
+    rt.ledger.mark_created(nxt.job_key, live.id, credits=create_credits(live))
     outcome.jobs_created += 1
-    outcome.credits += BULK_READ_CREATE
+    outcome.credits += create_credits(live)
     failpoint("job-created", extract.module, nxt.page)
 
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from connectors.bulk_query import BulkReadQuery, criteria_from_json
+from connectors.bulk_query import BulkReadQuery, check_field_names, criteria_from_json
 from connectors.criteria import all_of, where
-from connectors.errors import QueryValidationError
+from connectors.errors import FatalError, QueryValidationError
 from connectors.fields import FieldSpec
 from connectors.products import CRM, RECRUIT
 
@@ -58,3 +58,21 @@ def test_client_side_validation() -> None:
     )
     with pytest.raises(QueryValidationError, match="Nope"):
         BulkReadQuery("Leads", fields=("Nope",)).validate(CRM, meta)
+
+
+@pytest.mark.parametrize(
+    "name", ["Bad Name", 'x";DROP TABLE t;--', "1st", "a..b", "Owner.", "$", ""]
+)
+def test_a_field_that_is_not_an_api_name_is_refused_naming_module_and_field(name: str) -> None:
+    with pytest.raises(QueryValidationError) as info:
+        BulkReadQuery("Leads", fields=("Last_Name", name)).validate(CRM)
+    assert isinstance(info.value, FatalError)
+    assert info.value.code == "INVALID_FIELD_NAME"
+    assert f"Leads: field {name!r}" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_check_field_names_accepts_api_names_lookup_paths_and_pseudo_fields() -> None:
+    check_field_names("Leads", ["Last_Name", "Owner.last_name", "$converted", "id", "X__c"])
+    with pytest.raises(QueryValidationError, match="'Bad-Name'"):
+        check_field_names("Leads", ["Last_Name", "Bad-Name"])

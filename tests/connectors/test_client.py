@@ -400,3 +400,22 @@ def test_read_timeout_is_retried(small: SimServer, caplog: pytest.LogCaptureFixt
     retried = [r for r in caplog.records if r.name == "connectors.retry"]
     assert len(retried) == 1
     assert "ConnectionDroppedError" in retried[0].getMessage()
+
+
+# -- field names are checked before a job costs credits ------------------------------------
+
+
+@pytest.mark.parametrize("explicit", [True, False], ids=["field-list", "all-fields"])
+def test_a_field_name_zoho_reports_that_is_no_api_name_costs_no_job(
+    small: SimServer, tmp_path: Path, explicit: bool
+) -> None:
+    small.state.add_field(US.key, "crm", "Leads", "Bad Name", "text")
+    with sim_client(small) as client:
+        names = tuple(f.api_name for f in client.metadata.fields("Leads")) if explicit else ()
+        with pytest.raises(QueryValidationError) as info:
+            client.bulk_read.export(BulkReadQuery("Leads", fields=names), tmp_path)
+        used = client.meter.report().used
+    assert "Leads: field 'Bad Name'" in str(info.value)
+    stats = small.state.stats.snapshot()
+    assert stats["total_jobs"] == 0
+    assert used == stats["credits_used"][US.key] == 1  # the metadata call, nothing else

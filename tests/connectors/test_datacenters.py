@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.datacenters import DATA_CENTERS, Endpoints, Environment
+from connectors.datacenters import DATA_CENTERS, Endpoints, Environment, origin_of
 
 
 def test_table_covers_every_documented_dc() -> None:
@@ -125,3 +125,25 @@ def test_bad_input_is_refused() -> None:
         Endpoints.for_dc("us", overrides={"ftp": "http://x"})
     with pytest.raises(ValueError, match="http"):
         Endpoints.for_dc("us", overrides={"accounts": "accounts.zoho.com"})
+
+
+def test_trusted_origins_are_the_data_centres_hosts_plus_configured_endpoints() -> None:
+    eu = Endpoints.for_dc("eu", overrides={"download": "https://files.example.net:8443/x"})
+    trusted = eu.trusted_origins()
+    for host in DATA_CENTERS["eu"].hosts():
+        assert origin_of(host) in trusted
+    assert "https://files.example.net:8443" in trusted  # an explicit override
+    assert "https://www.zohoapis.com:443" not in trusted  # another data centre's host
+    assert "http://www.zohoapis.eu:80" not in trusted  # plain http to a Zoho host
+    sim = Endpoints.for_simulator("http://127.0.0.1:8000", "us").trusted_origins()
+    assert "http://127.0.0.1:8000" in sim
+    assert "http://127.0.0.1:8001" not in sim
+
+
+def test_origin_of_normalises_case_and_default_ports() -> None:
+    assert origin_of("https://WWW.ZohoApis.com/crm/v8?x=1") == "https://www.zohoapis.com:443"
+    assert origin_of("http://127.0.0.1:9/a") == "http://127.0.0.1:9"
+    with pytest.raises(ValueError, match="absolute"):
+        origin_of("/crm/bulk/v8/read/1/result")
+    with pytest.raises(ValueError, match="absolute"):
+        origin_of("ftp://www.zohoapis.com/x")

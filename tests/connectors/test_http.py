@@ -1,23 +1,29 @@
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
 import pytest
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from connectors.auth import TokenManager
 from connectors.credits import CallType, CreditMeter
 from connectors.errors import (
+    ConnectFailedError,
     ConnectionDroppedError,
     CreditBudgetExceededError,
+    FatalError,
+    ForeignHostError,
     InvalidRequestError,
+    OutcomeUnknownError,
     RateLimitedError,
     ServerError,
     TokenRejectedError,
     UnexpectedResponseError,
 )
-from connectors.http import Timeouts, ZohoHttp
+from connectors.http import Timeouts, ZohoHttp, join_url
 from connectors.retry import RetryPolicy
 from tests.connectors.fakes import BASE, CREDS, Call, FakeZoho, Reply, error
 
@@ -34,6 +40,7 @@ def client(
     return ZohoHttp(
         tokens,
         CreditMeter(budget=budget),
+        trusted_origins=(BASE,),
         session=session,
         retry=policy,
         timeouts=Timeouts(connect=1, read=2),
@@ -310,3 +317,129 @@ def test_wrapped_error_in_a_2xx_answer_is_an_error_but_records_are_not() -> None
     records = {"data": [{"id": "1", "code": "C-1", "message": "hello"}], "info": {}}
     fake.route("GET", "/crm/v8/Leads", lambda c: Reply(200, records))
     assert client(fake).request_json("GET", URL, call_type=CallType.GET_RECORDS) == records
+
+
+# -- hosts: the token goes only to trusted origins -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/crm/v8/Leads",
+        "http://fake.zoho.test/crm/v8/Leads",  # same host, downgraded to plain http
+        "https://fake.zoho.test:8443/crm/v8/Leads",  # same host, another port
+        "https://fake.zoho.test.evil.example/crm/v8/Leads",
+    ],
+)
+def test_a_url_off_the_trusted_origins_is_refused_before_anything_is_sent(url: str) -> None:
+    fake = FakeZoho()
+    http = client(fake)
+    with pytest.raises(ForeignHostError) as info:
+        http.request("GET", url, call_type=CallType.GET_RECORDS)
+    assert fake.calls == []  # not even a token refresh
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    assert info.value.host.split(":")[0] == host.split(":")[0]
+    assert host.split(":")[0] in str(info.value)
+    assert http.meter.report().used == 0
+
+
+def test_a_redirect_is_not_followed_to_another_host() -> None:
+    fake = FakeZoho()
+    fake.route(
+        "GET",
+        "/crm/v8/Leads",
+        lambda c: Reply(302, {}, headers={"Location": "https://evil.example/x"}),
+    )
+    with pytest.raises(UnexpectedResponseError):
+        client(fake).request("GET", URL, call_type=CallType.GET_RECORDS)
+    assert [c.path for c in fake.calls if c.path != "/oauth/v2/token"] == ["/crm/v8/Leads"]
+
+
+# -- non-idempotent calls: repeated only when Zoho cannot have acted -----------------------
+
+
+def refused() -> requests.ConnectionError:
+    reason = NewConnectionError(None, "Failed to establish a new connection: refused")  # type: ignore[arg-type]
+    return requests.ConnectionError(MaxRetryError(None, "/x", reason))  # type: ignore[arg-type]
+
+
+def test_a_post_whose_answer_is_lost_is_sent_once_and_metered() -> None:
+    fake = FakeZoho()
+    fake.route("POST", "/crm/bulk/v8/read", lambda c: Reply(exc=requests.ConnectionError("reset")))
+    http = client(fake)
+    with pytest.raises(OutcomeUnknownError) as info:
+        http.request("POST", BASE + "/crm/bulk/v8/read", call_type=CallType.BULK_READ_CREATE)
+    assert fake.count("POST", "/crm/bulk/v8/read") == 1
+    assert isinstance(info.value, FatalError)
+    assert http.meter.report().used == 50  # Zoho may have charged it: counted
+
+
+def test_a_post_that_never_left_or_was_refused_by_zoho_is_sent_again() -> None:
+    fake = FakeZoho()
+    fake.route(
+        "POST",
+        "/crm/bulk/v8/read",
+        scripted(  # type: ignore[arg-type]
+            Reply(exc=refused()),
+            Reply(exc=requests.ConnectTimeout("connect")),
+            error(429, "TOO_MANY_REQUESTS"),
+        ),
+    )
+    http = client(fake)
+    http.request("POST", BASE + "/crm/bulk/v8/read", call_type=CallType.BULK_READ_CREATE)
+    assert fake.count("POST", "/crm/bulk/v8/read") == 4
+    assert http.meter.report().used == 50  # only the answered call is charged
+
+
+def test_a_get_whose_answer_is_lost_is_retried() -> None:
+    fake = FakeZoho()
+    fake.route(
+        "GET",
+        "/crm/v8/Leads",
+        scripted(Reply(exc=requests.ConnectionError("reset")), Reply(exc=requests.ReadTimeout())),  # type: ignore[arg-type]
+    )
+    http = client(fake)
+    http.request("GET", URL, call_type=CallType.GET_RECORDS)
+    assert fake.count("GET", "/crm/v8/Leads") == 3
+    assert http.meter.report().used == 3  # both lost answers may have been charged
+
+
+def test_request_json_resending_counts_the_unanswered_sends() -> None:
+    fake = FakeZoho()
+    fake.route(
+        "POST",
+        "/crm/v8/upload",
+        scripted(  # type: ignore[arg-type]
+            Reply(exc=requests.ConnectionError("reset")),
+            Reply(exc=requests.ReadTimeout("slow")),
+            Reply(200, {"details": {"file_id": "9"}}),
+        ),
+    )
+    http = client(fake)
+    sent = http.request_json_resending(
+        "POST", BASE + "/crm/v8/upload", call_type=CallType.BULK_WRITE_UPLOAD
+    )
+    assert (sent.payload, sent.unanswered) == ({"details": {"file_id": "9"}}, 2)
+    fake.route("POST", "/crm/v8/upload", lambda c: Reply(exc=requests.ReadTimeout("slow")))
+    with pytest.raises(OutcomeUnknownError) as info:
+        http.request_json_resending(
+            "POST", BASE + "/crm/v8/upload", call_type=CallType.BULK_WRITE_UPLOAD
+        )
+    assert info.value.attempts == 4  # the policy's max_attempts, each one counted
+
+
+def test_join_url_keeps_absolute_urls_for_the_host_check() -> None:
+    assert join_url("https://a.test/base/", "/crm/x") == "https://a.test/base/crm/x"
+    assert join_url("https://a.test", "https://b.test/y") == "https://b.test/y"
+
+
+def test_a_real_refused_connection_counts_as_never_sent() -> None:
+    with socket.socket() as probe:  # a port nobody listens on any more
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    policy = RetryPolicy(max_attempts=3, initial_wait=0, jitter=0, sleep=lambda _: None)
+    http = ZohoHttp(None, CreditMeter(), trusted_origins=(closed,), retry=policy)
+    with pytest.raises(ConnectFailedError):  # not OutcomeUnknownError: safe to send again
+        http.request("POST", closed + "/crm/bulk/v8/read", call_type=CallType.BULK_READ_CREATE)
+    assert http.meter.report().used == 0
+    http.close()
