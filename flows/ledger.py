@@ -9,8 +9,11 @@ A killed flow is resumable because every step is recorded *before* the next one 
                                                                                   load ▼
                                                                                      loaded
                                                                         (never loaded twice)
-    side exits: failed (the job ended FAILURE), expired (page token / result too old: re-planned),
+    side exits: failed (the job ended FAILURE: the page gets a new job on the next run),
+                expired (page token / result too old: re-planned),
                 split  (a backfill window that overflowed one page: replaced by two halves)
+    A failed or expired job stays in the ledger; the page's next attempt is a new row
+    (``{job_key}.rN``).
 
 Tables (SQLAlchemy Core): in a ``zoho_etl`` schema where the dialect has schemas (PostgreSQL,
 DuckDB), as ``zoho_etl_*`` prefixed tables elsewhere (SQLite):
@@ -81,6 +84,10 @@ _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.EXPIRED: frozenset(),
     JobState.SPLIT: frozenset(),
 }
+
+
+#: Attempts that are over without loading their page: the page is planned again as a new row.
+SUPERSEDED: frozenset[JobState] = frozenset({JobState.FAILED, JobState.EXPIRED})
 
 
 class ExtractState(StrEnum):
@@ -417,7 +424,8 @@ class Ledger:
     ) -> JobRecord:
         """Record the intent to read one page; idempotent (returns the existing live row).
 
-        If the page's previous attempt expired, a new attempt gets a ``.rN`` suffix.
+        If the page's previous attempt failed or expired, a new attempt gets a ``.rN``
+        suffix (the old row stays, with its error).
         """
         base_key = f"{extract.extract_id}:p{page}"
         with self._write() as conn:
@@ -429,7 +437,7 @@ class Ledger:
                     .order_by(self.jobs.c.planned_at)
                 )
             ]
-            live = [j for j in attempts if j.state is not JobState.EXPIRED]
+            live = [j for j in attempts if j.state not in SUPERSEDED]
             if live:
                 return live[-1]
             key = base_key if not attempts else f"{base_key}.r{len(attempts)}"
@@ -461,6 +469,7 @@ class Ledger:
         return _job(row)
 
     def jobs_for_extract(self, extract_id: str, *, live_only: bool = True) -> list[JobRecord]:
+        """The extract's jobs by page; ``live_only`` leaves out failed and expired attempts."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 self.jobs.select()
@@ -469,7 +478,7 @@ class Ledger:
             ).all()
         jobs = [_job(r) for r in rows]
         if live_only:
-            jobs = [j for j in jobs if j.state is not JobState.EXPIRED]
+            jobs = [j for j in jobs if j.state not in SUPERSEDED]
         return jobs
 
     def last_completed_job(

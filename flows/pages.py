@@ -8,7 +8,10 @@ killed at any step and started again:
 - downloads a page again when its load finds the file damaged (the download checks the
   zip's structure; the CRC is checked by the load, which reads every byte anyway),
 - never loads a page marked loaded, and re-loads (idempotently) one that was not marked,
-- re-plans a job whose result (1 day) or page token (24 h) expired, instead of crashing.
+- re-plans a job whose result (1 day) or page token (24 h) expired, instead of crashing,
+- never counts a page whose job ended FAILURE as loaded: the run fails naming Zoho's reason
+  (``PageFailedError``), and the next run reads the page with a new job (both stay in the
+  ledger).
 
 ``run_bulk_extract`` walks the pages of one extract (``more_records`` / ``next_page_token``
 for CRM, ``page`` for Recruit). Both are plain functions; the Prefect flows wrap each page in a
@@ -30,7 +33,7 @@ from connectors.bulk_read import BulkReadJob, BulkReadQuery
 from connectors.errors import BulkJobFailedError, NotFoundError, RetriableError
 from connectors.products import BulkPaging
 from flows.budget import BULK_READ_CREATE, PLAIN_CALL
-from flows.errors import BudgetExceededError
+from flows.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from flows.failpoints import failpoint, kill_when_file_appears
 from flows.ledger import ExtractRecord, JobRecord, JobState, utcnow
 from flows.planning import ResumeAction, resume_action
@@ -128,8 +131,9 @@ def run_bulk_page(
                 job = _replan(rt, extract, job, f"Zoho no longer knows job {job.job_id}")
                 continue
             except BulkJobFailedError as exc:
-                ledger.mark_failed(job.job_key, str(exc))
-                raise
+                reason = f"{exc.code}: {exc.message}"
+                ledger.mark_failed(job.job_key, reason)
+                raise PageFailedError(module, page, job.job_id, reason) from exc
             result = live.result
             assert result is not None
             job = ledger.mark_completed(
@@ -241,11 +245,18 @@ def _create_next_job(
 
 
 def _replan(rt: Runtime, extract: ExtractRecord, job: JobRecord, reason: str) -> JobRecord:
+    """A new attempt at ``job``'s page; the old row stays in the ledger.
+
+    A failed job keeps its page token (a valid token can create another job); an expired
+    one that carried a token means the chain is too old: the extract starts again.
+    """
     log.warning("%s: %s; planning the page again", job.job_key, reason)
-    rt.ledger.mark_expired(job.job_key, reason)
-    if job.page_token:
-        raise ReplanExtract(job.job_key, reason)
-    return rt.ledger.plan_page(extract, job.page, page_token=None, query=job.query)
+    if job.state is not JobState.FAILED:
+        rt.ledger.mark_expired(job.job_key, reason)
+        if job.page_token:
+            raise ReplanExtract(job.job_key, reason)
+        return rt.ledger.plan_page(extract, job.page, page_token=None, query=job.query)
+    return rt.ledger.plan_page(extract, job.page, page_token=job.page_token, query=job.query)
 
 
 def _wait(
@@ -419,7 +430,13 @@ def run_bulk_extract(
         outcome = page_step(extract, job, allow_split and page == 1)
         outcomes.append(outcome)
         done = outcome.job
-        if outcome.split or done.state is not JobState.LOADED or not done.more_records:
+        if outcome.split:
+            return outcomes
+        if done.state is not JobState.LOADED:  # never walk past (or close on) a page not in
+            raise PageNotLoadedError(
+                extract.extract_id, extract.module, f"page {page} ended {done.state.value}"
+            )
+        if not done.more_records:
             return outcomes
         state, token = next_query_state(done, paging)
         page += 1

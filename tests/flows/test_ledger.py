@@ -104,6 +104,24 @@ def test_expired_job_gets_a_fresh_attempt(ledger: Ledger) -> None:
     }
 
 
+def test_a_failed_job_stays_and_its_page_gets_a_new_attempt(ledger: Ledger) -> None:
+    extract, _ = _open(ledger)
+    job = ledger.plan_page(extract, 2, page_token="tok")
+    ledger.mark_created(job.job_key, "11", credits=50)
+    ledger.mark_failed(job.job_key, "INTERNAL_SERVER_ERROR: Internal server error occurred.")
+    retry = ledger.plan_page(extract, 2, page_token="tok")
+    assert retry.job_key.endswith(":p2.r1")
+    assert (retry.state, retry.page_token, retry.job_id) == (JobState.PLANNED, "tok", None)
+    assert ledger.plan_page(extract, 2, page_token="tok") == retry  # idempotent again
+    assert [j.job_key for j in ledger.jobs_for_extract(extract.extract_id)] == [retry.job_key]
+    kept = ledger.jobs_for_extract(extract.extract_id, live_only=False)
+    assert [(j.state, j.job_id) for j in kept] == [
+        (JobState.FAILED, "11"),
+        (JobState.PLANNED, None),
+    ]
+    assert kept[0].error == "INTERNAL_SERVER_ERROR: Internal server error occurred."
+
+
 def test_watermark_never_moves_back(ledger: Ledger) -> None:
     assert ledger.get_watermark("o", "crm", "Leads") is None
     t1 = datetime(2025, 3, 1, 10, 0, 0)
