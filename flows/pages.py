@@ -133,7 +133,7 @@ def run_bulk_page(
             except BulkJobFailedError as exc:
                 reason = f"{exc.code}: {exc.message}"
                 ledger.mark_failed(job.job_key, reason)
-                raise PageFailedError(module, page, job.job_id, reason) from exc
+                raise PageFailedError(module, page, exc.job_id, reason) from exc
             result = live.result
             assert result is not None
             job = ledger.mark_completed(
