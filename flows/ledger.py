@@ -23,6 +23,9 @@ DuckDB), as ``zoho_etl_*`` prefixed tables elsewhere (SQLite):
 - ``jobs``: one row per page of an extract (``job_key`` = ``{extract_id}:p{page}``).
 - ``watermarks``: per org/product/module, the last ``Modified_Time`` loaded and the ids at it.
 - ``credit_spend``: every credit-costing call the flows made, for the daily budget.
+- ``credit_locks``: one row per org that every budget reservation updates first, so
+  reservations of one org run one at a time across threads and processes (the row lock on
+  PostgreSQL; a write-write conflict, retried, on DuckDB).
 
 Timestamps are naive UTC ``datetime`` values (portable across DuckDB, PostgreSQL and SQLite).
 """
@@ -30,7 +33,9 @@ Timestamps are naive UTC ``datetime`` values (portable across DuckDB, PostgreSQL
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -232,11 +237,20 @@ def _tables(metadata: sa.MetaData, *, schema: str | None, prefix: str) -> dict[s
         sa.Column("job_key", sa.String(100)),
         schema=schema,
     )
+    credit_locks = sa.Table(
+        f"{prefix}credit_locks",
+        metadata,
+        sa.Column("org", sa.String(64), primary_key=True),
+        sa.Column("reservations", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", ts, nullable=False),
+        schema=schema,
+    )
     return {
         "extracts": extracts,
         "jobs": jobs,
         "watermarks": watermarks,
         "credit_spend": credit_spend,
+        "credit_locks": credit_locks,
     }
 
 
@@ -258,7 +272,9 @@ class Ledger:
         self.jobs = t["jobs"]
         self.watermarks_table = t["watermarks"]
         self.credit_spend = t["credit_spend"]
+        self.credit_locks = t["credit_locks"]
         self._lock = threading.RLock()
+        self._orgs_with_lock_row: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
@@ -272,10 +288,15 @@ class Ledger:
         return f"{self.schema}.{table}" if self.schema else table
 
     def create_schema(self) -> None:
-        with self._lock, self.engine.begin() as conn:
-            if self.schema:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            self.metadata.create_all(conn)
+        try:
+            with self._lock, self.engine.begin() as conn:
+                if self.schema:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                self.metadata.create_all(conn)
+        except sa.exc.DBAPIError as exc:
+            if _is_file_locked(exc):
+                raise LedgerError("(ledger)", _file_locked_message(exc)) from None
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -734,23 +755,93 @@ class Ledger:
     ) -> tuple[bool, int]:
         """Atomically record ``credits`` if the window's total stays within ``limit``.
 
-        Returns ``(reserved, available_before)``.
+        Returns ``(reserved, available_before)``. Check and insert are one transaction that
+        first updates the org's ``credit_locks`` row: on PostgreSQL a second reservation of
+        the org (any process) waits for the row lock, then sees the first one's spend; on
+        DuckDB it fails with a write-write conflict and is tried again.
         """
         at = to_naive_utc(now or utcnow())
         c = self.credit_spend.c
-        with self._write() as conn:
-            spent = int(
-                conn.execute(
-                    sa.select(sa.func.coalesce(sa.func.sum(c.credits), 0)).where(
-                        c.org == org, c.spent_at > at - window
+        lock = self.credit_locks
+        self._ensure_credit_lock_row(org, at)
+        for attempt in range(RESERVE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    conn.execute(
+                        lock.update()
+                        .where(lock.c.org == org)
+                        .values(reservations=lock.c.reservations + 1, updated_at=at)
                     )
-                ).scalar_one()
-            )
-            available = max(limit - spent, 0)
-            if credits > available:
-                return False, available
-            self._insert_spend(conn, org, credits, what, job_key, at)
-            return True, available
+                    spent = int(
+                        conn.execute(
+                            sa.select(sa.func.coalesce(sa.func.sum(c.credits), 0)).where(
+                                c.org == org, c.spent_at > at - window
+                            )
+                        ).scalar_one()
+                    )
+                    available = max(limit - spent, 0)
+                    if credits > available:
+                        return False, available
+                    self._insert_spend(conn, org, credits, what, job_key, at)
+                    return True, available
+            except sa.exc.DBAPIError as exc:
+                if not _is_write_conflict(exc):
+                    raise
+                time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))  # jittered
+        raise LedgerError(
+            f"credit_locks[{org}]",
+            f"{RESERVE_ATTEMPTS} credit reservations in a row collided with other writers; "
+            "nothing was reserved and no call was made: run again",
+        )
+
+    def _ensure_credit_lock_row(self, org: str, at: datetime) -> None:
+        """Create the org's ``credit_locks`` row once (a concurrent creator may win)."""
+        if org in self._orgs_with_lock_row:
+            return
+        lock = self.credit_locks
+        try:
+            with self._write() as conn:
+                exists = conn.execute(sa.select(lock.c.org).where(lock.c.org == org)).first()
+                if exists is None:
+                    conn.execute(lock.insert().values(org=org, reservations=0, updated_at=at))
+        except sa.exc.IntegrityError:
+            pass  # another process inserted it first
+        except sa.exc.DBAPIError as exc:
+            if not _is_write_conflict(exc):
+                raise
+        self._orgs_with_lock_row.add(org)
+
+
+#: Reservations that collided (DuckDB conflict, PostgreSQL serialisation failure) are tried
+#: again this many times in all before giving up with a ``LedgerError``.
+RESERVE_ATTEMPTS = 50
+#: SQLSTATEs of PostgreSQL errors that mean "another transaction won: try again".
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _is_write_conflict(exc: sa.exc.DBAPIError) -> bool:
+    """A transaction that lost to a concurrent writer and may simply be run again."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    if type(orig).__name__ == "TransactionException":  # DuckDB: "Conflict on update!"
+        return True
+    if type(orig).__name__ == "ConstraintException":  # DuckDB: the same new row twice
+        return True
+    return "database is locked" in str(orig)  # SQLite's busy writer
+
+
+def _is_file_locked(exc: sa.exc.DBAPIError) -> bool:
+    return type(exc.orig).__name__ == "IOException" and "Could not set lock" in str(exc.orig)
+
+
+def _file_locked_message(exc: sa.exc.DBAPIError) -> str:
+    holder = str(exc.orig).split("Conflicting lock is held in", 1)[-1].split(". See", 1)[0]
+    return (
+        "the DuckDB ledger file is open in another process"
+        f" ({holder.strip()}); DuckDB allows one writing process per file: wait for that run "
+        "to end, or keep the ledger in PostgreSQL to run flows side by side"
+    )
 
 
 def _extract(row: sa.Row[Any]) -> ExtractRecord:

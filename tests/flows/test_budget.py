@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+import multiprocessing
+import threading
+import uuid
 from datetime import datetime, timedelta
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from flows.budget import CreditBudget
+from flows.budget import WINDOW, CreditBudget
 from flows.errors import BudgetExceededError
 from flows.ledger import Ledger
+
+#: Concurrent reservers in the race tests (the issue saw 6 processes granted 250 of 100).
+RESERVERS = 6
+LIMIT = 100
+ROUNDS = 8
 
 
 class Clock:
@@ -64,3 +76,82 @@ def test_unlimited_budget_still_logs_spend(ledger: Ledger) -> None:
     budget.spend(50, "x")
     assert budget.available() is None
     assert budget.status().spent == 50
+
+
+# ---- concurrent reservations (issue 19, item 6) --------------------------------------------
+
+
+def reserve_until_refused(ledger: Ledger, org: str, credits: int) -> int:
+    """Reserve ``credits`` at a time against ``LIMIT`` until refused; the total granted."""
+    granted = 0
+    while True:
+        ok, _ = ledger.reserve_credits(org, credits, "race", limit=LIMIT, window=WINDOW)
+        if not ok:
+            return granted
+        granted += credits
+
+
+def _reserver_process(url: str, orgs: list[str], start: Barrier, out: Any) -> None:
+    ledger = Ledger(sa.create_engine(url))
+    try:
+        for org in orgs:
+            start.wait()  # every process starts the round together
+            out.put((org, reserve_until_refused(ledger, org, 25)))
+    finally:
+        ledger.engine.dispose()
+
+
+def test_six_processes_never_reserve_more_than_the_limit_on_postgresql(pg_url: str) -> None:
+    Ledger.from_url(pg_url).engine.dispose()  # schema first: the processes only reserve
+    orgs = [f"race-{uuid.uuid4().hex[:12]}" for _ in range(ROUNDS)]
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(RESERVERS)
+    out = spawn.Queue()
+    procs = [
+        spawn.Process(target=_reserver_process, args=(pg_url, orgs, start, out))
+        for _ in range(RESERVERS)
+    ]
+    for proc in procs:
+        proc.start()
+    granted = {org: 0 for org in orgs}
+    for _ in range(RESERVERS * ROUNDS):
+        org, credits = out.get(timeout=120)
+        granted[org] += credits
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    ledger = Ledger.from_url(pg_url)
+    try:
+        recorded = {o: ledger.credits_spent_since(o, datetime(2000, 1, 1)) for o in orgs}
+    finally:
+        ledger.engine.dispose()
+    assert granted == recorded == dict.fromkeys(orgs, LIMIT)
+
+
+def test_concurrent_reservations_never_exceed_the_limit_on_duckdb(tmp_path: Path) -> None:
+    # DuckDB allows one writing process per file: the race is between connections of one
+    # process (a Ledger each, so the per-instance lock does not serialise them).
+    path = tmp_path / "ledger.duckdb"
+    Ledger.from_url(f"duckdb:///{path}").engine.dispose()
+    ledgers = [Ledger(sa.create_engine(f"duckdb:///{path}")) for _ in range(RESERVERS)]
+    orgs = [f"race-{n}" for n in range(ROUNDS)]
+    granted = dict.fromkeys(orgs, 0)
+    start = threading.Barrier(RESERVERS)
+    tally = threading.Lock()
+
+    def reserver(ledger: Ledger) -> None:
+        for org in orgs:
+            start.wait()
+            credits = reserve_until_refused(ledger, org, 5)
+            with tally:
+                granted[org] += credits
+
+    threads = [threading.Thread(target=reserver, args=(ledger,)) for ledger in ledgers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    recorded = {o: ledgers[0].credits_spent_since(o, datetime(2000, 1, 1)) for o in orgs}
+    for ledger in ledgers:
+        ledger.engine.dispose()
+    assert granted == recorded == dict.fromkeys(orgs, LIMIT)

@@ -200,3 +200,30 @@ def test_last_completed_job_of_a_module_across_extracts(ledger: Ledger) -> None:
     assert ledger.last_completed_job("700000001", "crm", "Contacts") is None
     assert ledger.last_completed_job("700000001", "recruit", "Leads") is None
     assert ledger.last_completed_job("700000002", "crm", "Leads") is None
+
+
+def test_a_duckdb_ledger_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "ledger.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(LedgerError, match="open in another process") as caught:
+            Ledger.from_url(f"duckdb:///{path}")
+        assert "PostgreSQL" in str(caught.value)
+    finally:
+        holder.communicate("", timeout=30)
