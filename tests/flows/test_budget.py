@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from flows.budget import WINDOW, CreditBudget
 from flows.errors import BudgetExceededError
 from flows.ledger import Ledger
+from simulator.testing import SimServer
+from tests.flows.cli_process import ledger_jobs, run_cli, warehouse_ids
 
 #: Concurrent reservers in the race tests (the issue saw 6 processes granted 250 of 100).
 RESERVERS = 6
@@ -155,3 +157,51 @@ def test_concurrent_reservations_never_exceed_the_limit_on_duckdb(tmp_path: Path
     for ledger in ledgers:
         ledger.engine.dispose()
     assert granted == recorded == dict.fromkeys(orgs, LIMIT)
+
+
+# ---- a budget that runs out mid-run (issue 19, item 6) -------------------------------------
+
+
+@pytest.mark.slow
+def test_a_budget_exhausted_mid_run_exits_3_and_the_re_run_completes_exactly(
+    prefect_api: str, sim: SimServer, tmp_path: Path
+) -> None:
+    sim.state.configure(per_page=800, downloads_per_minute=1000, job_seconds=(0.02, 0.05))
+    export = ("export", "Leads", "--full", "--credit-budget")
+    budget = 120  # two 50-credit bulk jobs and their polls and downloads, not a third job
+
+    stopped = run_cli(sim, prefect_api, tmp_path, *export, str(budget))
+    assert stopped.returncode == 3, stopped.stderr[-2000:]
+    jobs = ledger_jobs(tmp_path, "Leads")
+    loaded = [page for page, state, _, _ in jobs if state == "loaded"]
+    assert loaded == list(range(1, len(loaded) + 1))
+    assert 1 <= len(loaded) < 3
+    rows = len(warehouse_ids(tmp_path, "crm_Leads"))
+    message = stopped.stderr.strip().splitlines()[-1]
+    assert f"loaded so far: {rows} rows of Leads in {len(loaded)} page(s)" in message
+    assert f"left to resume: page {len(loaded) + 1} onward" in message
+    # stopped before the next spend: no job beyond the loaded pages, the budget held
+    created = [page for page, _, job_id, _ in jobs if job_id is not None]
+    assert jobs_created(sim, "Leads") == len(created) == len(loaded)
+    assert spent_in_ledger(tmp_path) <= budget
+
+    resumed = run_cli(sim, prefect_api, tmp_path, *export, "1000")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    ids = warehouse_ids(tmp_path, "crm_Leads")
+    store = sim.state.store("us-enterprise", "crm", "Leads")
+    assert store is not None
+    assert len(ids) == len(set(ids)) == len(store) == 2000
+    assert jobs_created(sim, "Leads") == 3  # one job per page over both runs
+    assert [state for _, state, _, _ in ledger_jobs(tmp_path, "Leads")] == ["loaded"] * 3
+
+
+def jobs_created(sim: SimServer, module: str) -> int:
+    return int(sim.state.stats.snapshot()["jobs_created"].get(f"us-enterprise/crm/{module}", 0))
+
+
+def spent_in_ledger(data_dir: Path) -> int:
+    ledger = Ledger.from_url(f"duckdb:///{data_dir / 'warehouse.duckdb'}")
+    try:
+        return ledger.credits_spent_since("us-enterprise", datetime(2000, 1, 1))
+    finally:
+        ledger.engine.dispose()
