@@ -150,6 +150,8 @@ class JobRecord:
     error: str | None
     planned_at: datetime
     updated_at: datetime
+    #: how long Zoho took, when a process watched the job end (None: ended unseen)
+    job_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,9 @@ def _tables(metadata: sa.MetaData, *, schema: str | None, prefix: str) -> dict[s
         sa.Column("job_id", sa.String(64)),
         sa.Column("created_at", ts),
         sa.Column("completed_at", ts),
+        # how long Zoho took, when a process watched the job end; NULL when it ended unseen
+        # (during downtime): that time is not the job's, and must not feed estimates
+        sa.Column("job_seconds", sa.Float),
         sa.Column("record_count", sa.BigInteger),
         sa.Column("per_page", sa.BigInteger),
         sa.Column("more_records", sa.Boolean),
@@ -293,10 +298,36 @@ class Ledger:
                 if self.schema:
                     conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
                 self.metadata.create_all(conn)
+                self._add_missing_columns(conn)
         except sa.exc.DBAPIError as exc:
             if _is_file_locked(exc):
                 raise LedgerError("(ledger)", _file_locked_message(exc)) from None
             raise
+
+    def _add_missing_columns(self, conn: sa.Connection) -> None:
+        """Columns added to a ledger table after a ledger was created (nullable ones only)."""
+        for table in self.metadata.sorted_tables:
+            have = self._column_names(conn, table.name)
+            for column in table.columns:
+                if column.name in have or not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=conn.dialect)
+                name = f'"{self.schema}"."{table.name}"' if self.schema else f'"{table.name}"'
+                conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{column.name}" {kind}'))
+
+    def _column_names(self, conn: sa.Connection, table: str) -> set[str]:
+        if self.schema is None:  # SQLite: no information_schema
+            return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+        # information_schema, not the inspector: duckdb-engine cannot run PostgreSQL's
+        # reflection queries
+        rows = conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = :table"
+            ),
+            {"schema": self.schema, "table": table},
+        )
+        return {str(r[0]) for r in rows}
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -505,8 +536,9 @@ class Ledger:
     def last_completed_job(
         self, org: str, product: str, module: str, *, other_than_extract: str | None = None
     ) -> JobRecord | None:
-        """The most recently completed bulk job of ``org``/``product``/``module`` (any extract
-        but ``other_than_extract``), or None: how long Zoho took last time."""
+        """The most recently completed bulk job of ``org``/``product``/``module`` whose end a
+        process watched (any extract but ``other_than_extract``), or None: how long Zoho
+        took last time."""
         jobs = self.jobs
         query = (
             jobs.select()
@@ -514,7 +546,7 @@ class Ledger:
                 jobs.c.org == org,
                 jobs.c.product == product,
                 jobs.c.module == module,
-                jobs.c.created_at.is_not(None),
+                jobs.c.job_seconds.is_not(None),
                 jobs.c.completed_at.is_not(None),
             )
             .order_by(jobs.c.completed_at.desc())
@@ -559,11 +591,14 @@ class Ledger:
         per_page: int | None,
         more_records: bool,
         next_page_token: str | None,
+        job_seconds: float | None = None,
     ) -> JobRecord:
+        """The job is done on Zoho's side. ``job_seconds`` only when its end was watched."""
         return self._transition(
             job_key,
             JobState.COMPLETED,
             completed_at=utcnow(),
+            job_seconds=job_seconds,
             record_count=record_count,
             per_page=per_page,
             more_records=more_records,
@@ -857,6 +892,8 @@ def _job(row: sa.Row[Any]) -> JobRecord:
     data["query"] = json.loads(data["query"])
     data["state"] = JobState(data["state"])
     data["credits"] = int(data["credits"] or 0)
+    if data["job_seconds"] is not None:
+        data["job_seconds"] = float(data["job_seconds"])
     for key in (
         "record_count",
         "per_page",
