@@ -8,7 +8,7 @@ Exit codes (scripts can rely on them):
 0     success
 1     the run failed (a module, window or write chunk failed; each is named)
 2     bad input: unknown option or module, bad date range, unreadable file
-3     the org's credit budget cannot cover the run (nothing spent; re-run later)
+3     the org's credit budget cannot cover the run, or ran out mid-run (re-run to resume)
 4     missing or rejected credentials
 130   interrupted (Ctrl-C); re-running resumes from the job ledger
 ====  ==========================================================================
@@ -70,6 +70,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, UsageError):
         return ExitCode.USAGE
     if isinstance(error, BudgetExceededError):
+        return ExitCode.BUDGET
+    if isinstance(error, RunFailedError) and error.budget_exhausted:  # stopped by the budget
         return ExitCode.BUDGET
     if isinstance(error, RunFailedError | FlowsError):
         return ExitCode.RUN_FAILED

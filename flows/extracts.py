@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
-from flows.errors import FlowsError
+from flows.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from flows.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from flows.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
 from flows.planning import (
@@ -207,16 +207,51 @@ def export_module(
             extract = rt.ledger.get_extract(extract.extract_id)
             summary.method, summary.reason = extract.method, extract.reason
     if extract.method == Method.BULK.value:
-        outcomes.extend(_bulk_with_replan(rt, extract, steps))
+        try:
+            outcomes.extend(_bulk_with_replan(rt, extract, steps))
+        except BudgetExceededError as exc:
+            raise exc.with_progress(_progress_so_far(rt, extract)) from None
         extract = rt.ledger.get_extract(_latest_running_id(rt, extract))
     if extract.kind == "incremental" and options.capture_deletes:
         summary.deleted = steps.deleted(product, module, table, since)
     _advance_watermark(rt, extract)
-    finished = rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
+    finished = finish_loaded(rt, extract)
     _fill_summary(summary, rt, finished, outcomes)
     summary.table = table
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def finish_loaded(rt: Runtime, extract: ExtractRecord) -> ExtractRecord:
+    """Close ``extract`` as loaded, only when every one of its pages' rows is in."""
+    jobs = rt.ledger.jobs_for_extract(extract.extract_id)
+    reason = None
+    if not jobs:
+        reason = "no page has been read"
+    elif pending := [j for j in jobs if j.state is not JobState.LOADED]:
+        reason = ", ".join(f"page {j.page} is {j.state.value}" for j in pending)
+    elif jobs[-1].more_records:
+        reason = f"page {jobs[-1].page} says more records follow"
+    if reason is not None:
+        raise PageNotLoadedError(extract.extract_id, extract.module, reason)
+    return rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
+
+
+def _progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
+    """One phrase for a run stopped half-way: what is loaded and what a re-run resumes."""
+    latest = rt.ledger.get_extract(_latest_running_id(rt, extract))
+    loaded = [
+        j for j in rt.ledger.jobs_for_extract(latest.extract_id) if j.state is JobState.LOADED
+    ]
+    what = latest.module
+    if latest.window_start is not None and latest.window_end is not None:
+        what += f" window {Window(latest.window_start, latest.window_end).label()}"
+    rows = sum(j.rows_loaded or 0 for j in loaded)
+    resume_at = max((j.page for j in loaded), default=0) + 1
+    return (
+        f"loaded so far: {rows} rows of {what} in {len(loaded)} page(s); "
+        f"left to resume: page {resume_at} onward"
+    )
 
 
 def _latest_running_id(rt: Runtime, extract: ExtractRecord) -> str:
@@ -407,12 +442,15 @@ def backfill_window(
             window=bounds,
             parent_id=parent_id,
         )
-        outcomes = _bulk_with_replan(rt, extract, steps, allow_split=True)
+        try:
+            outcomes = _bulk_with_replan(rt, extract, steps, allow_split=True)
+        except BudgetExceededError as exc:
+            raise exc.with_progress(_progress_so_far(rt, extract)) from None
         extract = ledger.get_extract(_latest_running_id(rt, extract))
         result.credits += sum(o.credits for o in outcomes)
         result.bulk_jobs_created += sum(o.jobs_created for o in outcomes)
         if not (outcomes and outcomes[0].split):
-            finished = ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
+            finished = finish_loaded(rt, extract)
             jobs = ledger.jobs_for_extract(finished.extract_id)
             result.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
             result.rows_rejected = sum(j.rows_rejected or 0 for j in jobs)

@@ -9,8 +9,11 @@ A killed flow is resumable because every step is recorded *before* the next one 
                                                                                   load ▼
                                                                                      loaded
                                                                         (never loaded twice)
-    side exits: failed (the job ended FAILURE), expired (page token / result too old: re-planned),
+    side exits: failed (the job ended FAILURE: the page gets a new job on the next run),
+                expired (page token / result too old: re-planned),
                 split  (a backfill window that overflowed one page: replaced by two halves)
+    A failed or expired job stays in the ledger; the page's next attempt is a new row
+    (``{job_key}.rN``).
 
 Tables (SQLAlchemy Core): in a ``zoho_etl`` schema where the dialect has schemas (PostgreSQL,
 DuckDB), as ``zoho_etl_*`` prefixed tables elsewhere (SQLite):
@@ -20,6 +23,9 @@ DuckDB), as ``zoho_etl_*`` prefixed tables elsewhere (SQLite):
 - ``jobs``: one row per page of an extract (``job_key`` = ``{extract_id}:p{page}``).
 - ``watermarks``: per org/product/module, the last ``Modified_Time`` loaded and the ids at it.
 - ``credit_spend``: every credit-costing call the flows made, for the daily budget.
+- ``credit_locks``: one row per org that every budget reservation updates first, so
+  reservations of one org run one at a time across threads and processes (the row lock on
+  PostgreSQL; a write-write conflict, retried, on DuckDB).
 
 Timestamps are naive UTC ``datetime`` values (portable across DuckDB, PostgreSQL and SQLite).
 """
@@ -27,7 +33,9 @@ Timestamps are naive UTC ``datetime`` values (portable across DuckDB, PostgreSQL
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -81,6 +89,10 @@ _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.EXPIRED: frozenset(),
     JobState.SPLIT: frozenset(),
 }
+
+
+#: Attempts that are over without loading their page: the page is planned again as a new row.
+SUPERSEDED: frozenset[JobState] = frozenset({JobState.FAILED, JobState.EXPIRED})
 
 
 class ExtractState(StrEnum):
@@ -138,6 +150,8 @@ class JobRecord:
     error: str | None
     planned_at: datetime
     updated_at: datetime
+    #: how long Zoho took, when a process watched the job end (None: ended unseen)
+    job_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,9 @@ def _tables(metadata: sa.MetaData, *, schema: str | None, prefix: str) -> dict[s
         sa.Column("job_id", sa.String(64)),
         sa.Column("created_at", ts),
         sa.Column("completed_at", ts),
+        # how long Zoho took, when a process watched the job end; NULL when it ended unseen
+        # (during downtime): that time is not the job's, and must not feed estimates
+        sa.Column("job_seconds", sa.Float),
         sa.Column("record_count", sa.BigInteger),
         sa.Column("per_page", sa.BigInteger),
         sa.Column("more_records", sa.Boolean),
@@ -225,11 +242,20 @@ def _tables(metadata: sa.MetaData, *, schema: str | None, prefix: str) -> dict[s
         sa.Column("job_key", sa.String(100)),
         schema=schema,
     )
+    credit_locks = sa.Table(
+        f"{prefix}credit_locks",
+        metadata,
+        sa.Column("org", sa.String(64), primary_key=True),
+        sa.Column("reservations", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", ts, nullable=False),
+        schema=schema,
+    )
     return {
         "extracts": extracts,
         "jobs": jobs,
         "watermarks": watermarks,
         "credit_spend": credit_spend,
+        "credit_locks": credit_locks,
     }
 
 
@@ -251,7 +277,9 @@ class Ledger:
         self.jobs = t["jobs"]
         self.watermarks_table = t["watermarks"]
         self.credit_spend = t["credit_spend"]
+        self.credit_locks = t["credit_locks"]
         self._lock = threading.RLock()
+        self._orgs_with_lock_row: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
@@ -265,10 +293,41 @@ class Ledger:
         return f"{self.schema}.{table}" if self.schema else table
 
     def create_schema(self) -> None:
-        with self._lock, self.engine.begin() as conn:
-            if self.schema:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            self.metadata.create_all(conn)
+        try:
+            with self._lock, self.engine.begin() as conn:
+                if self.schema:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                self.metadata.create_all(conn)
+                self._add_missing_columns(conn)
+        except sa.exc.DBAPIError as exc:
+            if _is_file_locked(exc):
+                raise LedgerError("(ledger)", _file_locked_message(exc)) from None
+            raise
+
+    def _add_missing_columns(self, conn: sa.Connection) -> None:
+        """Columns added to a ledger table after a ledger was created (nullable ones only)."""
+        for table in self.metadata.sorted_tables:
+            have = self._column_names(conn, table.name)
+            for column in table.columns:
+                if column.name in have or not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=conn.dialect)
+                name = f'"{self.schema}"."{table.name}"' if self.schema else f'"{table.name}"'
+                conn.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{column.name}" {kind}'))
+
+    def _column_names(self, conn: sa.Connection, table: str) -> set[str]:
+        if self.schema is None:  # SQLite: no information_schema
+            return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+        # information_schema, not the inspector: duckdb-engine cannot run PostgreSQL's
+        # reflection queries
+        rows = conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = :schema AND table_name = :table"
+            ),
+            {"schema": self.schema, "table": table},
+        )
+        return {str(r[0]) for r in rows}
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -417,7 +476,8 @@ class Ledger:
     ) -> JobRecord:
         """Record the intent to read one page; idempotent (returns the existing live row).
 
-        If the page's previous attempt expired, a new attempt gets a ``.rN`` suffix.
+        If the page's previous attempt failed or expired, a new attempt gets a ``.rN``
+        suffix (the old row stays, with its error).
         """
         base_key = f"{extract.extract_id}:p{page}"
         with self._write() as conn:
@@ -429,7 +489,7 @@ class Ledger:
                     .order_by(self.jobs.c.planned_at)
                 )
             ]
-            live = [j for j in attempts if j.state is not JobState.EXPIRED]
+            live = [j for j in attempts if j.state not in SUPERSEDED]
             if live:
                 return live[-1]
             key = base_key if not attempts else f"{base_key}.r{len(attempts)}"
@@ -461,6 +521,7 @@ class Ledger:
         return _job(row)
 
     def jobs_for_extract(self, extract_id: str, *, live_only: bool = True) -> list[JobRecord]:
+        """The extract's jobs by page; ``live_only`` leaves out failed and expired attempts."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 self.jobs.select()
@@ -469,14 +530,15 @@ class Ledger:
             ).all()
         jobs = [_job(r) for r in rows]
         if live_only:
-            jobs = [j for j in jobs if j.state is not JobState.EXPIRED]
+            jobs = [j for j in jobs if j.state not in SUPERSEDED]
         return jobs
 
     def last_completed_job(
         self, org: str, product: str, module: str, *, other_than_extract: str | None = None
     ) -> JobRecord | None:
-        """The most recently completed bulk job of ``org``/``product``/``module`` (any extract
-        but ``other_than_extract``), or None: how long Zoho took last time."""
+        """The most recently completed bulk job of ``org``/``product``/``module`` whose end a
+        process watched (any extract but ``other_than_extract``), or None: how long Zoho
+        took last time."""
         jobs = self.jobs
         query = (
             jobs.select()
@@ -484,7 +546,7 @@ class Ledger:
                 jobs.c.org == org,
                 jobs.c.product == product,
                 jobs.c.module == module,
-                jobs.c.created_at.is_not(None),
+                jobs.c.job_seconds.is_not(None),
                 jobs.c.completed_at.is_not(None),
             )
             .order_by(jobs.c.completed_at.desc())
@@ -529,11 +591,14 @@ class Ledger:
         per_page: int | None,
         more_records: bool,
         next_page_token: str | None,
+        job_seconds: float | None = None,
     ) -> JobRecord:
+        """The job is done on Zoho's side. ``job_seconds`` only when its end was watched."""
         return self._transition(
             job_key,
             JobState.COMPLETED,
             completed_at=utcnow(),
+            job_seconds=job_seconds,
             record_count=record_count,
             per_page=per_page,
             more_records=more_records,
@@ -725,23 +790,93 @@ class Ledger:
     ) -> tuple[bool, int]:
         """Atomically record ``credits`` if the window's total stays within ``limit``.
 
-        Returns ``(reserved, available_before)``.
+        Returns ``(reserved, available_before)``. Check and insert are one transaction that
+        first updates the org's ``credit_locks`` row: on PostgreSQL a second reservation of
+        the org (any process) waits for the row lock, then sees the first one's spend; on
+        DuckDB it fails with a write-write conflict and is tried again.
         """
         at = to_naive_utc(now or utcnow())
         c = self.credit_spend.c
-        with self._write() as conn:
-            spent = int(
-                conn.execute(
-                    sa.select(sa.func.coalesce(sa.func.sum(c.credits), 0)).where(
-                        c.org == org, c.spent_at > at - window
+        lock = self.credit_locks
+        self._ensure_credit_lock_row(org, at)
+        for attempt in range(RESERVE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    conn.execute(
+                        lock.update()
+                        .where(lock.c.org == org)
+                        .values(reservations=lock.c.reservations + 1, updated_at=at)
                     )
-                ).scalar_one()
-            )
-            available = max(limit - spent, 0)
-            if credits > available:
-                return False, available
-            self._insert_spend(conn, org, credits, what, job_key, at)
-            return True, available
+                    spent = int(
+                        conn.execute(
+                            sa.select(sa.func.coalesce(sa.func.sum(c.credits), 0)).where(
+                                c.org == org, c.spent_at > at - window
+                            )
+                        ).scalar_one()
+                    )
+                    available = max(limit - spent, 0)
+                    if credits > available:
+                        return False, available
+                    self._insert_spend(conn, org, credits, what, job_key, at)
+                    return True, available
+            except sa.exc.DBAPIError as exc:
+                if not _is_write_conflict(exc):
+                    raise
+                time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))  # jittered
+        raise LedgerError(
+            f"credit_locks[{org}]",
+            f"{RESERVE_ATTEMPTS} credit reservations in a row collided with other writers; "
+            "nothing was reserved and no call was made: run again",
+        )
+
+    def _ensure_credit_lock_row(self, org: str, at: datetime) -> None:
+        """Create the org's ``credit_locks`` row once (a concurrent creator may win)."""
+        if org in self._orgs_with_lock_row:
+            return
+        lock = self.credit_locks
+        try:
+            with self._write() as conn:
+                exists = conn.execute(sa.select(lock.c.org).where(lock.c.org == org)).first()
+                if exists is None:
+                    conn.execute(lock.insert().values(org=org, reservations=0, updated_at=at))
+        except sa.exc.IntegrityError:
+            pass  # another process inserted it first
+        except sa.exc.DBAPIError as exc:
+            if not _is_write_conflict(exc):
+                raise
+        self._orgs_with_lock_row.add(org)
+
+
+#: Reservations that collided (DuckDB conflict, PostgreSQL serialisation failure) are tried
+#: again this many times in all before giving up with a ``LedgerError``.
+RESERVE_ATTEMPTS = 50
+#: SQLSTATEs of PostgreSQL errors that mean "another transaction won: try again".
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _is_write_conflict(exc: sa.exc.DBAPIError) -> bool:
+    """A transaction that lost to a concurrent writer and may simply be run again."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    if type(orig).__name__ == "TransactionException":  # DuckDB: "Conflict on update!"
+        return True
+    if type(orig).__name__ == "ConstraintException":  # DuckDB: the same new row twice
+        return True
+    return "database is locked" in str(orig)  # SQLite's busy writer
+
+
+def _is_file_locked(exc: sa.exc.DBAPIError) -> bool:
+    return type(exc.orig).__name__ == "IOException" and "Could not set lock" in str(exc.orig)
+
+
+def _file_locked_message(exc: sa.exc.DBAPIError) -> str:
+    holder = str(exc.orig).split("Conflicting lock is held in", 1)[-1].split(". See", 1)[0]
+    return (
+        "the DuckDB ledger file is open in another process"
+        f" ({holder.strip()}); DuckDB allows one writing process per file: wait for that run "
+        "to end, or keep the ledger in PostgreSQL to run flows side by side"
+    )
 
 
 def _extract(row: sa.Row[Any]) -> ExtractRecord:
@@ -757,6 +892,8 @@ def _job(row: sa.Row[Any]) -> JobRecord:
     data["query"] = json.loads(data["query"])
     data["state"] = JobState(data["state"])
     data["credits"] = int(data["credits"] or 0)
+    if data["job_seconds"] is not None:
+        data["job_seconds"] = float(data["job_seconds"])
     for key in (
         "record_count",
         "per_page",

@@ -3,12 +3,17 @@
 ``run_bulk_page`` looks at the page's ledger row and continues from where it stands, so a run
 killed at any step and started again:
 
-- re-attaches to a created job (never creates another while it is valid),
+- re-attaches to a created job (never creates another while it is valid) and polls it at
+  once: a resumed job's state is asked before any wait, and a job that ended while no
+  process watched it leaves no job time (the downtime is not Zoho's; estimates skip it),
 - re-downloads a completed result, or reuses a downloaded file whose sha256 still matches,
 - downloads a page again when its load finds the file damaged (the download checks the
   zip's structure; the CRC is checked by the load, which reads every byte anyway),
 - never loads a page marked loaded, and re-loads (idempotently) one that was not marked,
-- re-plans a job whose result (1 day) or page token (24 h) expired, instead of crashing.
+- re-plans a job whose result (1 day) or page token (24 h) expired, instead of crashing,
+- never counts a page whose job ended FAILURE as loaded: the run fails naming Zoho's reason
+  (``PageFailedError``), and the next run reads the page with a new job (both stay in the
+  ledger).
 
 ``run_bulk_extract`` walks the pages of one extract (``more_records`` / ``next_page_token``
 for CRM, ``page`` for Recruit). Both are plain functions; the Prefect flows wrap each page in a
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +41,7 @@ from connectors.errors import (
 )
 from connectors.products import BulkPaging
 from flows.budget import BULK_READ_CREATE, PLAIN_CALL
-from flows.errors import BudgetExceededError
+from flows.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from flows.failpoints import failpoint, kill_when_file_appears
 from flows.ledger import ExtractRecord, JobRecord, JobState, utcnow
 from flows.planning import ResumeAction, resume_action
@@ -49,6 +55,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("flows.pages")
 #: downloads of one page repeated in one run because the load found the file damaged
 MAX_REDOWNLOADS = 2
+#: the longest wait before a job's first poll, whatever the estimate says
+MAX_FIRST_POLL_DELAY = 600.0
+
+#: Zoho ids of the bulk jobs this process created (their end is watched from creation on);
+#: a job of an earlier process is polled at once when a run resumes.
+_created_here: set[str] = set()
+_created_here_lock = threading.Lock()
 
 
 class ReplanExtract(Exception):
@@ -128,21 +141,26 @@ def run_bulk_page(
         if action is ResumeAction.WAIT:
             assert job.job_id is not None
             try:
-                live = _wait(rt, extract, job, outcome, on_poll)
+                live, watched = _wait(rt, extract, job, outcome, on_poll)
             except NotFoundError:
                 job = _replan(rt, extract, job, f"Zoho no longer knows job {job.job_id}")
                 continue
             except BulkJobFailedError as exc:
-                ledger.mark_failed(job.job_key, str(exc))
-                raise
+                reason = f"{exc.code}: {exc.message}"
+                ledger.mark_failed(job.job_key, reason)
+                raise PageFailedError(module, page, exc.job_id, reason) from exc
             result = live.result
             assert result is not None
+            took = None
+            if watched and job.created_at is not None:
+                took = max((utcnow() - job.created_at).total_seconds(), 0.0)
             job = ledger.mark_completed(
                 job.job_key,
                 record_count=result.count,
                 per_page=result.per_page,
                 more_records=result.more_records,
                 next_page_token=result.next_page_token,
+                job_seconds=took,
             )
             if allow_split and result.more_records:
                 job = ledger.mark_split(
@@ -225,6 +243,8 @@ def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkRead
     if live.unanswered_creates:  # sent again after lost answers (connectors.bulk_read)
         lost = BULK_READ_CREATE * live.unanswered_creates
         rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
+    with _created_here_lock:
+        _created_here.add(live.id)
     if rt.callbacks is not None:
         rt.callbacks.expect(live.id)
     return live
@@ -261,11 +281,18 @@ def _create_next_job(
 
 
 def _replan(rt: Runtime, extract: ExtractRecord, job: JobRecord, reason: str) -> JobRecord:
+    """A new attempt at ``job``'s page; the old row stays in the ledger.
+
+    A failed job keeps its page token (a valid token can create another job); an expired
+    one that carried a token means the chain is too old: the extract starts again.
+    """
     log.warning("%s: %s; planning the page again", job.job_key, reason)
-    rt.ledger.mark_expired(job.job_key, reason)
-    if job.page_token:
-        raise ReplanExtract(job.job_key, reason)
-    return rt.ledger.plan_page(extract, job.page, page_token=None, query=job.query)
+    if job.state is not JobState.FAILED:
+        rt.ledger.mark_expired(job.job_key, reason)
+        if job.page_token:
+            raise ReplanExtract(job.job_key, reason)
+        return rt.ledger.plan_page(extract, job.page, page_token=None, query=job.query)
+    return rt.ledger.plan_page(extract, job.page, page_token=job.page_token, query=job.query)
 
 
 def _wait(
@@ -274,22 +301,34 @@ def _wait(
     job: JobRecord,
     outcome: PageOutcome,
     on_poll: PollObserver | None,
-) -> BulkReadJob:
+) -> tuple[BulkReadJob, bool]:
+    """Wait for the job to end: ``(job, watched)``, watched when its end time is known.
+
+    A job this process created is watched from its creation: a callback or the expected
+    job time says when to poll first. A job of an earlier process (a resume) is polled at
+    once, then on the normal schedule; its time counts only if a poll sees it still running
+    (if it ended during the downtime, the time it took is unknown).
+    """
     assert job.job_id is not None
     polls = 0
+    saw_running = False
 
     def observe(state: BulkReadJob) -> None:
-        nonlocal polls
+        nonlocal polls, saw_running
         polls += 1
+        saw_running = saw_running or not state.state.finished
         if on_poll is not None:
             on_poll(job, state.raw_state, polls)
 
+    with _created_here_lock:
+        created_here = job.job_id in _created_here
     if rt.callbacks is not None:  # Zoho says when the job ends; polls only if it never does
         rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
-    else:
+    elif created_here:
         _sleep_until_expected_done(rt, extract, job)
     try:
-        return rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+        live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+        return live, created_here or saw_running
     finally:
         if polls:
             what = f"bulk-read status {extract.module} page {job.page} x{polls}"
@@ -310,9 +349,7 @@ def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobReco
             extract.org, extract.product, extract.module, other_than_extract=extract.extract_id
         )
         expected = expected_job_seconds(job, earlier, history)
-    if expected is None:
-        return
-    pause = min(0.8 * expected - (utcnow() - job.created_at).total_seconds(), 600.0)
+    pause = first_poll_delay(job, expected, utcnow())
     if pause > 0.05:
         log.debug(
             "%s: first poll in %.1f s (expected job time %.1f s)", job.job_key, pause, expected
@@ -320,11 +357,22 @@ def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobReco
         time.sleep(pause)
 
 
+def first_poll_delay(job: JobRecord, expected: float | None, now: datetime) -> float:
+    """Seconds to wait before the first poll of ``job``: most of the expected job time,
+    less the time since it was created; 0 when nothing is expected."""
+    if expected is None or job.created_at is None:
+        return 0.0
+    pause = 0.8 * expected - (now - job.created_at).total_seconds()
+    return min(max(pause, 0.0), MAX_FIRST_POLL_DELAY)
+
+
 def expected_job_seconds(
     job: JobRecord, extract_jobs: Sequence[JobRecord], history: JobRecord | None
 ) -> float | None:
     """How long ``job`` should take on Zoho's side, or None when nothing is known.
 
+    Only watched job times count (``JobRecord.job_seconds``): a job that ended while no
+    process was running has no time, so a resume's downtime never becomes an estimate.
     The latest earlier page of the same extract (``extract_jobs``) that completed decides;
     a first page (no such job) takes ``history``'s time: the last completed job of the
     same org/product/module in an earlier extract (`Ledger.last_completed_job`).
@@ -332,17 +380,11 @@ def expected_job_seconds(
     previous = [
         seconds
         for j in extract_jobs
-        if j.page < job.page and (seconds := _job_seconds(j)) is not None
+        if j.page < job.page and (seconds := j.job_seconds) is not None
     ]
     if previous:
         return previous[-1]
-    return None if history is None else _job_seconds(history)
-
-
-def _job_seconds(job: JobRecord) -> float | None:
-    if job.created_at is None or job.completed_at is None:
-        return None
-    return max((job.completed_at - job.created_at).total_seconds(), 0.0)
+    return None if history is None else history.job_seconds
 
 
 def _download(
@@ -439,7 +481,13 @@ def run_bulk_extract(
         outcome = page_step(extract, job, allow_split and page == 1)
         outcomes.append(outcome)
         done = outcome.job
-        if outcome.split or done.state is not JobState.LOADED or not done.more_records:
+        if outcome.split:
+            return outcomes
+        if done.state is not JobState.LOADED:  # never walk past (or close on) a page not in
+            raise PageNotLoadedError(
+                extract.extract_id, extract.module, f"page {page} ended {done.state.value}"
+            )
+        if not done.more_records:
             return outcomes
         state, token = next_query_state(done, paging)
         page += 1

@@ -5,7 +5,7 @@
   reason recorded in the ledger;
 - ``backfill_windows`` / ``split_window``: date windows for a backfill;
 - ``resume_action``: what a re-run does with each ledger job (re-attach, re-download, reuse the
-  file, skip, or re-plan a job whose page token or result expired);
+  file, skip, or re-plan a job that failed or whose page token or result expired);
 - ``estimate_run_credits``: what a run needs before it starts (for the credit budget).
 """
 
@@ -211,8 +211,8 @@ class ResumeAction(StrEnum):
     WAIT = "wait"  # created: re-attach to the job id and poll it
     DOWNLOAD = "download"  # completed: (re-)download the result
     VERIFY = "verify"  # downloaded: check the file's checksum, reuse it
-    SKIP = "skip"  # loaded / split / failed: nothing to do
-    REPLAN = "replan"  # the job or its page token is too old: plan the page again
+    SKIP = "skip"  # loaded / split / expired: nothing to do
+    REPLAN = "replan"  # the job failed, or it or its page token is too old: plan the page again
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,9 @@ def resume_action(
     ``page_token``) completed; a token older than 24 h cannot create a job any more.
     """
     now = to_naive_utc(now)
-    if job.state in {JobState.LOADED, JobState.SPLIT, JobState.FAILED, JobState.EXPIRED}:
+    if job.state is JobState.FAILED:  # a failed page is never a loaded one: a new job reads it
+        return Resume(ResumeAction.REPLAN, f"job {job.job_id} ended FAILURE ({job.error})")
+    if job.state in {JobState.LOADED, JobState.SPLIT, JobState.EXPIRED}:
         return Resume(ResumeAction.SKIP, f"job is {job.state.value}")
     if job.state is JobState.PLANNED:
         if (

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from simulator.testing import SimServer
+from tests.flows.cli_process import ledger_jobs, run_cli, warehouse_ids
 
 ORG = "us-enterprise"
 KEY = f"{ORG}/crm/Leads"
@@ -120,3 +121,61 @@ def test_killed_export_resumes_to_the_clean_result(
     extra = stats["credits_used"][ORG] - clean_stats["credits_used"][ORG]
     extra_polls = calls[status] - clean_calls[status]
     assert extra <= 3 + 1 + max(extra_polls, 0)
+
+
+@pytest.mark.slow
+def test_a_resume_after_downtime_polls_at_once_and_keeps_downtime_out_of_job_times(
+    prefect_api: str, sim: SimServer, tmp_path: Path
+) -> None:
+    """Killed after creating page 1's job, re-run 12 minutes later (issue 19, item 7).
+
+    The downtime is made by moving the ledger's timestamps 12 minutes back and the
+    simulator's clock 12 minutes on (Zoho finished the job long ago). Before the fix the
+    re-run took page 1's 12 minutes as its job time and slept ~9.6 minutes before polling
+    page 2: it could not end within the run's timeout.
+    """
+    sim.state.configure(per_page=800, downloads_per_minute=1000, job_seconds=(0.02, 0.05))
+    killed = run_cli(
+        sim, prefect_api, tmp_path, "export", "Leads", "--full",
+        env={"ZOHO_ETL_FAILPOINTS": "job-created@Leads:1"},
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert ledger_states(tmp_path) == [(1, "created")]
+    ((_, _, page1_job, _),) = ledger_jobs(tmp_path, "Leads")
+    assert page1_job is not None
+    shift_ledger_back(tmp_path, minutes=12)
+    sim.state.clock.advance(12 * 60)
+
+    resumed = run_cli(sim, prefect_api, tmp_path, "export", "Leads", "--full", timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    stats = sim.state.stats.snapshot()
+    assert stats["jobs_created"][KEY] == 3  # re-attached to page 1's job, no extra job
+    assert stats["polls"][page1_job] == 1  # asked at once: already COMPLETED
+    assert job_seconds_by_page(tmp_path) == [(1, None), (2, True), (3, True)]
+    ids = warehouse_ids(tmp_path, "crm_Leads")
+    assert len(ids) == len(set(ids)) == 2000
+
+
+def shift_ledger_back(data_dir: Path, *, minutes: int) -> None:
+    """Make the ledger look as if its run happened ``minutes`` earlier."""
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        for table, columns in (
+            ("jobs", ("planned_at", "created_at", "updated_at")),
+            ("extracts", ("started_at",)),
+            ("credit_spend", ("spent_at",)),
+        ):
+            moved = ", ".join(f"{c} = {c} - INTERVAL {minutes} MINUTE" for c in columns)
+            con.execute(f"UPDATE zoho_etl.{table} SET {moved}")
+    finally:
+        con.close()
+
+
+def job_seconds_by_page(data_dir: Path) -> list[tuple[int, bool | None]]:
+    """Per page: None when the ledger has no job time, True when it has one."""
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT page, job_seconds FROM zoho_etl.jobs ORDER BY page").fetchall()
+    finally:
+        con.close()
+    return [(int(page), None if seconds is None else True) for page, seconds in rows]

@@ -9,13 +9,25 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from flows.errors import BudgetExceededError
-from flows.extracts import DirectSteps, ExportOptions, backfill_window, export_module
-from flows.ledger import JobState
+from flows.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
+from flows.extracts import (
+    DirectSteps,
+    ExportOptions,
+    backfill_window,
+    export_module,
+    finish_loaded,
+)
+from flows.ledger import ExtractState, JobState
 from flows.planning import Window, backfill_windows
 from flows.runtime import Runtime, close_runtimes, runtime_for
 from flows.settings import RunSettings, ZohoConnection
 from simulator.testing import SimServer
+from tests.flows.cli_process import (
+    ledger_jobs,
+    run_cli,
+    sim_ids_modified_between,
+    warehouse_ids,
+)
 
 ORG = "us-enterprise"
 META = ("_zoho_job_id", "_extracted_at", "_zoho_deleted_at", "_zoho_module")
@@ -231,3 +243,99 @@ def test_recruit_rest_delta_is_charged_at_three_credits_a_page(sim: SimServer, r
     assert summary.credits >= 3 * pages
     spent = rt.ledger.credits_spent_since(rt.org, datetime(2000, 1, 1)) - spent_before
     assert spent >= 3 * pages
+
+
+# ---- a bulk job that ends FAILURE (issue 19, item 1) ---------------------------------------
+
+WINDOW_2025 = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+BACKFILL_2025 = ("backfill", "Deals", "--start", "2025-01-01", "--end", "2026-01-01")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [(*BACKFILL_2025, "--window-days", "400"), ("export", "Deals", "--full")],
+    ids=["backfill", "full-export"],
+)
+def test_a_failed_bulk_job_is_read_again_by_a_new_job_on_the_re_run(
+    prefect_api: str, sim: SimServer, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    sim.state.configure(per_page=400, downloads_per_minute=1000, job_seconds=(0.02, 0.05))
+    sim.state.add_fault("job_failure", path="/crm/Deals")  # the first Deals job fails
+    if command[0] == "backfill":
+        expected = sim_ids_modified_between(sim, ORG, "Deals", *WINDOW_2025)
+        assert 0 < len(expected) <= 400  # the window is one page
+    else:
+        everything = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        expected = sim_ids_modified_between(sim, ORG, "Deals", *everything)
+        assert len(expected) > 800  # three pages: the failed page 1, then 2 and 3
+
+    failed = run_cli(sim, prefect_api, tmp_path, *command)
+    assert failed.returncode == 1, failed.stderr[-2000:]
+    reason = "Internal server error occurred."  # Zoho's result.error_message.message
+    assert reason in failed.stderr.splitlines()[-1]
+    assert "re-run" in failed.stderr.splitlines()[-1]
+
+    rerun = run_cli(sim, prefect_api, tmp_path, *command)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    ids = warehouse_ids(tmp_path, "crm_Deals")
+    assert len(ids) == len(set(ids)) == len(expected)
+    assert set(ids) == expected
+
+    jobs = ledger_jobs(tmp_path, "Deals")
+    assert [(page, state) for page, state, _, _ in jobs][:2] == [(1, "failed"), (1, "loaded")]
+    (_, _, failed_job, error), (_, _, new_job, _) = jobs[:2]
+    assert failed_job != new_job
+    assert error is not None
+    assert reason in error
+    assert all(state == "loaded" for _, state, _, _ in jobs[1:])
+    assert jobs_created(sim, "Deals") == len(jobs)  # one new job for the failed page, no more
+
+    if command[0] == "backfill":
+        again = run_cli(sim, prefect_api, tmp_path, *command)
+        assert again.returncode == 0
+        assert "already loaded" in again.stdout
+        assert jobs_created(sim, "Deals") == len(jobs)
+
+
+def test_a_failed_page_fails_the_run_and_the_next_run_reads_it_with_a_new_job(
+    sim: SimServer, rt: Runtime
+) -> None:
+    sim.state.configure(per_page=800)
+    sim.state.add_fault("job_failure", path="/crm/Leads")
+    with pytest.raises(PageFailedError, match=r"Leads page 1: .*Internal server error occurred"):
+        export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    running = rt.ledger.find_extract(
+        org=rt.org, product="crm", module="Leads", kind="full", state=ExtractState.RUNNING
+    )
+    assert running is not None  # not closed as loaded
+
+    summary = export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    assert summary.rows_loaded == len(live_rows(rt, "crm_Leads")) == 2000
+    jobs = rt.ledger.jobs_for_extract(running.extract_id, live_only=False)
+    assert [(j.page, j.state) for j in jobs] == [
+        (1, JobState.FAILED),
+        (1, JobState.LOADED),
+        (2, JobState.LOADED),
+        (3, JobState.LOADED),
+    ]
+    assert jobs_created(sim, "Leads") == 4
+
+
+def test_an_extract_closes_as_loaded_only_with_every_page_in(sim: SimServer, rt: Runtime) -> None:
+    extract, _ = rt.ledger.open_extract(
+        org=rt.org, product="crm", module="Leads", kind="full", query={}, method="bulk", reason=""
+    )
+    with pytest.raises(PageNotLoadedError, match="no page has been read"):
+        finish_loaded(rt, extract)
+    job = rt.ledger.plan_page(extract, 1)
+    rt.ledger.mark_created(job.job_key, "7", credits=50)
+    with pytest.raises(PageNotLoadedError, match="page 1 is created"):
+        finish_loaded(rt, extract)
+    rt.ledger.mark_completed(
+        job.job_key, record_count=5, per_page=5, more_records=True, next_page_token="t"
+    )
+    rt.ledger.mark_loaded(job.job_key, rows_read=5, rows_loaded=5, rows_rejected=0)
+    with pytest.raises(PageNotLoadedError, match="page 1 says more records follow"):
+        finish_loaded(rt, extract)
+    assert rt.ledger.get_extract(extract.extract_id).state == ExtractState.RUNNING.value

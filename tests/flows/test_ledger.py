@@ -104,6 +104,24 @@ def test_expired_job_gets_a_fresh_attempt(ledger: Ledger) -> None:
     }
 
 
+def test_a_failed_job_stays_and_its_page_gets_a_new_attempt(ledger: Ledger) -> None:
+    extract, _ = _open(ledger)
+    job = ledger.plan_page(extract, 2, page_token="tok")
+    ledger.mark_created(job.job_key, "11", credits=50)
+    ledger.mark_failed(job.job_key, "INTERNAL_SERVER_ERROR: Internal server error occurred.")
+    retry = ledger.plan_page(extract, 2, page_token="tok")
+    assert retry.job_key.endswith(":p2.r1")
+    assert (retry.state, retry.page_token, retry.job_id) == (JobState.PLANNED, "tok", None)
+    assert ledger.plan_page(extract, 2, page_token="tok") == retry  # idempotent again
+    assert [j.job_key for j in ledger.jobs_for_extract(extract.extract_id)] == [retry.job_key]
+    kept = ledger.jobs_for_extract(extract.extract_id, live_only=False)
+    assert [(j.state, j.job_id) for j in kept] == [
+        (JobState.FAILED, "11"),
+        (JobState.PLANNED, None),
+    ]
+    assert kept[0].error == "INTERNAL_SERVER_ERROR: Internal server error occurred."
+
+
 def test_watermark_never_moves_back(ledger: Ledger) -> None:
     assert ledger.get_watermark("o", "crm", "Leads") is None
     t1 = datetime(2025, 3, 1, 10, 0, 0)
@@ -153,11 +171,18 @@ def test_postgres_uses_the_zoho_etl_schema(pg_url: str) -> None:
     engine.dispose()
 
 
-def _complete_page_one(ledger: Ledger, extract: ExtractRecord, job_id: str) -> str:
+def _complete_page_one(
+    ledger: Ledger, extract: ExtractRecord, job_id: str, job_seconds: float | None = 12.5
+) -> str:
     job = ledger.plan_page(extract, 1)
     ledger.mark_created(job.job_key, job_id, credits=50)
     ledger.mark_completed(
-        job.job_key, record_count=1, per_page=None, more_records=False, next_page_token=None
+        job.job_key,
+        record_count=1,
+        per_page=None,
+        more_records=False,
+        next_page_token=None,
+        job_seconds=job_seconds,
     )
     return job.job_key
 
@@ -182,3 +207,55 @@ def test_last_completed_job_of_a_module_across_extracts(ledger: Ledger) -> None:
     assert ledger.last_completed_job("700000001", "crm", "Contacts") is None
     assert ledger.last_completed_job("700000001", "recruit", "Leads") is None
     assert ledger.last_completed_job("700000002", "crm", "Leads") is None
+    assert last.job_seconds == 12.5
+
+
+def test_a_job_that_ended_unwatched_is_no_history(ledger: Ledger) -> None:
+    watched, _ = _open(ledger)
+    watched_key = _complete_page_one(ledger, watched, "1")
+    ledger.finish_extract(watched.extract_id, ExtractState.LOADED)
+    resumed, _ = _open(ledger)
+    _complete_page_one(ledger, resumed, "2", job_seconds=None)  # ended during downtime
+    last = ledger.last_completed_job("700000001", "crm", "Leads")
+    assert last is not None
+    assert last.job_key == watched_key
+
+
+def test_an_older_ledger_gets_the_new_columns(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"duckdb:///{tmp_path / 'old.duckdb'}")
+    Ledger(engine).create_schema()
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE zoho_etl.jobs DROP COLUMN job_seconds"))
+    ledger = Ledger(engine)
+    ledger.create_schema()
+    extract, _ = _open(ledger)
+    key = _complete_page_one(ledger, extract, "1", job_seconds=3.0)
+    assert ledger.get_job(key).job_seconds == 3.0
+    engine.dispose()
+
+
+def test_a_duckdb_ledger_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "ledger.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(LedgerError, match="open in another process") as caught:
+            Ledger.from_url(f"duckdb:///{path}")
+        assert "PostgreSQL" in str(caught.value)
+    finally:
+        holder.communicate("", timeout=30)

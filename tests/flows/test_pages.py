@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows.ledger import JobRecord, JobState
-from flows.pages import expected_job_seconds
+from flows.pages import MAX_FIRST_POLL_DELAY, expected_job_seconds, first_poll_delay
 
 T0 = datetime(2026, 1, 1, 9, 0)
 
@@ -24,6 +24,7 @@ def job(page: int, took: float | None, *, extract_id: str = "e1", **kw: Any) -> 
         "job_id": f"48768760000000{page}",
         "created_at": T0,
         "completed_at": None if took is None else T0 + timedelta(seconds=took),
+        "job_seconds": took,
         "record_count": None,
         "per_page": None,
         "more_records": None,
@@ -70,3 +71,22 @@ def test_nothing_known_means_no_expectation() -> None:
 def test_a_later_page_never_sets_the_expectation() -> None:
     current = job(2, None)
     assert expected_job_seconds(current, [job(3, 10.0), current], None) is None
+
+
+def test_a_job_that_ended_during_downtime_sets_no_expectation() -> None:
+    # page 1 was created, the process was killed and re-run 12 minutes later: the job's end
+    # was not watched, so it has a completion time but no job time
+    resumed = job(1, 720.0, job_seconds=None)
+    page2 = job(2, None, created_at=T0 + timedelta(seconds=720))
+    assert expected_job_seconds(page2, [resumed, page2], None) is None
+    assert first_poll_delay(page2, None, T0 + timedelta(seconds=720)) == 0.0
+    history = job(1, 30.0, extract_id="e0")
+    assert expected_job_seconds(page2, [resumed, page2], history) == 30.0
+
+
+def test_the_first_poll_waits_most_of_the_expected_time_less_the_time_gone() -> None:
+    page2 = job(2, None)
+    assert first_poll_delay(page2, 30.0, T0) == 24.0
+    assert first_poll_delay(page2, 30.0, T0 + timedelta(seconds=20)) == 4.0
+    assert first_poll_delay(page2, 30.0, T0 + timedelta(minutes=12)) == 0.0  # a resume
+    assert first_poll_delay(page2, 7200.0, T0) == MAX_FIRST_POLL_DELAY

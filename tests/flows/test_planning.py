@@ -141,6 +141,8 @@ def test_split_window_halves_until_it_cannot() -> None:
         (JobState.DOWNLOADED, T0 + timedelta(days=3), ResumeAction.VERIFY),
         (JobState.LOADED, T0, ResumeAction.SKIP),
         (JobState.SPLIT, T0, ResumeAction.SKIP),
+        (JobState.EXPIRED, T0, ResumeAction.SKIP),
+        (JobState.FAILED, T0, ResumeAction.REPLAN),  # a failed page is read by a new job
     ],
 )
 def test_resume_action_per_state(state: JobState, now: datetime, action: ResumeAction) -> None:
