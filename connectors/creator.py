@@ -108,7 +108,12 @@ class CreatorClient:
                 raise ValueError(f"Zoho Creator is not known in data centre {dc!r}; known: {known}")
             endpoints = Endpoints.for_dc(dc)
         tokens = TokenManager(credentials, endpoints.accounts, retry=retry)
-        http = ZohoHttp(tokens, meter or CreditMeter(CREATOR_COSTS), retry=retry)
+        http = ZohoHttp(
+            tokens,
+            meter or CreditMeter(CREATOR_COSTS),
+            trusted_origins=endpoints.trusted_origins(),
+            retry=retry,
+        )
         return cls(http, endpoints.crm_api_for(tokens.api_domain))
 
     def url(self, template: str, **parts: str) -> str:
