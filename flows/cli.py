@@ -353,6 +353,7 @@ def write(
         if on_invalid not in {"send_valid", "stop"}:
             raise UsageError(f"--on-invalid {on_invalid!r}: choose send_valid or stop")
         settings = _run_settings(data_dir, warehouse_url, credit_budget, 1, "threads", None)
+        _check_sql_source(source, settings.effective_warehouse_url)
         _connection(simulator, sim_org, credentials_block)
         from flows.reporting import print_rows
         from flows.writeback import writeback_flow
@@ -382,6 +383,19 @@ def write(
             )
         if summary.get("results_parquet"):
             typer.echo(f"per-row results: {summary['results_parquet']}")
+
+
+def _check_sql_source(source: str, warehouse_url: str) -> None:
+    """Refuse a ``sql:`` source that is not one SELECT before anything starts (exit 2)."""
+    if not source.startswith("sql:"):
+        return
+    from flows.errors import SourceError
+    from transforms.writeback.sql_source import SourceQueryError, single_select
+
+    try:
+        single_select(source.removeprefix("sql:"), strict=warehouse_url.startswith("duckdb"))
+    except SourceQueryError as exc:
+        raise SourceError(source, exc.problem) from None
 
 
 @app.command()

@@ -46,11 +46,7 @@ def read_source(rt: Runtime, source: str) -> pa.Table:
             raise SourceError(source, "table names are letters, digits and underscores")
         return _query(rt, source, f'SELECT * FROM "{name}"')
     if source.startswith("sql:"):
-        sql = source.removeprefix("sql:").strip()
-        first_word = sql.split(None, 1)[0].lower() if sql else ""
-        if first_word not in {"select", "with"}:
-            raise SourceError(source, "only a SELECT (or WITH ... SELECT) query can be a source")
-        return _query(rt, source, sql)
+        return _query(rt, source, source.removeprefix("sql:"))
     path = Path(source)
     if not path.exists():
         raise SourceError(source, "no such file or directory")
@@ -61,17 +57,16 @@ def read_source(rt: Runtime, source: str) -> pa.Table:
 
 
 def _query(rt: Runtime, source: str, sql: str) -> pa.Table:
+    """One read-only SELECT on the warehouse (``transforms.writeback.sql_source``)."""
+    from transforms.writeback.sql_source import SourceQueryError, read_duckdb, read_postgres
+
     try:
         with rt.load_lock:
-            if rt.warehouse.dialect == "duckdb":  # its own connection, Arrow out
-                return rt.warehouse.connection.sql(sql).to_arrow_table()  # type: ignore[attr-defined]
-            import pandas as pd
-
-            with rt.ledger.engine.connect() as conn:
-                frame = pd.read_sql_query(sql, conn)
-            return pa.Table.from_pandas(frame, preserve_index=False)
-    except Exception as exc:  # any database error: the source is unusable as given
-        raise SourceError(source, f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+            if rt.warehouse.dialect == "duckdb":
+                return read_duckdb(rt.warehouse.connection, sql)  # type: ignore[attr-defined]
+            return read_postgres(rt.ledger.engine, sql)
+    except SourceQueryError as exc:
+        raise SourceError(source, exc.problem) from None
 
 
 def state_dir_for(settings: RunSettings, mapping: WriteMapping, table: pa.Table) -> Path:
