@@ -375,8 +375,10 @@ class _Driver:
             raise ResumeStateError(
                 self.state.directory,
                 f"chunk {run.index}: create-job was sent for file {run.file_id} but its job "
-                "id was not saved. Find the job in Zoho (Setup > Data Administration > "
-                "Import history) and pass it as job_ids={index: id}",
+                "id was not saved, so Zoho may have created it. Find the job in Zoho (Setup > "
+                "Data Administration > Import history) and re-run with --attach-job "
+                f"{run.index}=JOB_ID (Python: resume_write(job_ids={{{run.index}: JOB_ID}})); "
+                "if Zoho has no such job, delete this directory to send the rows again",
             )
         module = self.mapping.module
         if run.file_id is None:
