@@ -5,18 +5,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from connectors.bulk_write import BulkWriteClient
 from flows.errors import SourceError
 from flows.runtime import Runtime, close_runtimes, runtime_for
 from flows.settings import RunSettings, ZohoConnection
-from flows.writeback import DEMO_MAPPING, demo_rows, read_source, run_write
+from flows.writeback import DEMO_MAPPING, demo_rows, read_source, run_write, state_dir_for
 from simulator.testing import SimServer
 from tests.flows.conftest import fast_settings
+from transforms.writeback import load_mapping, write_table
+from transforms.writeback.errors import ResumeStateError
+from transforms.writeback.row_order import content_order
 
 
 @pytest.fixture
@@ -159,3 +166,50 @@ def test_the_cli_refuses_a_sql_source_with_a_drop_and_runs_nothing(
     assert len(run.stderr.strip().splitlines()) == 1
     with duckdb.connect(str(data / "warehouse.duckdb")) as db:
         assert db.execute("SELECT count(*) FROM crm_Accounts").fetchone() == (5,)
+
+
+class LosesTheJobId:
+    """The real client, but the process 'dies' right after create-job, before the id is saved."""
+
+    def __init__(self, inner: BulkWriteClient) -> None:
+        self.inner = inner
+        self.job_id = ""
+
+    def upload(self, zip_bytes: bytes, filename: str) -> str:
+        return self.inner.upload(zip_bytes, filename)
+
+    def create_job(self, body: Mapping[str, Any]) -> str:
+        self.job_id = self.inner.create_job(body)
+        raise KeyboardInterrupt("killed after create-job, before its id was saved")
+
+    def wait_for_job(self, job_id: str) -> Mapping[str, Any]:
+        return self.inner.wait_for_job(job_id)
+
+    def download_result(self, download_url: str) -> bytes:
+        return self.inner.download_result(download_url)
+
+
+def test_a_lost_job_id_is_attached_with_the_cli_option(
+    rt: Runtime,
+    connection: ZohoConnection,
+    settings: RunSettings,
+    outbox: Path,
+    sim: SimServer,
+    tmp_path: Path,
+) -> None:
+    mapping_path = tmp_path / "leads.yaml"
+    mapping_path.write_text(DEMO_MAPPING, encoding="utf-8")
+    mapping = load_mapping(mapping_path)
+    rows = read_source(rt, "table:outbox")
+    table = rows.take(pa.array(content_order(rows)))
+    lost = LosesTheJobId(BulkWriteClient.for_client(rt.client("crm")))
+    with pytest.raises(KeyboardInterrupt):
+        write_table(table, mapping, rt.fields("crm", "Leads"), lost,
+                    state_dir=state_dir_for(settings, mapping, table))  # fmt: skip
+    args = (connection, settings, "crm", str(mapping_path), "table:outbox", False)
+    with pytest.raises(ResumeStateError, match="--attach-job 0=JOB_ID") as refused:
+        run_write(*args)
+    assert "job_ids=" not in str(refused.value).split("(Python")[0]
+    summary = run_write(*args, attach_jobs={0: lost.job_id})
+    assert summary["counts"]["added"] == 17
+    assert sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"] == 1
