@@ -15,6 +15,13 @@ failure the partial file is removed: nothing is extracted.
 CRC, truncated data. ``ZipRejectedError`` (fatal) covers archives that are well-formed but
 unsafe or unexpected.
 
+Every zip the tool reads goes through this module, each kind with its `ZipLimits`: bulk
+read results (`verify_zip` / `inspect_zip`: one CSV, 2 GiB), bulk write results and the
+upload zips the tool built (`read_members` / `check_zip_bytes`: a few CSVs, a cap derived from
+what was sent). The checks are the same for all: member count, safe names, no encryption,
+declared and actual sizes, and the compression ratio (beyond ``ratio_floor_bytes``, more
+than ``max_ratio`` bytes out per byte in is a zip bomb, ``ZIP_RATIO``).
+
 Members are inflated with ISA-L (``isal``, ~2x zlib on a 200,000-row page) straight from
 the member's data offset (``iter_member_bytes``; ``open_member`` wraps it as a file for
 readers such as ``transforms.csv_reader``); CRC-32 and size are checked at the end.
@@ -42,12 +49,34 @@ from connectors.errors import CorruptZipError, ZipRejectedError
 
 #: 2 GiB of CSV is ~4x a full 200,000-row page with 200 wide fields: generous but bounded.
 DEFAULT_MAX_UNCOMPRESSED = 2 * 1024**3
+#: CSV with ids deflates 5-20x; deflate itself cannot pass ~1032x, which is what bombs use. A
+#: bulk read result streams to disk under a size cap, so its ratio check is a loose one.
+DEFAULT_MAX_RATIO = 1000.0
+#: below this many bytes out the ratio is not checked (a small, repetitive CSV is no bomb)
+DEFAULT_RATIO_FLOOR = 64 * 1024**2
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 #: isal's stub declares ``error`` as an instance; it is an exception class.
 _ISAL_ERROR = cast("type[Exception]", isal_zlib.error)
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """The caps one kind of zip is read under (see the module docstring)."""
+
+    max_members: int = 1
+    max_member_bytes: int = DEFAULT_MAX_UNCOMPRESSED
+    max_total_bytes: int = DEFAULT_MAX_UNCOMPRESSED
+    max_ratio: float = DEFAULT_MAX_RATIO
+    ratio_floor_bytes: int = DEFAULT_RATIO_FLOOR
+    suffix: str = ".csv"
+    kind: str = "a bulk read result"
+
+    def __post_init__(self) -> None:
+        if self.max_members < 1 or self.max_member_bytes < 1 or self.max_total_bytes < 1:
+            raise ValueError(f"zip limits must be positive, got {self!r}")
 
 
 @dataclass(frozen=True)
@@ -200,37 +229,108 @@ def _verify(
 def _single_safe_member(
     archive: zipfile.ZipFile, where: str, cap: int, expected_suffix: str
 ) -> zipfile.ZipInfo:
+    limits = ZipLimits(max_member_bytes=cap, max_total_bytes=cap, suffix=expected_suffix)
+    return check_members(archive, where, limits)[0]
+
+
+def check_members(archive: zipfile.ZipFile, where: str, limits: ZipLimits) -> list[zipfile.ZipInfo]:
+    """Every member's name, encryption and declared size, and their count and total."""
     members = archive.infolist()
-    if len(members) != 1 or members[0].is_dir():
-        names = [m.filename for m in members]
+    names = [m.filename for m in members]
+    if (
+        not 1 <= len(members) <= limits.max_members
+        or any(m.is_dir() for m in members)
+        or len(set(names)) != len(names)
+    ):
+        wanted = "exactly one" if limits.max_members == 1 else f"1 to {limits.max_members}"
         raise ZipRejectedError(
-            f"{where} has {len(names)} members {names[:5]}; a bulk read result holds "
-            "exactly one CSV",
+            f"{where} has {len(names)} members {names[:5]}; {limits.kind} holds {wanted} "
+            f"distinct {limits.suffix} file(s)",
             code="ZIP_MEMBER_COUNT",
             path=where,
         )
-    info = members[0]
-    if not safe_member_name(info.filename):
+    for info in members:
+        _check_member(info, where, limits)
+    total = sum(m.file_size for m in members)
+    if total > limits.max_total_bytes:
         raise ZipRejectedError(
-            f"{where} member name {info.filename!r} is absolute or escapes the target "
+            f"{where} declares {total} bytes in all, over the cap of {limits.max_total_bytes} "
+            "(possible zip bomb)",
+            code="ZIP_TOO_LARGE",
+            path=where,
+        )
+    return members
+
+
+def _check_member(info: zipfile.ZipInfo, where: str, limits: ZipLimits) -> None:
+    name = info.filename
+    if not safe_member_name(name):
+        raise ZipRejectedError(
+            f"{where} member name {name!r} is absolute or escapes the target "
             "directory (path traversal)",
             code="ZIP_PATH_TRAVERSAL",
             path=where,
         )
-    if not info.filename.lower().endswith(expected_suffix):
+    if not name.lower().endswith(limits.suffix):
         raise ZipRejectedError(
-            f"{where} member {info.filename!r} is not a {expected_suffix} file",
+            f"{where} member {name!r} is not a {limits.suffix} file",
             code="ZIP_UNEXPECTED_MEMBER",
             path=where,
         )
-    if info.file_size > cap:
+    if info.flag_bits & 0x1:
         raise ZipRejectedError(
-            f"{where} member {info.filename!r} declares {info.file_size} bytes, over the "
-            f"cap of {cap} (possible zip bomb)",
+            f"{where} member {name!r} is encrypted; {limits.kind} never is",
+            code="ZIP_ENCRYPTED",
+            path=where,
+        )
+    if info.file_size > limits.max_member_bytes:
+        raise ZipRejectedError(
+            f"{where} member {name!r} declares {info.file_size} bytes, over the "
+            f"cap of {limits.max_member_bytes} (possible zip bomb)",
             code="ZIP_TOO_LARGE",
             path=where,
         )
-    return info
+    _check_ratio(info.file_size, info.compress_size, name, where, limits)
+
+
+def _check_ratio(out: int, consumed: int, name: str, where: str, limits: ZipLimits) -> None:
+    if out > limits.ratio_floor_bytes and out > limits.max_ratio * max(consumed, 1):
+        raise ZipRejectedError(
+            f"{where} member {name!r} expands {out} bytes from {consumed} compressed, over "
+            f"the ratio of {limits.max_ratio:.0f}:1 (zip bomb)",
+            code="ZIP_RATIO",
+            path=where,
+        )
+
+
+def check_zip_bytes(data: bytes, limits: ZipLimits, *, where: str) -> list[zipfile.ZipInfo]:
+    """`check_members` of an in-memory zip (structure only, nothing inflated)."""
+    with _open_bytes(data, where) as archive:
+        return check_members(archive, where, limits)
+
+
+def read_members(data: bytes, limits: ZipLimits, *, where: str) -> dict[str, bytes]:
+    """Every member of an in-memory zip, inflated under ``limits`` (CRC and sizes checked).
+
+    Memory stays bounded by the caps: a member is refused as soon as it produces more
+    bytes than its share of ``max_total_bytes`` or than ``max_ratio`` allows.
+    """
+    out: dict[str, bytes] = {}
+    with _open_bytes(data, where) as archive:
+        left = limits.max_total_bytes
+        for info in check_members(archive, where, limits):
+            cap = min(limits.max_member_bytes, left)
+            body = b"".join(_member_chunks(archive, info, cap, where, limits))
+            left -= len(body)
+            out[info.filename] = body
+    return out
+
+
+def _open_bytes(data: bytes, where: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorruptZipError(f"{where} is not a readable zip ({exc})", path=where) from None
 
 
 def _scan_member(
@@ -291,17 +391,19 @@ def open_member(
 
 
 def _member_chunks(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    cap: int,
+    where: str,
+    limits: ZipLimits | None = None,
 ) -> Iterator[bytes]:
     name = info.filename
     raw = archive.fp
-    plain = info.flag_bits & 0x1 == 0  # not encrypted
-    if (
-        raw is None
-        or not plain
-        or info.compress_type not in {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
-    ):
-        yield from _zipfile_chunks(archive, info, cap, where)
+    limits = limits or ZipLimits(max_member_bytes=cap, max_total_bytes=cap)
+    if info.flag_bits & 0x1:
+        _check_member(info, where, limits)  # raises ZIP_ENCRYPTED
+    if raw is None or info.compress_type not in {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}:
+        yield from _zipfile_chunks(archive, info, cap, where, limits)
         return
     size = 0
     crc = 0
@@ -328,6 +430,7 @@ def _member_chunks(
                     code="ZIP_TOO_LARGE",
                     path=where,
                 )
+            _check_ratio(size, info.compress_size - left, name, where, limits)
             crc = isal_zlib.crc32(chunk, crc)  # ISA-L: ~6x zlib's speed, same CRC-32
             yield chunk
         if inflater is not None and not inflater.eof:
@@ -341,9 +444,9 @@ def _member_chunks(
 
 
 def _zipfile_chunks(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str, limits: ZipLimits
 ) -> Iterator[bytes]:
-    """Other compression methods (or encryption): zipfile reads and checks the CRC."""
+    """Other compression methods: zipfile reads and checks the CRC."""
     size = 0
     try:
         with archive.open(info) as src:
@@ -356,8 +459,16 @@ def _zipfile_chunks(
                         code="ZIP_TOO_LARGE",
                         path=where,
                     )
+                _check_ratio(size, info.compress_size, info.filename, where, limits)
                 yield chunk
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise _damaged(where, info.filename, exc) from None
 
 

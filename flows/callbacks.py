@@ -100,14 +100,26 @@ def job_ids(body: bytes) -> list[str]:
     return [str(d["id"]) for d in data if isinstance(d, dict) and d.get("id") is not None]
 
 
+def _content_length(value: str | None) -> int | None:
+    """The header's byte count; None when absent or not a plain decimal number."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
 def _handler_for(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != CALLBACK_PATH:
                 self.send_error(HTTPStatus.NOT_FOUND)
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= MAX_BODY_BYTES:
+            length = _content_length(self.headers.get("Content-Length"))
+            if length is None or not 0 < length <= MAX_BODY_BYTES:
+                log.warning(
+                    "callback refused: Content-Length %.40r is not a size in 1..%d",
+                    self.headers.get("Content-Length"),
+                    MAX_BODY_BYTES,
+                )
                 self.send_error(HTTPStatus.BAD_REQUEST)
                 return
             ids = job_ids(self.rfile.read(length))

@@ -344,8 +344,20 @@ def write(
     sim_org: SimOrg = "us-enterprise",
     credentials_block: CredentialsBlock = None,
     credit_budget: Budget = None,
+    attach_job: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach-job",
+            help="CHUNK=JOB_ID: a job Zoho created for that chunk of the saved write whose "
+            "id was lost in a crash (the resume error names the chunk). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Bulk-write rows into a Zoho module (or --dry-run to validate them)."""
+    """Bulk-write rows into a Zoho module (or --dry-run to validate them).
+
+    A killed write resumes when the same command is run again (same rows, in any order):
+    no row is sent twice.
+    """
     with _errors_as_exit_codes():
         from flows.modules import validate_product
 
@@ -354,7 +366,9 @@ def write(
             raise UsageError(f"--mapping {mapping}: no such file")
         if on_invalid not in {"send_valid", "stop"}:
             raise UsageError(f"--on-invalid {on_invalid!r}: choose send_valid or stop")
+        attached = _attached_jobs(attach_job or [])
         settings = _run_settings(data_dir, warehouse_url, credit_budget, 1, "threads", None)
+        _check_sql_source(source, settings.effective_warehouse_url)
         _connection(simulator, sim_org, credentials_block)
         from flows.reporting import print_rows
         from flows.writeback import writeback_flow
@@ -370,6 +384,7 @@ def write(
                 credentials_block=credentials_block,
                 simulator_url=simulator,
                 sim_org=sim_org,
+                attach_jobs=attached,
             )
         counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]
         print_rows(
@@ -384,6 +399,30 @@ def write(
             )
         if summary.get("results_parquet"):
             typer.echo(f"per-row results: {summary['results_parquet']}")
+
+
+def _attached_jobs(values: list[str]) -> dict[int, str] | None:
+    """``--attach-job 0=4876...`` values as {chunk: job id}."""
+    jobs: dict[int, str] = {}
+    for value in values:
+        chunk, sep, job_id = value.partition("=")
+        if not sep or not chunk.strip().isdigit() or not job_id.strip().isdigit():
+            raise UsageError(f"--attach-job {value!r}: use CHUNK=JOB_ID (two numbers)")
+        jobs[int(chunk)] = job_id.strip()
+    return jobs or None
+
+
+def _check_sql_source(source: str, warehouse_url: str) -> None:
+    """Refuse a ``sql:`` source that is not one SELECT before anything starts (exit 2)."""
+    if not source.startswith("sql:"):
+        return
+    from flows.errors import SourceError
+    from transforms.writeback.sql_source import SourceQueryError, single_select
+
+    try:
+        single_select(source.removeprefix("sql:"), strict=warehouse_url.startswith("duckdb"))
+    except SourceQueryError as exc:
+        raise SourceError(source, exc.problem) from None
 
 
 @app.command()
@@ -414,6 +453,7 @@ def serve(
             ],
         )
         if not list_only:
+            _own_prefect_server()
             serve_file(file)
 
 
@@ -427,6 +467,7 @@ def demo(
     with _errors_as_exit_codes():
         from flows.demo import run_demo
 
+        _own_prefect_server()
         report = run_demo(data_dir)
         if any(r.result.startswith("FAILED") for r in report.rows):
             raise typer.Exit(int(ExitCode.RUN_FAILED))
@@ -447,11 +488,19 @@ def status(
         print_status(settings, limit=limit)
 
 
+def _own_prefect_server() -> None:
+    """Start the temporary Prefect server that dies with this process (flows/prefect_server)."""
+    from flows.prefect_server import ensure_prefect_api
+
+    ensure_prefect_api()
+
+
 @contextmanager
 def _progress(what: str) -> Iterator[None]:
-    """A spinner on stderr while long work runs (quiet when not a terminal)."""
+    """A spinner on stderr while long work runs (quiet when not a terminal); flows run in it."""
     from rich.console import Console
 
+    _own_prefect_server()
     console = Console(stderr=True)
     if not console.is_terminal:
         yield

@@ -9,6 +9,8 @@ Points:
 - ``download``: while the result zip is being written (the file exists, the ledger does not
   know it yet).
 - ``load``: inside the warehouse merge transaction (page staged, merge not committed).
+- ``write-job-created``: a bulk write job exists and its id is in the write's saved state
+  (``@Module:N``: chunk N-1).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import flow, task
@@ -24,13 +25,14 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import artifact_key, publish_table
 from flows.errors import SourceError, UsageError
+from flows.failpoints import failpoint
 from flows.modules import validate_module, validate_product
 from flows.runtime import Runtime, runtime_for
 from flows.settings import RunSettings, ZohoConnection
 from flows.zoho import resolve_connection, resolve_settings
 
 if TYPE_CHECKING:
-    from transforms.writeback import WriteMapping, WriteReport
+    from transforms.writeback import ChunkRun, WriteMapping, WriteReport
 
 log = logging.getLogger("flows.writeback")
 
@@ -46,11 +48,7 @@ def read_source(rt: Runtime, source: str) -> pa.Table:
             raise SourceError(source, "table names are letters, digits and underscores")
         return _query(rt, source, f'SELECT * FROM "{name}"')
     if source.startswith("sql:"):
-        sql = source.removeprefix("sql:").strip()
-        first_word = sql.split(None, 1)[0].lower() if sql else ""
-        if first_word not in {"select", "with"}:
-            raise SourceError(source, "only a SELECT (or WITH ... SELECT) query can be a source")
-        return _query(rt, source, sql)
+        return _query(rt, source, source.removeprefix("sql:"))
     path = Path(source)
     if not path.exists():
         raise SourceError(source, "no such file or directory")
@@ -61,26 +59,29 @@ def read_source(rt: Runtime, source: str) -> pa.Table:
 
 
 def _query(rt: Runtime, source: str, sql: str) -> pa.Table:
+    """One read-only SELECT on the warehouse (``transforms.writeback.sql_source``)."""
+    from transforms.writeback.sql_source import SourceQueryError, read_duckdb, read_postgres
+
     try:
         with rt.load_lock:
-            if rt.warehouse.dialect == "duckdb":  # its own connection, Arrow out
-                return rt.warehouse.connection.sql(sql).to_arrow_table()  # type: ignore[attr-defined]
-            import pandas as pd
-
-            with rt.ledger.engine.connect() as conn:
-                frame = pd.read_sql_query(sql, conn)
-            return pa.Table.from_pandas(frame, preserve_index=False)
-    except Exception as exc:  # any database error: the source is unusable as given
-        raise SourceError(source, f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+            if rt.warehouse.dialect == "duckdb":
+                return read_duckdb(rt.warehouse.connection, sql)  # type: ignore[attr-defined]
+            return read_postgres(rt.ledger.engine, sql)
+    except SourceQueryError as exc:
+        raise SourceError(source, exc.problem) from None
 
 
 def state_dir_for(settings: RunSettings, mapping: WriteMapping, table: pa.Table) -> Path:
-    """Where a write keeps its resumable state: one directory per (mapping, rows)."""
+    """Where a write keeps its resumable state: one directory per (mapping, rows).
+
+    Keyed by the rows' content, not their order (``transforms.writeback.row_order``): a
+    re-run after a crash finds the saved write even if the source returns its rows in
+    another order (``ORDER BY random()``, a warehouse scan).
+    """
+    from transforms.writeback.row_order import content_digest
+
     digest = hashlib.sha256(repr(mapping).encode())
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as stream:
-        stream.write_table(table)
-    digest.update(sink.getvalue().to_pybytes())
+    digest.update(content_digest(table).encode())
     return settings.data_path / "writeback" / mapping.module / digest.hexdigest()[:16]
 
 
@@ -92,17 +93,33 @@ def run_write(
     source: str,
     dry_run: bool,
     on_invalid: str = "send_valid",
+    attach_jobs: dict[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Validate (and unless ``dry_run``, write) ``source`` with the mapping; a summary dict."""
+    """Validate (and unless ``dry_run``, write) ``source`` with the mapping; a summary dict.
+
+    The rows are written in content order (`content_order`), so a killed write re-run on
+    the same rows in any order resumes its saved state and sends nothing twice; the per-row
+    results are numbered in the source's order. ``attach_jobs`` (chunk -> job id) names
+    jobs whose create call was sent but whose id was lost in a crash.
+    """
     from connectors.bulk_write import BulkWriteClient
-    from transforms.writeback import PreflightPolicy, load_mapping, resume_write, write_table
+    from transforms.writeback import (
+        PreflightPolicy,
+        load_mapping,
+        resume_write,
+        write_results_parquet,
+        write_table,
+    )
+    from transforms.writeback.row_order import content_order
 
     if on_invalid not in {"send_valid", "stop"}:
         raise UsageError(f"on_invalid {on_invalid!r}: choose send_valid or stop")
     rt = runtime_for(connection, settings)
     mapping = load_mapping(mapping_path)
     validate_module(product, mapping.module)
-    table = read_source(rt, source)
+    source_table = read_source(rt, source)
+    order = content_order(source_table)
+    table = source_table.take(pa.array(order, pa.int64()))
     rt.forget_fields(product, mapping.module)
     fields = rt.fields(product, mapping.module)
     policy = PreflightPolicy(on_invalid=on_invalid)  # type: ignore[arg-type]
@@ -114,10 +131,22 @@ def run_write(
     results_dir.mkdir(parents=True, exist_ok=True)
     parquet = results_dir / f"{product}_{mapping.module}.parquet"
     writer = BulkWriteClient.for_client(rt.client(product))
-    if (state_dir / "manifest.json").exists():
+
+    def on_progress(run: ChunkRun) -> None:
+        if run.state == "created":
+            failpoint("write-job-created", mapping.module, run.index + 1)
+
+    if (state_dir / "manifest.json").exists() or attach_jobs:
         log.info("resuming the write-back saved in %s", state_dir)
         report = resume_write(
-            state_dir, table, mapping, fields, writer, policy=policy, results_parquet=parquet
+            state_dir,
+            table,
+            mapping,
+            fields,
+            writer,
+            policy=policy,
+            job_ids=attach_jobs,
+            on_progress=on_progress,
         )
     else:
         rt.budget.spend(
@@ -125,17 +154,22 @@ def run_write(
             f"bulk-write {product} {mapping.module} ({len(plan.chunks)} jobs)",
         )
         report = write_table(
-            table,
-            mapping,
-            fields,
-            writer,
-            policy=policy,
-            state_dir=state_dir,
-            results_parquet=parquet,
-        )
+            table, mapping, fields, writer, policy=policy, state_dir=state_dir,
+            on_progress=on_progress,
+        )  # fmt: skip
+    if report.results is not None:
+        report.results = _in_source_order(report.results, order)
+        report.parquet_path = str(write_results_parquet(report.results, parquet))
     summary = _summary(product, report, dry_run=False)
     summary["results_table"] = _store_results(rt, product, mapping.module, parquet)
     return summary
+
+
+def _in_source_order(results: pa.Table, order: np.ndarray) -> pa.Table:
+    """Number the per-row results by the rows' positions in the source, and sort by them."""
+    rows = order[results.column("row").to_numpy()]
+    column = results.schema.get_field_index("row")
+    return results.set_column(column, "row", pa.array(rows, pa.int64())).sort_by("row")
 
 
 bulk_write_task = task(name="bulk-write", cache_policy=NO_CACHE)(run_write)
@@ -205,6 +239,7 @@ def writeback_flow(
     simulator_url: str | None = None,
     sim_org: str | None = None,
     warehouse_block: str | None = None,
+    attach_jobs: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     product = validate_product(product)
     settings = resolve_settings(settings, warehouse_block)
@@ -213,7 +248,7 @@ def writeback_flow(
     )
     name = "bulk-write (dry run)" if dry_run else "bulk-write"
     summary: dict[str, Any] = bulk_write_task.with_options(name=name)(
-        connection, settings, product, mapping_path, source, dry_run, on_invalid
+        connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
     )
     key = artifact_key("write", product, summary["module"])
     counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]

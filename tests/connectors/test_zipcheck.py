@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from connectors.errors import CorruptZipError, ZipRejectedError
 from connectors.zipcheck import (
+    ZipLimits,
     inspect_zip,
     iter_member_bytes,
     open_member,
+    read_members,
     safe_member_name,
     verify_and_extract,
     verify_zip,
@@ -257,3 +260,58 @@ def test_inspect_finds_a_cut_short_or_damaged_archive(tmp_path: Path) -> None:
     z.write_bytes(bytes(data))
     with pytest.raises(CorruptZipError, match="local file header"):
         inspect_zip(z)
+
+
+def encrypted(path: Path) -> Path:
+    """``path`` with the encryption flag set on its one member (local and central headers)."""
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    for flags in (6, central + 8):
+        data[flags] |= 1
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        verify_zip,
+        inspect_zip,
+        lambda z: verify_and_extract(z, z.parent / "out"),
+        lambda z: b"".join(iter_member_bytes(z, "1.csv")),
+    ],
+    ids=["verify", "inspect", "extract", "iter"],
+)
+def test_an_encrypted_member_is_a_classified_refusal(tmp_path: Path, read: Any) -> None:
+    z = encrypted(make_zip(tmp_path / "1.zip", {"1.csv": CSV}))
+    with pytest.raises(ZipRejectedError) as info:
+        read(z)
+    assert info.value.code == "ZIP_ENCRYPTED"
+    assert listing(tmp_path / "out") == set()
+
+
+def test_read_members_checks_count_names_and_total(tmp_path: Path) -> None:
+    limits = ZipLimits(max_members=2, max_member_bytes=100, max_total_bytes=150)
+    two = make_zip(tmp_path / "two.zip", {"a.csv": b"x" * 90, "b.csv": b"y" * 50})
+    assert read_members(two.read_bytes(), limits, where="two") == {
+        "a.csv": b"x" * 90,
+        "b.csv": b"y" * 50,
+    }
+    three = make_zip(tmp_path / "three.zip", {"a.csv": CSV, "b.csv": CSV, "c.csv": CSV})
+    with pytest.raises(ZipRejectedError) as info:
+        read_members(three.read_bytes(), limits, where="three")
+    assert info.value.code == "ZIP_MEMBER_COUNT"
+    over = make_zip(tmp_path / "over.zip", {"a.csv": b"x" * 90, "b.csv": b"y" * 90})
+    with pytest.raises(ZipRejectedError) as info:
+        read_members(over.read_bytes(), limits, where="over")
+    assert info.value.code == "ZIP_TOO_LARGE"
+
+
+def test_a_member_past_the_ratio_is_a_bomb(tmp_path: Path) -> None:
+    limits = ZipLimits(max_ratio=50, ratio_floor_bytes=2**20)
+    z = make_zip(tmp_path / "zeros.zip", {"z.csv": bytes(4 * 2**20)})
+    with pytest.raises(ZipRejectedError) as info:
+        read_members(z.read_bytes(), limits, where="zeros")
+    assert info.value.code == "ZIP_RATIO"
+    with pytest.raises(CorruptZipError):
+        read_members(b"not a zip", limits, where="junk")

@@ -56,6 +56,16 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
             "--mapping missing.yaml: no such file",
         ),
         (["export", "Leads"], ExitCode.CREDENTIALS, "ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET"),
+        (
+            ["write", "x.parquet", "--mapping", "mappings/leads.yaml", "--attach-job", "one=2"],
+            ExitCode.USAGE,
+            "use CHUNK=JOB_ID",
+        ),
+        (
+            ["write", "sql:SELECT 1; DROP TABLE t", "--mapping", "mappings/leads.yaml"],
+            ExitCode.USAGE,
+            "2 statements",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_its_exit_code(

@@ -75,7 +75,7 @@ class ZohoCaller:
         detail: dict[str, Any] = response.json()["data"][0]
         return detail
 
-    def wait(self, job_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait(self, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             detail = self.details(job_id)

@@ -78,7 +78,7 @@ class Writer:
         return body
 
     def wait(self, job_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a generous wait, not a timing assert
         while True:
             detail = self.details(job_id)
             if detail["status"] in ("COMPLETED", "FAILED"):

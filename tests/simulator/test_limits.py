@@ -77,13 +77,14 @@ def test_credits_header_can_be_switched_off(sim: SimServer, crm: ZohoCaller) -> 
 
 def test_concurrency_limit_gives_429(sim: SimServer, crm: ZohoCaller) -> None:
     _edition(sim, concurrency=1)
-    sim.state.add_fault("delay", seconds=0.8, path="/crm/v8/org")
+    # the second call must arrive while the first is held: a wide window, not a race
+    sim.state.add_fault("delay", seconds=3.0, path="/crm/v8/org")
     slow: list[int] = []
     worker = threading.Thread(
         target=lambda: slow.append(crm.get(f"{crm.api}/crm/v8/org").status_code)
     )
     worker.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 120  # a generous wait, not a timing assert
     while sim.state.in_flight.current("us-enterprise") == 0:
         assert time.monotonic() < deadline, "the slow call never started"
         time.sleep(0.01)

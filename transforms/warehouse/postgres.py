@@ -45,9 +45,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from transforms.drift import DriftPlan, align_batch
+from transforms.drift import DriftPlan, align_batch, plan_drift
 from transforms.identifiers import quote
-from transforms.schema import ID_COLUMN
+from transforms.schema import DELETED_AT_COLUMN, ID_COLUMN
 from transforms.warehouse.base import (
     DIRECT_LOAD_MAX_BYTES,
     KeepLimitError,
@@ -64,6 +64,8 @@ from transforms.warehouse.pgbinary import COPY_HEADER, COPY_TRAILER, encode_rows
 from transforms.warehouse.sql import column_list, render, template
 from transforms.warehouse.types import arrow_type
 
+#: first key of the advisory lock that serialises creating a table (second: its name)
+_CREATE_LOCK_SPACE = 0x7A6F686F  # "zoho"
 DIALECT = "postgresql"
 Ingest = Literal["binary", "csv"]
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -154,13 +156,14 @@ class PostgresWarehouse(Warehouse):
     ) -> tuple[int, int | None]:
         if self.ingest != "binary":
             return super().stage_and_merge(table, plan, version, batches, hooks, progress)
-        schema = plan.load_schema
-        pending = (align_batch(b, schema) for b in batches if b.num_rows)
-        first = next(pending, None)
-        # a new table's key is added once its first page is in (one sort, see
-        # create_table_unkeyed.sql); an empty first page creates the table with its key
-        late_key = plan.report.created_table and first is not None
         with self._con.transaction(), self._con.cursor() as cursor:
+            plan = _settle_new_table(cursor, table, plan)
+            schema = plan.load_schema
+            pending = (align_batch(b, schema) for b in batches if b.num_rows)
+            first = next(pending, None)
+            # a new table's key is added once its first page is in (one sort, see
+            # create_table_unkeyed.sql); an empty first page creates the table with its key
+            late_key = plan.report.created_table and first is not None
             _begin(cursor, table, plan, keyed=not late_key)
             staging: str | None = None  # set when the page goes through staging + merge
             rows, merged = 0, 0
@@ -246,6 +249,7 @@ class PostgresWarehouse(Warehouse):
         self, table: str, staging: str, plan: DriftPlan, version: str, hooks: LoadHooks
     ) -> int | None:
         with self._con.transaction(), self._con.cursor() as cursor:
+            plan = _settle_new_table(cursor, table, plan)
             _begin(cursor, table, plan)
             if hooks.inside_merge is not None:
                 hooks.inside_merge()
@@ -283,6 +287,42 @@ def _begin(cursor: psycopg.Cursor[Any], table: str, plan: DriftPlan, *, keyed: b
     create = "create_table" if keyed else "create_table_unkeyed"
     for statement in drift_statements(DIALECT, table, plan, create=create):
         cursor.execute(statement)
+
+
+def _settle_new_table(cursor: psycopg.Cursor[Any], table: str, plan: DriftPlan) -> DriftPlan:
+    """Two loads that both planned to create ``table``: the second waits, then loads into it.
+
+    A plan made outside the page's transaction can be stale: another process (a concurrent
+    export of the same module) may create the table in between, and a second CREATE TABLE
+    would fail with ``DuplicateTable`` (or wait for the first, then fail on ``pg_type``). So
+    a create takes a transaction-level advisory lock on the table's name (held until the
+    commit), then looks again: if the table now exists the page is planned against it. A
+    table created meanwhile with other columns is a `ConcurrentCreateError` (retriable).
+    """
+    if not plan.report.created_table:
+        return plan
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (_CREATE_LOCK_SPACE, table)
+    )
+    cursor.execute(template(DIALECT, "table_columns"), {"table": quote(table)})
+    fields = [pa.field(name, arrow_type(kind)) for name, kind in cursor.fetchall()]
+    if not fields:
+        return plan
+    page = pa.schema([f for f in plan.target_schema if f.name != DELETED_AT_COLUMN])
+    fresh = plan_drift(table, page, pa.schema(fields), plan.report.policy)
+    if not fresh.load_schema.equals(plan.load_schema) or fresh.add_columns or fresh.widen_columns:
+        raise ConcurrentCreateError(table)
+    return fresh
+
+
+class ConcurrentCreateError(psycopg.errors.DuplicateTable):
+    """Another process created the table this page meant to create, with other columns."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(
+            f"table {table!r} was created by another load meanwhile, with other columns; "
+            "load the page again to plan it against that table"
+        )
 
 
 def _add_primary_key(table: str) -> str:

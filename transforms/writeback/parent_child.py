@@ -25,9 +25,7 @@ Recruit has no parent/child imports (one CSV per zip, §3).
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,12 +42,14 @@ from transforms.writeback.csv_builder import (
     csv_buffer,
     zip_members,
 )
-from transforms.writeback.errors import PreflightError, ReconciliationError
+from transforms.writeback.errors import PreflightError
 from transforms.writeback.mapping import WriteMapping
 from transforms.writeback.reconcile import (
     ChunkOutcome,
     read_result_csv,
+    read_result_csvs,
     reconcile,
+    result_limits,
     summarize,
 )
 from transforms.writeback.render import as_text
@@ -159,7 +159,7 @@ def write_parent_child(
     report.job_id = writer.create_job(body)
     log.info("parent/child bulk write job %s created (%s)", report.job_id, ", ".join(modules))
     details = writer.wait_for_job(report.job_id)
-    outcomes = _outcomes(writer, details, report, (parent_pre, *child_pres), members)
+    outcomes = _outcomes(writer, details, report, (parent_pre, *child_pres), members, data)
     for pre in (parent_pre, *child_pres):
         module = pre.mapping.module
         report.results[module] = reconcile(pre, outcomes[module])
@@ -297,6 +297,7 @@ def _outcomes(
     report: ParentChildReport,
     pres: Sequence[Preflight],
     members: Sequence[tuple[str, pa.Buffer]],
+    sent_zip: bytes,
 ) -> dict[str, list[ChunkOutcome]]:
     job_id = report.job_id
     for resource in details.get("resource") or []:
@@ -314,7 +315,8 @@ def _outcomes(
             for pre in pres
         }
     data = writer.download_result(str(url))
-    csvs = _result_csvs(data, str(job_id))
+    limits = result_limits(sent_zip, sum(len(p.valid_rows) for p in pres), len(members))
+    csvs = read_result_csvs(data, str(job_id), limits)
     outcomes: dict[str, list[ChunkOutcome]] = {}
     for pre, (name, _) in zip(pres, members, strict=True):
         module = pre.mapping.module
@@ -327,12 +329,3 @@ def _outcomes(
             result, failure = read_result_csv(payload, str(job_id)), None
         outcomes[module] = [ChunkOutcome(0, pre.valid_rows, job_id, result, failure)]
     return outcomes
-
-
-def _result_csvs(data: bytes, job_id: str) -> dict[str, bytes]:
-    """The result zip's CSVs by name (one per resource)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return {n: archive.read(n) for n in archive.namelist() if n.lower().endswith(".csv")}
-    except zipfile.BadZipFile as exc:
-        raise ReconciliationError(job_id, f"result is not a valid zip ({exc})") from None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from connectors.errors import CorruptZipError
+from connectors.zipcheck import ZipLimits, check_zip_bytes, read_members
 from transforms.writeback.errors import ReconciliationError
 from transforms.writeback.render import as_text
 from transforms.writeback.validate import Preflight
@@ -101,17 +102,64 @@ def format_errors(errors: Iterable[Mapping[str, Any]]) -> str:
     )
 
 
-def read_result_zip(data: bytes, job_id: str = "?") -> pa.Table:
-    """The CSV inside a result zip as a table of strings."""
+#: what a result row adds to the columns it echoes: STATUS, a 19-digit RECORD_ID, ERRORS
+RESULT_BYTES_PER_ROW = 4096
+#: a result over this many bytes that deflates more than 200:1 is a bomb, not a CSV
+RESULT_RATIO_FLOOR = 8 * 1024**2
+#: the cap of a result whose upload is not at hand (25,000 rows of wide text)
+DEFAULT_RESULT_BYTES = 256 * 1024**2
+
+
+def result_limits(sent_zip: bytes | None = None, rows: int = 0, members: int = 1) -> ZipLimits:
+    """The caps of a bulk write result: what was sent (``sent_zip``) plus a few columns a row.
+
+    A result echoes at most the first three mapped columns of the rows sent and adds three
+    short ones, so it cannot honestly be larger than the upload's CSV plus
+    ``RESULT_BYTES_PER_ROW`` a row; anything larger is refused before it fills memory.
+    """
+    cap = DEFAULT_RESULT_BYTES
+    if sent_zip is not None:
+        sent = check_zip_bytes(sent_zip, upload_limits(members), where="upload")
+        cap = 1024**2 + sum(m.file_size for m in sent) + rows * RESULT_BYTES_PER_ROW
+    return ZipLimits(
+        max_members=members,
+        max_member_bytes=cap,
+        max_total_bytes=cap,
+        max_ratio=200.0,
+        ratio_floor_bytes=RESULT_RATIO_FLOOR,
+        kind="a bulk write result",
+    )
+
+
+def upload_limits(members: int = 1) -> ZipLimits:
+    """The caps of an upload zip the tool built (25 MB zipped, one CSV per resource)."""
+    return ZipLimits(
+        max_members=members,
+        max_member_bytes=DEFAULT_RESULT_BYTES,
+        max_total_bytes=DEFAULT_RESULT_BYTES,
+        max_ratio=1000.0,
+        kind="a bulk write upload",
+    )
+
+
+def read_result_csvs(data: bytes, job_id: str, limits: ZipLimits) -> dict[str, bytes]:
+    """The CSVs of a result zip, read under ``limits`` (connectors.zipcheck).
+
+    A damaged zip is a `ReconciliationError`; an unsafe one (too many members, traversal,
+    encryption, too large, too compressed) a ``ZipRejectedError`` naming the job.
+    """
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = [n for n in zf.namelist() if n.lower().endswith(".csv")]
-            if len(names) != 1:
-                raise ReconciliationError(job_id, f"result zip holds {len(names)} CSV files")
-            payload = zf.read(names[0])
-    except zipfile.BadZipFile as exc:
+        return read_members(data, limits, where=f"job {job_id} result")
+    except CorruptZipError as exc:
         raise ReconciliationError(job_id, f"result is not a valid zip ({exc})") from None
-    return read_result_csv(payload, job_id)
+
+
+def read_result_zip(data: bytes, job_id: str = "?", limits: ZipLimits | None = None) -> pa.Table:
+    """The CSV inside a result zip as a table of strings (read under ``limits``)."""
+    members = read_result_csvs(data, job_id, limits or result_limits())
+    if len(members) != 1:
+        raise ReconciliationError(job_id, f"result zip holds {len(members)} CSV files")
+    return read_result_csv(next(iter(members.values())), job_id)
 
 
 def read_result_csv(payload: bytes, job_id: str = "?") -> pa.Table:

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.fields import FieldSpec
+from connectors.zipcheck import check_zip_bytes
 from transforms.writeback.csv_builder import MAX_ROWS_PER_CHUNK, Chunk, build_chunks
 from transforms.writeback.errors import ChunkJobFailed, ResumeStateError
 from transforms.writeback.mapping import WriteMapping
@@ -44,7 +45,9 @@ from transforms.writeback.reconcile import (
     ChunkOutcome,
     read_result_zip,
     reconcile,
+    result_limits,
     summarize,
+    upload_limits,
     write_results_parquet,
 )
 from transforms.writeback.sinks import write_results_warehouse
@@ -358,7 +361,8 @@ class _Driver:
         """The outcome of a chunk finished in an earlier (interrupted) run, if any."""
         if run.state == "done" and self.state is not None:
             data = self.state.result_path(run.index).read_bytes()
-            result = read_result_zip(data, run.job_id or "?")
+            limits = result_limits(chunk.zip_bytes, chunk.row_count)
+            result = read_result_zip(data, run.job_id or "?", limits)
             return ChunkOutcome(chunk.index, chunk.rows, run.job_id, result=result)
         if run.state == "failed":
             return ChunkOutcome(chunk.index, chunk.rows, run.job_id, failure=run.failure)
@@ -371,11 +375,14 @@ class _Driver:
             raise ResumeStateError(
                 self.state.directory,
                 f"chunk {run.index}: create-job was sent for file {run.file_id} but its job "
-                "id was not saved. Find the job in Zoho (Setup > Data Administration > "
-                "Import history) and pass it as job_ids={index: id}",
+                "id was not saved, so Zoho may have created it. Find the job in Zoho (Setup > "
+                "Data Administration > Import history) and re-run with --attach-job "
+                f"{run.index}=JOB_ID (Python: resume_write(job_ids={{{run.index}: JOB_ID}})); "
+                "if Zoho has no such job, delete this directory to send the rows again",
             )
         module = self.mapping.module
         if run.file_id is None:
+            check_zip_bytes(chunk.zip_bytes, upload_limits(), where=f"{module} chunk {run.index}")
             run.file_id = self.writer.upload(chunk.zip_bytes, f"{module}-{chunk.index:04d}.zip")
             run.state = "uploaded"
             self._saved(run)
@@ -406,7 +413,7 @@ class _Driver:
             self._saved(run)
             return ChunkOutcome(chunk.index, chunk.rows, run.job_id, failure=reason)
         data = self.writer.download_result(str(url))
-        result = read_result_zip(data, run.job_id)
+        result = read_result_zip(data, run.job_id, result_limits(chunk.zip_bytes, chunk.row_count))
         if self.state is not None:
             self.state.result_path(run.index).write_bytes(data)
         run.state = "done"

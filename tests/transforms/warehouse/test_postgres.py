@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from transforms.identifiers import quote
 from transforms.warehouse import postgres
+from transforms.warehouse.base import LoadHooks
 from transforms.warehouse.postgres import PostgresWarehouse, csv_bytes, pg_array_literal
 
 from .pages import SCHEMA, at, page
@@ -161,3 +163,56 @@ def test_a_new_table_gets_its_primary_key_however_its_first_page_loads(
             assert stored.column("Name").to_pylist() == ["z", *names[1:]]
         finally:
             warehouse.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+
+
+def _waiting_on_a_lock(con: psycopg.Connection) -> int:
+    row = con.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("ingest", ["binary", "csv"])
+def test_two_loads_creating_one_table_at_once_both_succeed(pg_url: str, ingest: Any) -> None:
+    # load A creates the table and holds its transaction open until load B (another
+    # connection, which also planned a CREATE) is waiting on it; then A commits and B must
+    # load into A's table instead of failing with DuplicateTable
+    table = f"t_{uuid.uuid4().hex[:12]}"
+    errors: list[BaseException] = []
+    b_planned = threading.Event()
+    with (
+        PostgresWarehouse(pg_url, ingest=ingest) as a,
+        PostgresWarehouse(pg_url, ingest=ingest) as b,
+        psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as watcher,
+    ):
+
+        def hold_until_b_waits() -> None:
+            b_loader.start()
+            assert b_planned.wait(120)
+            for _ in range(1200):  # B reaches the lock in milliseconds; allow two minutes
+                if _waiting_on_a_lock(watcher):
+                    return
+                threading.Event().wait(0.1)
+            raise AssertionError("load B never waited for load A")
+
+        def load_b() -> None:
+            try:
+                planned = b.table_schema(table)
+                b_planned.set()
+                assert planned is None  # B plans a CREATE too
+                b.load(table, SCHEMA, [page([{"id": "2", "Name": "b", "Modified_Time": at(1)}])])
+            except BaseException as exc:  # reported to the test thread
+                errors.append(exc)
+
+        b_loader = threading.Thread(target=load_b)
+        try:
+            hooks = LoadHooks(inside_merge=hold_until_b_waits)
+            rows = [page([{"id": "1", "Name": "a", "Modified_Time": at(1)}])]
+            a.load(table, SCHEMA, rows, hooks=hooks)
+            b_loader.join(120)
+            assert errors == []
+            assert a.read_table(table).column("Name").to_pylist() == ["a", "b"]
+        finally:
+            a.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")

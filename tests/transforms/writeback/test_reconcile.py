@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import io
+import json
+import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -9,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from connectors.errors import ZipRejectedError
 from connectors.fields import FieldSpec
 from transforms.writeback.errors import ReconciliationError
 from transforms.writeback.mapping import FieldMapping, WriteMapping
@@ -20,6 +25,7 @@ from transforms.writeback.reconcile import (
     read_result_csv,
     read_result_zip,
     reconcile,
+    result_limits,
     summarize,
     write_results_parquet,
 )
@@ -168,6 +174,104 @@ def test_result_zip_reading() -> None:
     assert table.column("RECORD_ID").to_pylist() == ["4150868000000000001"]
     with pytest.raises(ReconciliationError, match="not a valid zip"):
         read_result_zip(b"nope", "5")
+
+
+HEADER = b"Last_Name,Company,STATUS,RECORD_ID,ERRORS\n"
+REPO = Path(__file__).resolve().parents[3]
+
+
+def zip_bomb(inflated: int, *, declared: int | None = None, encrypted: bool = False) -> bytes:
+    """A result zip whose one CSV inflates to ``inflated`` bytes (a header, then zeros).
+
+    ``declared`` overwrites the uncompressed size the headers state (a lying bomb);
+    ``encrypted`` sets the encryption flag. Built streaming: memory stays small.
+    """
+    sink = io.BytesIO()
+    with (
+        zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("Leads-bomb.csv", "w") as member,
+    ):
+        member.write(HEADER)
+        zeros = bytes(1 << 20)
+        left = inflated - len(HEADER)
+        while left > 0:
+            member.write(zeros[: min(left, len(zeros))])
+            left -= len(zeros)
+    data = bytearray(sink.getvalue())
+    central = data.index(b"PK\x01\x02")
+    if declared is not None:
+        struct.pack_into("<I", data, 22, declared)  # local header: uncompressed size
+        struct.pack_into("<I", data, central + 24, declared)  # central directory entry
+    if encrypted:
+        for flags in (6, central + 8):
+            struct.pack_into("<H", data, flags, struct.unpack_from("<H", data, flags)[0] | 1)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("declared", [None, 1000], ids=["honest-sizes", "lying-sizes"])
+def test_a_zip_bomb_as_a_write_result_is_refused_with_bounded_memory(
+    tmp_path: Path, declared: int | None
+) -> None:
+    bomb = zip_bomb(400 * 2**20, declared=declared)
+    assert len(bomb) < 500_000  # the issue's case: a ~400 KB zip of 400 MB
+    path = tmp_path / "bomb.zip"
+    path.write_bytes(bomb)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.transforms.writeback.hostile_result", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    # honest sizes: refused by the capped reader; lying ones fail the client's CRC check first
+    assert (outcome["error"], outcome["code"]) in {
+        ("ZipRejectedError", "ZIP_TOO_LARGE"),
+        ("ZipRejectedError", "ZIP_RATIO"),
+        ("CorruptZipError", "CORRUPT_ZIP"),
+    }
+    assert outcome["peak_after_mb"] - outcome["peak_before_mb"] < 100
+
+
+def test_result_limits_follow_what_was_sent() -> None:
+    sent = io.BytesIO()
+    with zipfile.ZipFile(sent, "w") as archive:
+        archive.writestr("Leads.csv", "Last_Name\n" + "x\n" * 1000)
+    limits = result_limits(sent.getvalue(), rows=1000)
+    assert limits.max_member_bytes == 2**20 + len("Last_Name\n") + 2000 + 1000 * 4096
+    small = zip_bomb(limits.max_member_bytes + 1)
+    with pytest.raises(ZipRejectedError) as refused:
+        read_result_zip(small, "7", limits)
+    assert refused.value.code == "ZIP_TOO_LARGE"
+    assert "job 7 result" in str(refused.value)
+
+
+def test_a_bomb_that_lies_about_its_size_stops_at_the_cap() -> None:
+    limits = result_limits()
+    bomb = zip_bomb(limits.max_member_bytes + 2**20, declared=1000)
+    with pytest.raises(ZipRejectedError) as refused:
+        read_result_zip(bomb, "7", limits)
+    assert refused.value.code in {"ZIP_TOO_LARGE", "ZIP_RATIO"}
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("../Leads.csv", "ZIP_PATH_TRAVERSAL"), ("Leads.exe", "ZIP_UNEXPECTED_MEMBER")],
+)
+def test_result_member_names_are_checked(name: str, code: str) -> None:
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        archive.writestr(name, HEADER)
+    with pytest.raises(ZipRejectedError) as refused:
+        read_result_zip(sink.getvalue(), "8")
+    assert refused.value.code == code
+
+
+def test_an_encrypted_result_is_a_classified_error() -> None:
+    with pytest.raises(ZipRejectedError) as refused:
+        read_result_zip(zip_bomb(1000, encrypted=True), "9")
+    assert refused.value.code == "ZIP_ENCRYPTED"
 
 
 def test_outputs_parquet_duckdb_and_record_ids(
