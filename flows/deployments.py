@@ -6,6 +6,11 @@ every schedule (cron, interval or rrule, active or not), the parameters, the con
 and its collision strategy, paused flags, tags and descriptions mean the same thing whether
 the deployments run under a worker of the ``zoho-etl`` work pool or under ``zoho-etl serve``.
 
+Credentials are block parameters. The run form's block picker shows a block referenced by
+id, so the file's ``build`` step `block_references` turns block slugs into id references
+when the deployments are registered (``prefect deploy`` runs it; so does ``zoho-etl serve``),
+and the deployments take ``"{{ blocks.zoho_crm }}"``. The blocks must exist by then.
+
 ``serve`` runs each flow run in a subprocess of the serving process, which has no work pool:
 the pool's ``job_variables.env`` entries are set in that process's environment instead (what
 a process worker does per run). Other job variables only mean something to a worker.
@@ -17,7 +22,7 @@ import importlib
 import logging
 import os
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,7 @@ from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.utilities.templating import apply_values
 from pydantic import ValidationError
 
 from flows.errors import UsageError
@@ -61,19 +67,60 @@ class DeploymentSpec:
         return "; ".join(parts) or "-"
 
 
-def read_specs(path: Path) -> list[DeploymentSpec]:
-    """The deployments listed in a ``prefect.yaml``, validated as ``prefect deploy`` does."""
+def block_references(**blocks: str) -> dict[str, dict[str, Any]]:
+    """A ``prefect.yaml`` build step: ``zoho_crm: zoho-credentials/zoho-crm`` (a block slug)
+    -> ``{"zoho_crm": {"$ref": {"block_document_id": "..."}}}`` for the deployments' parameters.
+    """
+    from prefect.client.orchestration import get_client
+
+    references: dict[str, dict[str, Any]] = {}
+    with get_client(sync_client=True) as client:
+        for name, slug in blocks.items():
+            block_type, _, block_name = slug.partition("/")
+            try:
+                document = client.read_block_document_by_name(
+                    block_name, block_type, include_secrets=False
+                )
+            except Exception:  # not found, or no server: either way the deploy cannot go on
+                raise UsageError(
+                    f"no block {slug!r} on the Prefect server: create it first "
+                    "(README: Real Zoho, step by step)"
+                ) from None
+            references[name] = {"$ref": {"block_document_id": str(document.id)}}
+    return references
+
+
+def _read_model(path: Path) -> PrefectYamlModel:
     if not path.exists():
         raise UsageError(f"no deployment file at {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        model = PrefectYamlModel.model_validate(raw)
+        return PrefectYamlModel.model_validate(raw)
     except yaml.YAMLError as exc:
         raise UsageError(f"{path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UsageError(f"{path}: {where}: {first['msg']}") from None
+
+
+def run_build_steps(path: Path, specs: list[DeploymentSpec]) -> list[DeploymentSpec]:
+    """``specs`` with their parameters templated by the file's build steps' outputs."""
+    from prefect.deployments.steps.core import run_steps
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    build = _read_model(path).build
+    steps = build if isinstance(build, list) else []  # the model wraps a single step in a list
+    outputs = run_coro_as_sync(run_steps(steps, print_function=log.info)) if steps else {}
+    return [replace(s, parameters=apply_values(s.parameters, outputs or {})) for s in specs]
+
+
+def read_specs(path: Path) -> list[DeploymentSpec]:
+    """The deployments listed in a ``prefect.yaml``, validated as ``prefect deploy`` does.
+
+    Parameters are as written (``{{ blocks.zoho_crm }}`` until `run_build_steps`).
+    """
+    model = _read_model(path)
     specs = []
     for entry in model.deployments:
         config = entry.model_dump(exclude_unset=True, mode="json")
@@ -163,6 +210,6 @@ def serve_file(path: Path) -> None:
     """Serve every deployment of ``path`` from this process (blocks until Ctrl-C)."""
     from prefect import serve
 
-    specs = read_specs(path)
+    specs = run_build_steps(path, read_specs(path))
     apply_job_env(specs, os.environ)
     serve(*to_deployments(specs))

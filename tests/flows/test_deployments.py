@@ -4,8 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from flows.deployments import apply_job_env, load_flow, read_specs, to_deployments
+from flows.blocks import ZohoCredentials
+from flows.deployments import (
+    apply_job_env,
+    block_references,
+    load_flow,
+    read_specs,
+    run_build_steps,
+    to_deployments,
+)
 from flows.errors import UsageError
+from flows.settings import ZohoConnection
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 
@@ -16,9 +25,7 @@ def test_prefect_yaml_is_read_with_every_schedule_and_limit() -> None:
     hourly = specs["crm-incremental-hourly"]
     assert [s.schedule.cron for s in hourly.schedules] == ["5 * * * *"]  # type: ignore[union-attr]
     assert hourly.parameters["modules"] == ["Leads", "Contacts", "Deals"]
-    assert hourly.parameters["credentials"] == {
-        "$ref": {"block_document_slug": "zoho-credentials/zoho-crm"}
-    }
+    assert hourly.parameters["credentials"] == "{{ blocks.zoho_crm }}"
     assert not hourly.paused
     assert hourly.env == {"ZOHO_ETL_DATA_DIR": "data"}
     for spec in specs.values():
@@ -65,6 +72,19 @@ def test_every_deployment_builds_against_its_flow() -> None:
     schema = hourly._parameter_openapi_schema.model_dump()
     credentials = schema["definitions"]["ZohoCredentials"]
     assert credentials["block_type_slug"] == "zoho-credentials"
+
+
+def test_build_step_turns_block_slugs_into_id_references(
+    prefect_api: str, connection: ZohoConnection
+) -> None:
+    block_id = ZohoCredentials.from_connection(connection).save("zoho-crm", overwrite=True)
+    ZohoCredentials.from_connection(connection).save("zoho-recruit", overwrite=True)
+    specs = {s.name: s for s in run_build_steps(PREFECT_YAML, read_specs(PREFECT_YAML))}
+    reference = {"$ref": {"block_document_id": str(block_id)}}
+    assert specs["crm-incremental-hourly"].parameters["credentials"] == reference
+    assert specs["crm-incremental-hourly"].parameters["product"] == "crm"
+    with pytest.raises(UsageError, match="no block 'zoho-credentials/nobody'"):
+        block_references(nobody="zoho-credentials/nobody")
 
 
 def test_job_variables_env_reaches_the_serving_process() -> None:

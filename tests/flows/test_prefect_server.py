@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from flows.deployments import read_specs
+from flows.settings import ZohoConnection
 from flows.simulated import simulated_connection
 from simulator.testing import SimServer
 
@@ -136,9 +137,23 @@ def run_cli(server: PrefectServer, *args: str, cwd: Path = REPO) -> str:
     return done.stdout
 
 
+def save_block(server: PrefectServer, name: str, connection: ZohoConnection) -> str:
+    """A ZohoCredentials block on ``server``; its id."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.blocks import ZohoCredentials
+
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        return str(ZohoCredentials.from_connection(connection).save(name, overwrite=True))
+
+
 def test_prefect_deploy_all_registers_every_deployment_of_prefect_yaml(
-    prefect_server: PrefectServer,
+    prefect_server: PrefectServer, sim_server: SimServer
 ) -> None:
+    connection = simulated_connection(sim_server.base_url)
+    block_ids = {
+        name: save_block(prefect_server, name, connection) for name in ("zoho-crm", "zoho-recruit")
+    }
     run_cli(prefect_server, "work-pool", "create", "zoho-etl", "--type", "process")
     run_cli(prefect_server, "deploy", "--all")
     specs = {s.name: s for s in read_specs(REPO / "prefect.yaml")}
@@ -153,7 +168,10 @@ def test_prefect_deploy_all_registers_every_deployment_of_prefect_yaml(
         assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
         crons = [s["schedule"]["cron"] for s in deployment["schedules"]]
         assert crons == [s.schedule.cron for s in spec.schedules]  # type: ignore[union-attr]
-        assert deployment["parameters"]["credentials"] == spec.parameters["credentials"]
+        # the build step turned the block slug into the id reference the block picker shows
+        block = "zoho-recruit" if spec.parameters["product"] == "recruit" else "zoho-crm"
+        reference = {"$ref": {"block_document_id": block_ids[block]}}
+        assert deployment["parameters"]["credentials"] == reference
     # the scheduler plans runs of the active deployments (none of the paused write-back)
     active = {registered[n]["id"] for n, spec in specs.items() if not spec.paused}
     wait_for(
@@ -180,15 +198,9 @@ def _scheduled_runs(server: PrefectServer) -> list[dict[str, Any]]:
 def test_a_scheduled_export_completes_with_library_logs_and_artifacts(
     prefect_server: PrefectServer, sim_server: SimServer, tmp_path: Path
 ) -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from flows.blocks import ZohoCredentials
-
     sim_server.reset()
     sim_server.state.configure(per_page=700, job_seconds=(0.05, 0.1), downloads_per_minute=1000)
-    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
-        block = ZohoCredentials.from_connection(simulated_connection(sim_server.base_url))
-        block.save("simulated-org", overwrite=True)
+    save_block(prefect_server, "simulated-org", simulated_connection(sim_server.base_url))
     deployments = tmp_path / "prefect.yaml"
     deployments.write_text(yaml.safe_dump(_scheduled_export(tmp_path)), encoding="utf-8")
     log = tmp_path / "serve.log"
@@ -201,17 +213,6 @@ def test_a_scheduled_export_completes_with_library_logs_and_artifacts(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    try:
-        run = wait_for(
-            "a scheduled run of the export reaching Completed",
-            lambda: _completed_scheduled_run(prefect_server),
-            SCHEDULED_RUN_S,
-            log,
-        )
-    finally:
-        stop_group(serve)
-    assert run["auto_scheduled"] is True  # made by the server's scheduler, not run_deployment
-
     expected = (
         "created Zoho CRM bulk read job",  # connectors.bulk_read: the job id
         "(50 credits so far) is COMPLETED",  # flows.tasks: state changes with credits
@@ -221,13 +222,24 @@ def test_a_scheduled_export_completes_with_library_logs_and_artifacts(
         "Leads page 3 loaded",  # flows.tasks: the last page
     )
 
-    def library_lines() -> str | None:
+    def library_lines(run_id: str) -> str | None:
         # logs travel in batches: the run can be Completed before its last lines arrive
-        body = {"logs": {"flow_run_id": {"any_": [run["id"]]}}, "limit": 200}
+        body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
         text = "\n".join(e["message"] for e in prefect_server.post("/logs/filter", body))
         return text if all(line in text for line in expected) else None
 
-    wait_for("the library's log lines in the run's log", library_lines, 60, log)
+    try:
+        run = wait_for(
+            "a scheduled run of the export reaching Completed",
+            lambda: _completed_scheduled_run(prefect_server),
+            SCHEDULED_RUN_S,
+            log,
+        )
+        assert run["auto_scheduled"] is True  # made by the server's scheduler
+        # (the run's process sends its last log batch as it exits: serve must live until then)
+        wait_for("the library's lines in the run's log", lambda: library_lines(run["id"]), 60, log)
+    finally:
+        stop_group(serve)
 
     artifacts = prefect_server.post(
         "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
