@@ -170,24 +170,23 @@ def run_ours_prefect(spec: dict[str, Any]) -> dict[str, Any]:
     from flows.export import export_flow
     from flows.runtime import close_runtimes, runtime_for
     from flows.simulated import simulated_connection
+    from flows.zoho import run_overrides
 
     settings = scaled_settings(spec)
     product, module = spec["product"], spec["module"]
     clock = CallClock()
     started = time.perf_counter()
     # The flow resolves the same connection and settings, so it gets this runtime back.
-    rt = runtime_for(simulated_connection(spec["base_url"], spec["org"]), settings)
+    connection = simulated_connection(spec["base_url"], spec["org"])
+    rt = runtime_for(connection, settings)
     instrument(clock, rt.client(product).bulk_read)
     try:
-        with measure("prefect_export_flow") as stage:
+        with (
+            measure("prefect_export_flow") as stage,
+            run_overrides(settings=settings, connection=connection),
+        ):
             rows = export_flow(
-                product=product,
-                modules=[module],
-                mode="full",
-                settings=settings,
-                simulator_url=spec["base_url"],
-                sim_org=spec["org"],
-                capture_deletes=False,
+                product=product, modules=[module], mode="full", capture_deletes=False
             )
     finally:
         close_runtimes()

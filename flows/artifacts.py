@@ -3,12 +3,17 @@
 Keys (lowercase, digits and dashes, as Prefect requires):
 
 ================================  ==============================================================
-``export-{product}``              table: rows / rejects / deletions / credits / seconds per module
+``export-{product}``              table, one per run: per module the method, rows loaded,
+                                  rejects, deletions, bulk jobs, credits and seconds
 ``backfill-{product}-{module}``   table: each window, skipped or loaded, rows and credits
 ``drift-{product}-{module}``      markdown: the schema drift report of the module's last load
 ``rejects-{product}-{module}``    table: rejected row counts and where the rejects file is
-``progress-{product}-{module}``   progress: pages loaded while polling / paging
-``write-{product}-{module}``      table: write-back per-status counts and the result table
+``progress-{product}-{module}``   progress, one per module and run, updated in place as pages
+                                  (or backfill windows) finish; 100% when the module is done
+``write-{product}-{module}``      table, one row: operation, jobs, credits, count per status
+``write-rows-{product}-{module}`` table: per input row the key, status, record id and reason;
+                                  past `PER_ROW_LIMIT` rows, markdown: the per-row Parquet's
+                                  path and the first rows that failed
 ================================  ==============================================================
 
 Artifacts only make sense inside a flow run; outside one (plain-function tests, library use)
@@ -126,3 +131,69 @@ def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str)
     from prefect.artifacts import create_table_artifact
 
     create_table_artifact(table=[dict(r) for r in rows], key=key, description=description)
+
+
+#: A write-back's per-row results up to this many rows are a table artifact; a bigger
+#: result is summarised by its Parquet path and the first `FIRST_FAILED` failed rows.
+PER_ROW_LIMIT = 200
+FIRST_FAILED = 20
+FAILED_STATUSES = frozenset({"FAILED", "REJECTED"})
+
+
+def publish_write_artifacts(summary: Mapping[str, Any]) -> None:
+    """The summary table and the per-row table (or pointer) of one write-back run."""
+    if not _in_run():
+        return
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    product, module = summary["product"], summary["module"]
+    mode = "dry run" if summary["dry_run"] else "bulk write"
+    head = {
+        "mode": mode,
+        "operation": summary["operation"],
+        "jobs": summary["jobs"],
+        "credits": summary["credits"],
+        **summary["counts"],
+    }
+    create_table_artifact(
+        table=[head],
+        key=artifact_key("write", product, module),
+        description=f"{mode} of {product} {module}: rows per status, jobs and credits",
+    )
+    rows: list[dict[str, Any]] = summary["row_results"]
+    total: int = summary["rows_total"]
+    key = artifact_key("write-rows", product, module)
+    if total <= PER_ROW_LIMIT:
+        if rows:
+            create_table_artifact(
+                table=rows,
+                key=key,
+                description=f"{mode} of {product} {module}: the outcome of every row",
+            )
+        return
+    failed = rows  # past the limit, the summary keeps only the first failed rows
+    lines = [
+        f"# {mode} of {product} {module}: {total} rows",
+        "",
+        f"Every row's key, status, record id and reason: `{summary.get('results_parquet')}`"
+        f" (warehouse table `{summary.get('results_table') or '-'}`).",
+        "",
+        f"First {len(failed)} rows that failed or were rejected:" if failed else "No row failed.",
+        "",
+    ]
+    if failed:
+        columns = list(failed[0])
+        lines.append("| " + " | ".join(columns) + " |")
+        lines.append("|" + "---|" * len(columns))
+        for row in failed:
+            cells = (_md_cell(row.get(c)) for c in columns)
+            lines.append("| " + " | ".join(cells) + " |")
+    create_markdown_artifact(
+        markdown="\n".join(lines),
+        key=key,
+        description=f"{mode} of {product} {module}: where the per-row results are",
+    )
+
+
+def _md_cell(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")

@@ -13,41 +13,52 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.artifacts import artifact_key, publish_table
+from flows.artifacts import Progress, artifact_key, publish_table
+from flows.blocks import WarehouseSettings, ZohoCredentials
 from flows.errors import RunFailedError
 from flows.export import first_line
 from flows.extracts import WindowResult
 from flows.ledger import ExtractState
-from flows.modules import validate_module, validate_product
+from flows.modules import ProductName, validate_module, validate_product
 from flows.planning import backfill_windows, estimate_run_credits
+from flows.run_logging import forward_library_logs
 from flows.runners import build_task_runner
 from flows.runtime import runtime_for
-from flows.settings import RunSettings
 from flows.tasks import backfill_window_task
-from flows.zoho import resolve_connection, resolve_settings
+from flows.zoho import flow_connection, flow_settings
 
 
-@flow(name="zoho-backfill", description="Backfill a Zoho module between two dates.")
+@flow(name="zoho-backfill", description="Backfill one Zoho module between two dates.")
 def backfill_flow(
-    product: str,
+    product: ProductName,
     module: str,
     start: datetime,
     end: datetime,
     window_days: float = 30.0,
-    settings: RunSettings | None = None,
-    credentials_block: str | None = None,
-    simulator_url: str | None = None,
-    sim_org: str | None = None,
-    warehouse_block: str | None = None,
+    credentials: ZohoCredentials | None = None,
+    warehouse: WarehouseSettings | None = None,
 ) -> list[dict[str, Any]]:
+    """Load one module's records created between two dates, window by window.
+
+    Args:
+        product: Which Zoho product the module belongs to.
+        module: Module API name, e.g. Deals.
+        start: First instant of the range (records created at or after it).
+        end: End of the range (records created before it).
+        window_days: Initial window length; a window with more records than one bulk
+            page (200,000) is split in two until each fits.
+        credentials: The ZohoCredentials block of the organisation. Empty: the worker's
+            ZOHO_CLIENT_ID / ZOHO_CLIENT_SECRET / ZOHO_REFRESH_TOKEN variables.
+        warehouse: A Zoho ETL Warehouse block (URL and data directory). Empty: the worker's
+            ZOHO_ETL_WAREHOUSE_URL / ZOHO_ETL_DATA_DIR, else a DuckDB file under ./data.
+    """
+    forward_library_logs()
     logger = get_run_logger()
     product = validate_product(product)
     module = validate_module(product, module)
     windows = backfill_windows(start, end, timedelta(days=window_days))
-    settings = resolve_settings(settings, warehouse_block)
-    connection = resolve_connection(
-        simulator_url=simulator_url, sim_org=sim_org, credentials_block=credentials_block
-    )
+    settings = flow_settings(warehouse)
+    connection = flow_connection(credentials)
     rt = runtime_for(connection, settings)
     rt.forget_fields(product, module)
     rt.fields(product, module)  # fail fast on an unknown module, before any bulk job
@@ -68,6 +79,7 @@ def backfill_flow(
         estimate_run_credits([1] * len(pending)),
         f"backfill {product} {module} ({len(pending)} of {len(windows)} windows to do)",
     )
+    progress = Progress(product, module, f"backfill of {product} {module}")
     rows: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     with build_task_runner(settings) as runner:
@@ -75,7 +87,9 @@ def backfill_flow(
             (
                 window,
                 runner.submit(
-                    backfill_window_task.with_options(name=f"backfill {module} {window.label()}"),
+                    backfill_window_task.with_options(
+                        task_run_name=f"backfill {module} {window.label()}"
+                    ),
                     parameters={
                         "connection": connection,
                         "settings": settings,
@@ -87,7 +101,7 @@ def backfill_flow(
             )
             for window in windows
         ]
-        for window, future in futures:
+        for done, (window, future) in enumerate(futures, start=1):
             try:
                 result: WindowResult = future.result()
             except Exception as exc:  # one window's failure must not hide the others
@@ -96,6 +110,8 @@ def backfill_flow(
                     {"window": window.label(), "status": f"FAILED: {failures[window.label()]}"}
                 )
                 continue
+            finally:
+                progress.update(done / len(futures), f"{done} of {len(futures)} windows done")
             rows.append(
                 {
                     "window": window.label(),

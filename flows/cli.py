@@ -249,19 +249,19 @@ def export(
         settings = _run_settings(
             data_dir, warehouse_url, credit_budget, concurrency, runner, dask_address
         )
-        _connection(simulator, sim_org, credentials_block)  # fail fast on missing credentials
+        connection = _connection(simulator, sim_org, credentials_block)  # fails fast
         from flows.export import export_flow
         from flows.reporting import print_rows
+        from flows.zoho import run_overrides
 
-        with _progress(f"exporting {name} {', '.join(names)}"):
+        with (
+            _progress(f"exporting {name} {', '.join(names)}"),
+            run_overrides(settings=settings, connection=connection),
+        ):
             rows = export_flow(
                 product=name,
                 modules=names,
                 mode="full" if full else "incremental",
-                settings=settings,
-                credentials_block=credentials_block,
-                simulator_url=simulator,
-                sim_org=sim_org,
                 overlap_minutes=overlap_minutes,
             )
         print_rows(f"export {name}", rows)
@@ -299,21 +299,17 @@ def backfill(
         settings = _run_settings(
             data_dir, warehouse_url, credit_budget, concurrency, runner, dask_address
         )
-        _connection(simulator, sim_org, credentials_block)
+        connection = _connection(simulator, sim_org, credentials_block)
         from flows.backfill import backfill_flow
         from flows.reporting import print_rows
+        from flows.zoho import run_overrides
 
-        with _progress(f"backfilling {name} {module} {start}..{end}"):
+        with (
+            _progress(f"backfilling {name} {module} {start}..{end}"),
+            run_overrides(settings=settings, connection=connection),
+        ):
             rows = backfill_flow(
-                product=name,
-                module=module,
-                start=first,
-                end=last,
-                window_days=window_days,
-                settings=settings,
-                credentials_block=credentials_block,
-                simulator_url=simulator,
-                sim_org=sim_org,
+                product=name, module=module, start=first, end=last, window_days=window_days
             )
         print_rows(f"backfill {name} {module}", rows)
 
@@ -369,21 +365,21 @@ def write(
         attached = _attached_jobs(attach_job or [])
         settings = _run_settings(data_dir, warehouse_url, credit_budget, 1, "threads", None)
         _check_sql_source(source, settings.effective_warehouse_url)
-        _connection(simulator, sim_org, credentials_block)
+        connection = _connection(simulator, sim_org, credentials_block)
         from flows.reporting import print_rows
         from flows.writeback import writeback_flow
+        from flows.zoho import run_overrides
 
-        with _progress("validating" if dry_run else "writing"):
-            summary = writeback_flow(
+        with (
+            _progress("validating" if dry_run else "writing"),
+            run_overrides(settings=settings, connection=connection),
+        ):
+            summary = writeback_flow(  # type: ignore[call-overload]
                 product=name,
                 mapping_path=str(mapping),
                 source=source,
                 dry_run=dry_run,
                 on_invalid=on_invalid,
-                settings=settings,
-                credentials_block=credentials_block,
-                simulator_url=simulator,
-                sim_org=sim_org,
                 attach_jobs=attached,
             )
         counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]
@@ -446,7 +442,8 @@ def serve(
                 {
                     "name": s.name,
                     "flow": s.entrypoint,
-                    "schedule": f"{s.cron} {s.timezone or 'UTC'}" if s.cron else "-",
+                    "schedules": s.schedule_text(),
+                    "concurrency": s.concurrency.limit if s.concurrency else "-",
                     "paused": s.paused,
                 }
                 for s in specs
@@ -513,7 +510,6 @@ def configure_prefect_env(argv: list[str]) -> None:
     """Prefect settings the CLI needs, set before Prefect is imported (user values win)."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "connectors,transforms,flows")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     if argv[:1] == ["demo"]:
         # the demo prints its own summary; task-by-task logs would bury it

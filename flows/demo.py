@@ -28,8 +28,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from flows.modules import ProductName
 from flows.reporting import make_console
 from flows.settings import RunSettings, ZohoConnection
+from flows.zoho import run_overrides
 
 CRM_MODULES = ["Leads", "Contacts", "Accounts", "Deals"]
 RECRUIT_MODULES = ["Candidates", "Job_Openings", "Interviews"]
@@ -113,13 +115,25 @@ def run_demo(
     with SimServer(config) as sim:
         console.print(f"Zoho simulator running at {sim.base_url}")
         connection = simulated_connection(sim.base_url, SIM_ORG)
-        _full_exports(console, report, settings, sim.base_url)
-        _incremental(console, report, connection, settings, sim)
-        _backfill(console, report, settings, sim)
-        _writeback(console, report, settings, sim.base_url)
+        with run_overrides(settings=settings, connection=connection):
+            _run_steps(console, report, settings, connection, sim)
         report.seconds = time.monotonic() - started
         _print_summary(console, report, settings)
     return report
+
+
+def _run_steps(
+    console: Console,
+    report: DemoReport,
+    settings: RunSettings,
+    connection: ZohoConnection,
+    sim: Any,
+) -> None:
+    """The flows of the demo, which get the simulator's connection from `run_overrides`."""
+    _full_exports(console, report, settings, sim.base_url)
+    _incremental(console, report, connection, settings, sim)
+    _backfill(console, report, settings, sim)
+    _writeback(console, report, settings, sim.base_url)
 
 
 def _export_rows(step: str, rows: list[dict[str, Any]], report: DemoReport) -> None:
@@ -143,16 +157,13 @@ def _full_exports(
 ) -> None:
     from flows.export import export_flow
 
-    for product, modules in (("crm", CRM_MODULES), ("recruit", RECRUIT_MODULES)):
+    runs: tuple[tuple[ProductName, list[str]], ...] = (
+        ("crm", CRM_MODULES),
+        ("recruit", RECRUIT_MODULES),
+    )
+    for product, modules in runs:
         with _step(console, f"full export of {product} {', '.join(modules)}"):
-            rows = export_flow(
-                product=product,
-                modules=modules,
-                mode="full",
-                settings=settings,
-                simulator_url=base_url,
-                sim_org=SIM_ORG,
-            )
+            rows = export_flow(product=product, modules=modules, mode="full")
         _export_rows("full export", rows, report)
 
 
@@ -187,9 +198,6 @@ def _incremental(
             product="crm",
             modules=["Leads", "Contacts"],
             mode="incremental",
-            settings=settings,
-            simulator_url=sim.base_url,
-            sim_org=SIM_ORG,
         )
     _export_rows("incremental", rows, report)
     for module in ("Leads", "Contacts"):
@@ -235,9 +243,6 @@ def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: 
             start=start,
             end=end,
             window_days=180,
-            settings=settings,
-            simulator_url=sim.base_url,
-            sim_org=SIM_ORG,
         )
     loaded = sum(int(r.get("rows loaded", 0)) for r in rows)
     splits = sum(int(r.get("split into", 0)) > 0 for r in rows)
@@ -272,9 +277,6 @@ def _writeback(console: Console, report: DemoReport, settings: RunSettings, base
             mapping_path=str(mapping_path),
             source=str(source),
             dry_run=dry,
-            settings=settings,
-            simulator_url=base_url,
-            sim_org=SIM_ORG,
         )
         counts = summary["counts"]
         report.rows.append(

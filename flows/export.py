@@ -13,16 +13,18 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_export_table, publish_module_details
+from flows.blocks import WarehouseSettings, ZohoCredentials
 from flows.errors import RunFailedError
 from flows.extracts import ExportMode, ExportOptions
-from flows.modules import validate_module, validate_product
+from flows.modules import ProductName, validate_module, validate_product
 from flows.planning import estimate_run_credits
 from flows.reporting import ModuleSummary
+from flows.run_logging import forward_library_logs
 from flows.runners import build_task_runner
 from flows.runtime import runtime_for
 from flows.settings import RunSettings, ZohoConnection
 from flows.tasks import export_module_task
-from flows.zoho import resolve_connection, resolve_settings
+from flows.zoho import flow_connection, flow_settings
 
 
 def first_line(error: BaseException) -> str:
@@ -43,7 +45,7 @@ def run_modules(
     with build_task_runner(settings) as runner:
         futures = {
             module: runner.submit(
-                export_module_task.with_options(name=f"export {product} {module}"),
+                export_module_task.with_options(task_run_name=f"export {product} {module}"),
                 parameters={
                     "connection": connection,
                     "settings": settings,
@@ -65,28 +67,45 @@ def run_modules(
     return summaries, failures
 
 
-@flow(name="zoho-export", description="Full or incremental export of Zoho modules.")
+@flow(
+    name="zoho-export",
+    description="Full or incremental export of Zoho CRM / Recruit modules into the warehouse.",
+)
 def export_flow(
-    product: str = "crm",
+    product: ProductName = "crm",
     modules: list[str] | None = None,
     mode: ExportMode = "incremental",
-    settings: RunSettings | None = None,
-    credentials_block: str | None = None,
-    simulator_url: str | None = None,
-    sim_org: str | None = None,
-    warehouse_block: str | None = None,
+    credentials: ZohoCredentials | None = None,
+    warehouse: WarehouseSettings | None = None,
     overlap_minutes: float = 10.0,
     rest_max_records: int = 2_000,
     capture_deletes: bool = True,
 ) -> list[dict[str, Any]]:
-    """Export ``modules`` of ``product``; incremental runs start from each module's watermark."""
+    """Export modules of Zoho CRM or Recruit; incremental runs start at each module's watermark.
+
+    Args:
+        product: Which Zoho product the modules belong to.
+        modules: Module API names, e.g. Leads, Contacts, Deals (CRM) or Candidates,
+            Job_Openings (Recruit); custom modules by API name. Default: Leads.
+        mode: full re-reads every record; incremental reads what changed since the last
+            loaded Modified_Time (and marks deleted records).
+        credentials: The ZohoCredentials block of the organisation. Empty: the worker's
+            ZOHO_CLIENT_ID / ZOHO_CLIENT_SECRET / ZOHO_REFRESH_TOKEN variables.
+        warehouse: A Zoho ETL Warehouse block (URL and data directory). Empty: the worker's
+            ZOHO_ETL_WAREHOUSE_URL / ZOHO_ETL_DATA_DIR, else a DuckDB file under ./data.
+        overlap_minutes: Incremental runs re-read this many minutes before the watermark,
+            so records saved during the last run are not missed (duplicates are merged).
+        rest_max_records: An incremental change set up to this size is read with the REST
+            API (1 credit per 200 records) instead of a bulk job (50 credits per page).
+        capture_deletes: Incremental runs also mark records deleted in Zoho since the
+            watermark.
+    """
+    forward_library_logs()
     logger = get_run_logger()
     product = validate_product(product)
     names = [validate_module(product, m) for m in (modules or ["Leads"])]
-    settings = resolve_settings(settings, warehouse_block)
-    connection = resolve_connection(
-        simulator_url=simulator_url, sim_org=sim_org, credentials_block=credentials_block
-    )
+    settings = flow_settings(warehouse)
+    connection = flow_connection(credentials)
     rt = runtime_for(connection, settings)
     rt.budget.check_run(
         estimate_run_credits([1] * len(names)), f"export {product} {', '.join(names)}"

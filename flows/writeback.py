@@ -12,32 +12,33 @@ A killed write resumes from its state directory without sending rows twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.artifacts import artifact_key, publish_table
+from flows.artifacts import FAILED_STATUSES, FIRST_FAILED, PER_ROW_LIMIT, publish_write_artifacts
+from flows.blocks import WarehouseSettings, ZohoCredentials
 from flows.errors import SourceError, UsageError
 from flows.failpoints import failpoint
-from flows.modules import validate_module, validate_product
+from flows.modules import ProductName, validate_module, validate_product
+from flows.run_logging import forward_library_logs
 from flows.runtime import Runtime, runtime_for
 from flows.settings import RunSettings, ZohoConnection
-from flows.zoho import resolve_connection, resolve_settings
+from flows.zoho import flow_connection, flow_settings
 
 if TYPE_CHECKING:
     from transforms.writeback import ChunkRun, WriteMapping, WriteReport
 
 log = logging.getLogger("flows.writeback")
 
-#: Result rows shown in the UI artifact (the full table is in Parquet and the warehouse).
-ARTIFACT_ROWS = 50
+OnInvalid = Literal["send_valid", "stop"]
 
 
 def read_source(rt: Runtime, source: str) -> pa.Table:
@@ -202,10 +203,7 @@ def _summary(product: str, report: WriteReport, *, dry_run: bool) -> dict[str, A
             "valid": int(pre.get("valid_rows", pre.get("valid", 0))),
             "rejected": int(pre.get("invalid_rows", pre.get("rejected", 0))),
         }
-    rows = []
-    if report.results is not None:
-        for row in report.results.slice(0, ARTIFACT_ROWS).to_pylist():
-            rows.append({k: _cell(v) for k, v in row.items()})
+    table = _row_table(report)
     return {
         "product": product,
         "module": report.module,
@@ -217,42 +215,100 @@ def _summary(product: str, report: WriteReport, *, dry_run: bool) -> dict[str, A
         "counts": counts,
         "issues": pre.get("issues", {}),
         "results_parquet": report.parquet_path,
-        "result_rows": rows,
+        "rows_total": table.num_rows,
+        "row_results": row_results(table),
     }
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, list | dict):
-        return json.dumps(value, default=str)
-    return value
+def _row_table(report: WriteReport) -> pa.Table:
+    """Per input row: key, status, record id, message, errors (a dry run: its rejects)."""
+    if report.results is not None:
+        return report.results.select(["key", "status", "record_id", "message", "errors"])
+    issues = report.issues
+    if issues is None:
+        return pa.table({"key": [], "status": [], "record_id": [], "message": [], "errors": []})
+    n = issues.num_rows
+    messages = [
+        f"{r['api_name']}: {r['code']} ({r['message']})"
+        for r in issues.select(["api_name", "code", "message"]).to_pylist()
+    ]
+    return pa.table(
+        {
+            "key": issues["key"],
+            "status": pa.repeat("REJECTED", n),
+            "record_id": pa.nulls(n, pa.string()),
+            "message": messages,
+            "errors": pa.nulls(n, pa.null()),
+        }
+    )
 
 
-@flow(name="zoho-write-back", description="Validate and bulk-write rows into a Zoho module.")
+def row_results(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows the UI shows: every row up to `PER_ROW_LIMIT`, else the first failed ones."""
+    if table.num_rows > PER_ROW_LIMIT:
+        failed = pc.is_in(table["status"], pa.array(sorted(FAILED_STATUSES)))
+        table = table.filter(failed).slice(0, FIRST_FAILED)
+    return [
+        {
+            "key": r["key"],
+            "status": r["status"],
+            "record id": r["record_id"],
+            "reason": r["message"] or _error_codes(r["errors"]),
+        }
+        for r in table.to_pylist()
+    ]
+
+
+def _error_codes(errors: list[dict[str, Any]] | None) -> str:
+    """``[{"code": "INVALID_DATA", "fields": ["Email"]}]`` -> ``INVALID_DATA (Email)``."""
+    return "; ".join(
+        f"{e['code']} ({', '.join(e['fields'])})" if e.get("fields") else str(e["code"])
+        for e in errors or []
+    )
+
+
+@flow(
+    name="zoho-write-back",
+    description="Validate rows against a module's fields and bulk-write them into Zoho.",
+)
 def writeback_flow(
-    product: str,
+    product: ProductName,
     mapping_path: str,
     source: str,
     dry_run: bool = True,
-    on_invalid: str = "send_valid",
-    settings: RunSettings | None = None,
-    credentials_block: str | None = None,
-    simulator_url: str | None = None,
-    sim_org: str | None = None,
-    warehouse_block: str | None = None,
+    on_invalid: OnInvalid = "send_valid",
+    credentials: ZohoCredentials | None = None,
+    warehouse: WarehouseSettings | None = None,
     attach_jobs: dict[int, str] | None = None,
 ) -> dict[str, Any]:
+    """Validate rows against the module's field metadata and, unless a dry run, write them.
+
+    Args:
+        product: Which Zoho product the module belongs to.
+        mapping_path: The mapping file (YAML): module, operation, key and fields, relative
+            to the working directory of the run.
+        source: The rows: a Parquet file or directory, table:NAME (a warehouse table) or
+            sql:SELECT ... (a query on the warehouse).
+        dry_run: Validate only: no upload, no write credits (500 per bulk-write job).
+        on_invalid: send_valid writes the valid rows and reports the others as REJECTED;
+            stop sends nothing when any row is invalid.
+        credentials: The ZohoCredentials block of the organisation. Empty: the worker's
+            ZOHO_CLIENT_ID / ZOHO_CLIENT_SECRET / ZOHO_REFRESH_TOKEN variables.
+        warehouse: A Zoho ETL Warehouse block (URL and data directory). Empty: the worker's
+            ZOHO_ETL_WAREHOUSE_URL / ZOHO_ETL_DATA_DIR, else a DuckDB file under ./data.
+        attach_jobs: Only to finish a write whose job id a crash lost: chunk number -> the
+            bulk write job id Zoho's import history shows for it.
+    """
+    forward_library_logs()
     product = validate_product(product)
-    settings = resolve_settings(settings, warehouse_block)
-    connection = resolve_connection(
-        simulator_url=simulator_url, sim_org=sim_org, credentials_block=credentials_block
-    )
+    settings = flow_settings(warehouse)
+    connection = flow_connection(credentials)
     name = "bulk-write (dry run)" if dry_run else "bulk-write"
-    summary: dict[str, Any] = bulk_write_task.with_options(name=name)(
+    summary: dict[str, Any] = bulk_write_task.with_options(task_run_name=name)(
         connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
     )
-    key = artifact_key("write", product, summary["module"])
-    counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]
-    publish_table(key, counts + summary["result_rows"], _describe(summary))
+    publish_write_artifacts(summary)
+    log.info(_describe(summary))
     return summary
 
 

@@ -1,22 +1,33 @@
 """Build connectors clients from flow settings: where credentials come from, how hosts resolve.
 
-Order of precedence for credentials: ``--simulator URL`` (the simulated org's fake
+Order of precedence for credentials in the CLI: ``--simulator URL`` (the simulated org's fake
 credentials), a named ``ZohoCredentials`` Prefect block, then ``ZOHO_*`` environment variables.
+
+Inside a flow run (`flow_connection`, `flow_settings`): the flow's ``credentials`` /
+``warehouse`` block parameters, then what the caller set with `run_overrides` (the CLI, the
+demo and the tests: a simulator connection, the full `RunSettings`), then the environment.
+Deployments expose only the block parameters; everything else is the worker's environment.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from connectors.auth import OAuthCredentials
 from connectors.bulk_read import PollPolicy
 from connectors.client import ZohoClient
 from connectors.datacenters import Endpoints
 from connectors.retry import RetryPolicy
-from flows.errors import MissingCredentialsError, UsageError
+from flows.errors import MissingCredentialsError
 from flows.settings import RunSettings, ZohoConnection
+
+if TYPE_CHECKING:
+    from flows.blocks import WarehouseSettings, ZohoCredentials
 
 #: Each status poll waits twice as long as the one before (see `RunSettings.poll_interval_s`).
 POLL_BACKOFF = 2.0
@@ -48,28 +59,47 @@ def resolve_connection(
     return ZohoConnection.from_env(env)
 
 
-def resolve_settings(
-    settings: RunSettings | None, warehouse_block: str | None = None
-) -> RunSettings:
-    """Run settings, with the warehouse URL and data dir of a ``WarehouseSettings`` block.
+@dataclass(frozen=True)
+class RunOverrides:
+    """What an in-process caller gives a flow besides its (deployment) parameters."""
 
-    URLs with passwords belong in the block (stored encrypted), not in flow parameters,
-    which the Prefect UI shows.
-    """
-    settings = settings or RunSettings.from_env()
-    if not warehouse_block:
-        return settings
-    from flows.blocks import WarehouseSettings
+    settings: RunSettings | None = None
+    connection: ZohoConnection | None = None
 
+
+_OVERRIDES: ContextVar[RunOverrides | None] = ContextVar("zoho_etl_run_overrides", default=None)
+
+
+@contextmanager
+def run_overrides(
+    *, settings: RunSettings | None = None, connection: ZohoConnection | None = None
+) -> Iterator[None]:
+    """Flows called inside this block use ``settings`` / ``connection`` (see module doc)."""
+    token = _OVERRIDES.set(RunOverrides(settings=settings, connection=connection))
     try:
-        block = WarehouseSettings.load(warehouse_block)
-    except ValueError:
-        raise UsageError(f"no WarehouseSettings block named {warehouse_block!r}") from None
+        yield
+    finally:
+        _OVERRIDES.reset(token)
+
+
+def flow_connection(credentials: ZohoCredentials | None) -> ZohoConnection:
+    """The connection of a flow run: its block parameter, the caller's, or ``ZOHO_*``."""
+    if credentials is not None:
+        return credentials.to_connection()
+    overrides = _OVERRIDES.get()
+    if overrides is not None and overrides.connection is not None:
+        return overrides.connection
+    return ZohoConnection.from_env()
+
+
+def flow_settings(warehouse: WarehouseSettings | None) -> RunSettings:
+    """The settings of a flow run: the caller's or ``ZOHO_ETL_*``, then the warehouse block."""
+    overrides = _OVERRIDES.get()
+    settings = (overrides.settings if overrides else None) or RunSettings.from_env()
+    if warehouse is None:
+        return settings
     return settings.model_copy(
-        update={
-            "warehouse_url": block.url,  # type: ignore[union-attr]
-            "data_dir": block.data_dir,  # type: ignore[union-attr]
-        }
+        update={"warehouse_url": warehouse.url, "data_dir": warehouse.data_dir}
     )
 
 

@@ -12,6 +12,7 @@ keeps one row per record. The flow's ledger decides whether a page needs loading
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from transforms.parquet import BackgroundPageWriter, open_page_writer
 from transforms.rejects import RejectsCollector
 from transforms.schema import build_page_schema
 from transforms.warehouse import LoadHooks, MergeResult, Warehouse, open_warehouse
+
+log = logging.getLogger("transforms.pipeline")
 
 REJECTS_DIR = "_rejects"
 
@@ -164,7 +167,7 @@ def load_page(
     counts = source.counts
     if not counts.reconciles:  # a bug, never data: say so loudly
         raise AssertionError(f"row accounting does not reconcile for page {job_id}: {counts}")
-    return PageLoadResult(
+    result = PageLoadResult(
         product=product,
         module=module,
         job_id=job_id,
@@ -181,6 +184,17 @@ def load_page(
         stage_seconds=merge.stage_seconds if merge else None,
         merge_seconds=merge.merge_seconds if merge else None,
     )
+    log.info(
+        "loaded %s %s page of job %s: %d rows read, %d loaded, %d rejected in %.2f s",
+        product,
+        module,
+        job_id,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_rejected,
+        result.seconds,
+    )
+    return result
 
 
 def _tee(

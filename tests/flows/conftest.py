@@ -29,7 +29,6 @@ from simulator.testing import SimServer
 atexit.register(_quiet_interpreter_teardown)
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "connectors,transforms,flows")
 # plain-function tests log through the same loggers outside any flow run
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 

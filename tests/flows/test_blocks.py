@@ -6,7 +6,7 @@ from pydantic import SecretStr
 
 from flows.blocks import WarehouseSettings, ZohoCredentials
 from flows.settings import ZohoConnection
-from flows.zoho import resolve_connection, resolve_settings
+from flows.zoho import flow_settings, resolve_connection
 from simulator.testing import SimServer
 
 
@@ -31,6 +31,6 @@ def test_credentials_block_round_trip_keeps_secrets_out_of_sight(
 
     url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     WarehouseSettings(url=SecretStr(url), data_dir=str(tmp_path)).save("wh-test", overwrite=True)
-    settings = resolve_settings(None, "wh-test")
+    settings = flow_settings(WarehouseSettings.load("wh-test"))  # type: ignore[arg-type]
     assert settings.effective_warehouse_url == url
     assert settings.data_dir == str(tmp_path)
