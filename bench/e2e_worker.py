@@ -6,7 +6,7 @@
 start-up and imports excluded) and writes ``RESULT.json``. The parent (``bench.e2e``) samples
 the worker's peak RSS from outside, so each variant's memory is its own.
 
-- **ours**: ``flows.extracts.export_module`` with ``DirectSteps``: the code the Prefect export
+- **ours**: ``engine.extracts.export_module`` with ``DirectSteps``: the code the Prefect export
   flow runs per module (ledger, credit budget, create job, poll, download + verify, typed
   Arrow, Parquet, warehouse merge, watermark), without Prefect's task wrappers. Stages are
   timed by wrapping the *instance* methods of this run's bulk-read client (measurement only,
@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 from bench.harness import Stage, measure
 
 if TYPE_CHECKING:
-    from flows.extracts import DirectSteps
-    from flows.ledger import ExtractRecord, JobRecord
-    from flows.pages import PageOutcome
-    from flows.settings import RunSettings
+    from engine.extracts import DirectSteps
+    from engine.ledger import ExtractRecord, JobRecord
+    from engine.pages import PageOutcome
+    from engine.settings import RunSettings
 
 JobKey = Callable[[tuple[Any, ...]], str | None]
 
@@ -77,21 +77,21 @@ class CallClock:
 def instrument(clock: CallClock, bulk: object) -> None:
     """Time the bulk-read calls of this run's client and every wait for a job.
 
-    The wait is ``flows.pages._wait`` when it exists (it includes the engine's sleep until a
+    The wait is ``engine.pages._wait`` when it exists (it includes the engine's sleep until a
     job is expected to be done, then the polls); otherwise the client's ``wait``.
     """
-    import flows.pages
+    import engine.pages
 
     clock.wrap(bulk, "create_job")
     clock.wrap(bulk, "download")
-    if callable(getattr(flows.pages, "_wait", None)):
-        clock.wrap(flows.pages, "_wait", "wait", lambda args: args[2].job_id)
+    if callable(getattr(engine.pages, "_wait", None)):
+        clock.wrap(engine.pages, "_wait", "wait", lambda args: args[2].job_id)
     else:
         clock.wrap(bulk, "wait", "wait", lambda args: str(args[0]))
 
 
 def _timed_steps(rt: Any, clock: CallClock, pages: list[dict[str, Any]]) -> DirectSteps:
-    from flows.extracts import DirectSteps
+    from engine.extracts import DirectSteps
 
     class TimedSteps(DirectSteps):
         """``DirectSteps`` that records each page's stage times and result."""
@@ -139,7 +139,7 @@ def _timed_steps(rt: Any, clock: CallClock, pages: list[dict[str, Any]]) -> Dire
 def scaled_settings(spec: dict[str, Any]) -> RunSettings:
     """The production defaults (poll interval, its cap, Zoho's 10 downloads a minute), with
     every duration multiplied by the time scale like the simulator's job times."""
-    from flows.settings import RunSettings
+    from engine.settings import RunSettings
 
     scale = float(spec["time_scale"])
     production = RunSettings()
@@ -167,10 +167,10 @@ def run_ours_prefect(spec: dict[str, Any]) -> dict[str, Any]:
     Only the waits are instrumented (each page runs inside a Prefect task); the difference
     to the ``ours`` leg is Prefect's own overhead: server start, task and state bookkeeping.
     """
+    from engine.runtime import close_runtimes, runtime_for
+    from engine.simulated import simulated_connection
+    from flows.connection import run_overrides
     from flows.export import export_flow
-    from flows.runtime import close_runtimes, runtime_for
-    from flows.simulated import simulated_connection
-    from flows.zoho import run_overrides
 
     settings = scaled_settings(spec)
     product, module = spec["product"], spec["module"]
@@ -211,9 +211,9 @@ def run_ours_prefect(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
-    from flows.extracts import ExportOptions, export_module
-    from flows.runtime import close_runtimes, runtime_for
-    from flows.simulated import simulated_connection
+    from engine.extracts import ExportOptions, export_module
+    from engine.runtime import close_runtimes, runtime_for
+    from engine.simulated import simulated_connection
 
     settings = scaled_settings(spec)
     connection = simulated_connection(spec["base_url"], spec["org"])

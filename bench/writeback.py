@@ -42,7 +42,8 @@ import pyarrow.csv as pacsv
 from bench.harness import PeakRSS, measure, ratio, write_result
 from bench.sim_process import sim_process
 from connectors.fields import FieldSpec
-from transforms.writeback import FieldMapping, WriteMapping, build_chunks, preflight, write_table
+from engine.writeback.driver import write_table
+from transforms.writeback import FieldMapping, WriteMapping, build_chunks, preflight
 
 STATUS_CODES = (("N", "New"), ("R", "In Review"), ("I", "Interview"), ("O", "Offered"))
 SKILLS = ("Python", "SQL", "Java", "Go", "Excel")

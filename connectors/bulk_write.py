@@ -20,7 +20,7 @@ A lost answer (connection dropped after sending): an upload is sent again (an or
 ``OutcomeUnknownError`` (terminal) says which file and module, because Zoho documents no way
 to list bulk write jobs and a second job would write every row twice.
 
-``BulkWriteClient`` satisfies ``transforms.writeback.run.BulkWriter`` (``upload``,
+``BulkWriteClient`` satisfies ``engine.writeback.driver.BulkWriter`` (``upload``,
 ``create_job``, ``wait_for_job``, ``download_result``), so::
 
     writer = BulkWriteClient.for_client(client)

@@ -40,17 +40,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-
-class PicklableByState(Exception):
-    """An exception that pickles as its message and attributes, not by replaying ``__init__``.
-
-    Our errors take their own (often keyword-only) constructor arguments, which default
-    exception pickling cannot replay, and errors cross process boundaries (Dask workers,
-    Prefect results). The error roots of ``transforms`` and ``flows`` derive from this too.
-    """
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (type(self), self.args, dict(self.__dict__)))
+from recovery.errors import PicklableByState
 
 
 class ZohoError(PicklableByState):
@@ -257,15 +247,6 @@ class UnexpectedResponseError(FatalError):
 class ModuleNotSupportedError(SkippableError):
     default_code = "MODULE_NOT_SUPPORTED"
     default_hint = "skip this module (bulk read excludes Notes, Attachments, Emails, ...)"
-
-
-def _restore(
-    cls: type[PicklableByState], args: tuple[Any, ...], state: dict[str, Any]
-) -> PicklableByState:
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, *args)
-    exc.__dict__.update(state)
-    return exc
 
 
 def strip_query(path: str) -> str:

@@ -29,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from flows.reporting import ModuleSummary
+from engine.summary import ModuleSummary
+from engine.writeback.run import PER_ROW_LIMIT
 
 log = logging.getLogger("flows.artifacts")
 
@@ -131,13 +132,6 @@ def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str)
     from prefect.artifacts import create_table_artifact
 
     create_table_artifact(table=[dict(r) for r in rows], key=key, description=description)
-
-
-#: A write-back's per-row results up to this many rows are a table artifact; a bigger
-#: result is summarised by its Parquet path and the first `FIRST_FAILED` failed rows.
-PER_ROW_LIMIT = 200
-FIRST_FAILED = 20
-FAILED_STATUSES = frozenset({"FAILED", "REJECTED"})
 
 
 def publish_write_artifacts(summary: Mapping[str, Any]) -> None:

@@ -13,19 +13,19 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from engine.errors import RunFailedError
+from engine.extracts import WindowResult
+from engine.ledger import ExtractState
+from engine.modules import ProductName, validate_module, validate_product
+from engine.planning import backfill_windows, estimate_run_credits
+from engine.runtime import runtime_for
 from flows.artifacts import Progress, artifact_key, publish_table
 from flows.blocks import WarehouseSettings, ZohoCredentials
-from flows.errors import RunFailedError
+from flows.connection import flow_connection, flow_settings
 from flows.export import first_line
-from flows.extracts import WindowResult
-from flows.ledger import ExtractState
-from flows.modules import ProductName, validate_module, validate_product
-from flows.planning import backfill_windows, estimate_run_credits
 from flows.run_logging import forward_library_logs
 from flows.runners import build_task_runner
-from flows.runtime import runtime_for
 from flows.tasks import backfill_window_task
-from flows.zoho import flow_connection, flow_settings
 
 
 @flow(name="zoho-backfill", description="Backfill one Zoho module between two dates.")

@@ -16,7 +16,7 @@ from prefect.blocks.abstract import CredentialsBlock
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from flows.settings import ZohoConnection
+from engine.settings import ZohoConnection
 
 if TYPE_CHECKING:
     from connectors.client import ZohoClient
@@ -51,7 +51,7 @@ class ZohoCredentials(CredentialsBlock):
 
     def get_client(self, product: str = "crm", **kwargs: Any) -> ZohoClient:
         """A connectors ``ZohoClient`` for ``product`` ("crm" or "recruit")."""
-        from flows.zoho import build_client
+        from engine.clients import build_client
 
         return build_client(self.to_connection(), product, **kwargs)
 

@@ -34,7 +34,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.utilities.templating import apply_values
 from pydantic import ValidationError
 
-from flows.errors import UsageError
+from engine.errors import UsageError
 
 log = logging.getLogger("flows.deployments")
 

@@ -12,19 +12,19 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from engine.errors import RunFailedError
+from engine.extracts import ExportMode, ExportOptions
+from engine.modules import ProductName, validate_module, validate_product
+from engine.planning import estimate_run_credits
+from engine.runtime import runtime_for
+from engine.settings import RunSettings, ZohoConnection
+from engine.summary import ModuleSummary
 from flows.artifacts import publish_export_table, publish_module_details
 from flows.blocks import WarehouseSettings, ZohoCredentials
-from flows.errors import RunFailedError
-from flows.extracts import ExportMode, ExportOptions
-from flows.modules import ProductName, validate_module, validate_product
-from flows.planning import estimate_run_credits
-from flows.reporting import ModuleSummary
+from flows.connection import flow_connection, flow_settings
 from flows.run_logging import forward_library_logs
 from flows.runners import build_task_runner
-from flows.runtime import runtime_for
-from flows.settings import RunSettings, ZohoConnection
 from flows.tasks import export_module_task
-from flows.zoho import flow_connection, flow_settings
 
 
 def first_line(error: BaseException) -> str:

@@ -16,7 +16,7 @@ import logging
 from prefect.logging.handlers import APILogHandler
 
 #: The top-level loggers of the library; every module logs under one of them.
-LIBRARY_LOGGERS = ("connectors", "transforms", "flows")
+LIBRARY_LOGGERS = ("connectors", "transforms", "engine", "flows")
 
 
 class RunLogHandler(APILogHandler):

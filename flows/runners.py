@@ -12,8 +12,8 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.errors import UsageError
-from flows.settings import RunSettings
+from engine.errors import UsageError
+from engine.settings import RunSettings
 
 
 def build_task_runner(settings: RunSettings) -> Any:

@@ -1,4 +1,4 @@
-"""Prefect tasks: thin wrappers that run one step of ``flows.extracts`` / ``flows.pages``.
+"""Prefect tasks: thin wrappers that run one step of ``engine.extracts`` / ``engine.pages``.
 
 Every task that calls Zoho uses ``cache_policy=NO_CACHE`` (a cached result would skip a
 call that must happen). Retries happen in one layer per kind of failure: each HTTP request
@@ -31,8 +31,7 @@ from connectors.errors import (
     RetriableError,
     ServerError,
 )
-from flows.artifacts import Progress
-from flows.extracts import (
+from engine.extracts import (
     DirectSteps,
     ExportOptions,
     WindowResult,
@@ -40,13 +39,14 @@ from flows.extracts import (
     export_module,
     run_rest_page,
 )
-from flows.ledger import ExtractRecord, JobRecord
-from flows.pages import PageOutcome, run_bulk_page
-from flows.planning import Window
-from flows.reporting import ModuleSummary
-from flows.rest import capture_deleted
-from flows.runtime import Runtime, runtime_for
-from flows.settings import RunSettings, ZohoConnection
+from engine.ledger import ExtractRecord, JobRecord
+from engine.pages import PageOutcome, run_bulk_page
+from engine.planning import Window
+from engine.rest import capture_deleted
+from engine.runtime import Runtime, runtime_for
+from engine.settings import RunSettings, ZohoConnection
+from engine.summary import ModuleSummary
+from flows.artifacts import Progress
 
 log = logging.getLogger("flows.tasks")
 

@@ -20,7 +20,7 @@ and builds its message from them; no message ever contains a data value from a r
 
 from __future__ import annotations
 
-from connectors.errors import PicklableByState
+from recovery.errors import PicklableByState
 
 
 class TransformError(PicklableByState):

@@ -23,19 +23,11 @@ from connectors.bulk_write import (
 from connectors.client import ZohoClient
 from connectors.credits import CallType
 from connectors.errors import InvalidRequestError, ZohoError
+from engine.writeback.driver import resume_write, retry_failed_rows, write_table
+from engine.writeback.parent_child import ChildWrite, write_parent_child
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, csv_rows, sim_client
-from transforms.writeback import (
-    ChildWrite,
-    FieldMapping,
-    Lookup,
-    WriteMapping,
-    load_mapping,
-    resume_write,
-    retry_failed_rows,
-    write_parent_child,
-    write_table,
-)
+from transforms.writeback import FieldMapping, Lookup, WriteMapping, load_mapping
 from transforms.writeback.csv_builder import zip_members
 from transforms.writeback.errors import ResumeStateError
 

@@ -100,7 +100,7 @@ def test_errors_survive_pickling(exc: ZohoError) -> None:
 def _error_examples() -> list[Exception]:
     # One error with its own constructor from every package's tree: all derive from
     # PicklableByState, so they survive a trip through a Dask worker or a Prefect result.
-    from flows.errors import BudgetExceededError, RunFailedError
+    from engine.errors import BudgetExceededError, RunFailedError
     from transforms.errors import SchemaDriftError
     from transforms.writeback.errors import MappingError, PreflightError
 

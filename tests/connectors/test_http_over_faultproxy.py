@@ -22,11 +22,12 @@ from connectors.client import ZohoClient
 from connectors.datacenters import Endpoints
 from connectors.errors import FatalError, ForeignHostError, OutcomeUnknownError
 from connectors.http import Timeouts
+from engine.writeback.driver import write_table
 from simulator.bulk_write import wait_write_jobs
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, sim_client
 from tests.support.faultproxy import FaultProxy, ForeignHost, Rule
-from transforms.writeback import FieldMapping, WriteMapping, write_table
+from transforms.writeback import FieldMapping, WriteMapping
 
 ORG = US.key
 READ_CREATE = "*/crm/bulk/v8/read"

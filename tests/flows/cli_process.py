@@ -1,7 +1,7 @@
 """Run ``zoho-etl`` as a real child process against the simulator, and read what it left.
 
 Shared by the tests that need a separate process (exit codes, ``kill -9``, a resumed run):
-``run_cli`` starts ``python -m flows COMMAND ... --simulator URL --data-dir DIR`` with fast
+``run_cli`` starts ``python -m cli COMMAND ... --simulator URL --data-dir DIR`` with fast
 polling; ``warehouse_ids`` and ``ledger_jobs`` read the DuckDB file it wrote.
 """
 
@@ -40,7 +40,7 @@ def run_cli(
     command = [
         sys.executable,
         "-m",
-        "flows",
+        "cli",
         *args,
         "--simulator",
         sim.base_url,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.summary import ModuleSummary
 from flows.artifacts import Progress, artifact_key, publish_export_table
-from flows.reporting import ModuleSummary
 
 
 @pytest.mark.parametrize(
@@ -28,8 +28,7 @@ def test_outside_a_run_artifacts_are_skipped() -> None:
 def test_a_large_write_back_shows_its_parquet_and_first_failed_rows() -> None:
     import pyarrow as pa
 
-    from flows.artifacts import FIRST_FAILED, PER_ROW_LIMIT
-    from flows.writeback import row_results
+    from engine.writeback.run import FIRST_FAILED, PER_ROW_LIMIT, row_results
 
     n = PER_ROW_LIMIT + 1
     statuses = ["ADDED" if i % 7 else "FAILED" for i in range(n)]

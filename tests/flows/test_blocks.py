@@ -4,9 +4,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from engine.settings import ZohoConnection
 from flows.blocks import WarehouseSettings, ZohoCredentials
-from flows.settings import ZohoConnection
-from flows.zoho import flow_settings, resolve_connection
+from flows.connection import flow_settings, resolve_connection
 from simulator.testing import SimServer
 
 

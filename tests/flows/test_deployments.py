@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import UsageError
+from engine.settings import ZohoConnection
 from flows.blocks import ZohoCredentials
 from flows.deployments import (
     apply_job_env,
@@ -13,8 +15,6 @@ from flows.deployments import (
     run_build_steps,
     to_deployments,
 )
-from flows.errors import UsageError
-from flows.settings import ZohoConnection
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 

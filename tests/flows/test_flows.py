@@ -13,12 +13,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from cli.demo import DEMO_MAPPING, demo_rows
+from engine.runtime import runtime_for
+from engine.settings import RunSettings, ZohoConnection
 from flows.backfill import backfill_flow
+from flows.connection import run_overrides
 from flows.export import export_flow
-from flows.runtime import runtime_for
-from flows.settings import RunSettings, ZohoConnection
-from flows.writeback import DEMO_MAPPING, demo_rows, writeback_flow
-from flows.zoho import run_overrides
+from flows.writeback import writeback_flow
 from simulator.testing import SimServer
 
 ORG = "us-enterprise"

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
+from cli.main import ExitCode, exit_code_for
 from connectors.errors import FatalError, ForeignHostError
-from flows.cli import ExitCode, exit_code_for
-from flows.extracts import DirectSteps, ExportOptions, export_module
-from flows.runtime import close_runtimes, runtime_for
-from flows.settings import RunSettings
-from flows.simulated import simulated_connection
+from engine.extracts import DirectSteps, ExportOptions, export_module
+from engine.runtime import close_runtimes, runtime_for
+from engine.settings import RunSettings
+from engine.simulated import simulated_connection
 from simulator.testing import SimServer
-from tests.flows.conftest import FAST_DOWNLOADS, FAST_JOBS
+from tests.conftest import FAST_DOWNLOADS, FAST_JOBS
 from tests.support.faultproxy import FaultProxy, ForeignHost, Rule
 
 

@@ -25,9 +25,9 @@ import httpx
 import pytest
 import yaml
 
+from engine.settings import ZohoConnection
+from engine.simulated import simulated_connection
 from flows.deployments import read_specs
-from flows.settings import ZohoConnection
-from flows.simulated import simulated_connection
 from simulator.testing import SimServer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import distributed  # noqa: F401  (loads its config defaults)
 import pytest
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.errors import UsageError
+from engine.errors import UsageError
+from engine.settings import RunSettings
 from flows.runners import build_task_runner
-from flows.settings import RunSettings
 
 PROFILER = "distributed.worker.profile.enabled"
 

@@ -11,7 +11,7 @@ from connectors.errors import (
     RateLimitedError,
     ServerError,
 )
-from flows.errors import BudgetExceededError
+from engine.errors import BudgetExceededError
 from flows.tasks import only_retriable
 
 

@@ -21,7 +21,6 @@ from transforms.writeback.mapping import (
     parse_mapping,
     parse_parent_child_mapping,
 )
-from transforms.writeback.parent_child import ChildWrite, ParentChildReport, write_parent_child
 from transforms.writeback.reconcile import (
     RESULT_SCHEMA,
     apply_record_ids,
@@ -30,32 +29,19 @@ from transforms.writeback.reconcile import (
     summarize,
     write_results_parquet,
 )
-from transforms.writeback.run import (
-    BulkWriter,
-    ChunkRun,
-    WriteReport,
-    resume_write,
-    retry_failed_rows,
-    write_table,
-)
 from transforms.writeback.sinks import write_record_ids_sql, write_results_warehouse
 from transforms.writeback.validate import Preflight, PreflightPolicy, preflight
 
 __all__ = [
     "RESULT_SCHEMA",
-    "BulkWriter",
     "ChildMapping",
-    "ChildWrite",
     "Chunk",
-    "ChunkRun",
     "FieldMapping",
     "Lookup",
     "ParentChildMapping",
-    "ParentChildReport",
     "Preflight",
     "PreflightPolicy",
     "WriteMapping",
-    "WriteReport",
     "apply_record_ids",
     "build_chunks",
     "load_mapping",
@@ -66,12 +52,8 @@ __all__ = [
     "parse_parent_child_mapping",
     "preflight",
     "reconcile",
-    "resume_write",
-    "retry_failed_rows",
     "summarize",
-    "write_parent_child",
     "write_record_ids_sql",
     "write_results_parquet",
     "write_results_warehouse",
-    "write_table",
 ]

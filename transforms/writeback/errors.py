@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from connectors.errors import PicklableByState
+from recovery.errors import PicklableByState
 
 
 class WritebackError(PicklableByState):

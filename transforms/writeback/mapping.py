@@ -25,7 +25,7 @@ Build one in Python (`WriteMapping`, `FieldMapping`, `Lookup`) or load it from Y
       - {api_name: Lead_Source, default: Trade Show}
 
 A parent/child write (a module and its subform rows, one job; see
-``transforms.writeback.parent_child``) is one file read by `load_parent_child_mapping`:
+``engine.writeback.parent_child``) is one file read by `load_parent_child_mapping`:
 the parent's keys plus ``parent_key`` (the parent source column that children name) and
 ``children``, each a module mapping of its own plus ``parent_key`` (the child source
 column holding the parent's key)::

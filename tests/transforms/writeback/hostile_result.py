@@ -18,10 +18,11 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.bulk_write import BulkWriteClient
+from engine.writeback.driver import write_table
 from simulator.bulk_write import write_registry
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, sim_client
-from transforms.writeback import FieldMapping, WriteMapping, write_table
+from transforms.writeback import FieldMapping, WriteMapping
 
 
 def peak_mb() -> float:

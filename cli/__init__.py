@@ -1,0 +1,1 @@
+"""The ``zoho-etl`` command line, the demo and the tables it prints."""

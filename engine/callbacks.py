@@ -1,0 +1,135 @@
+"""Receive Zoho's bulk-read callbacks, so a page's wait ends when its job does.
+
+Zoho POSTs ``{"data": [JobDetail]}`` to a job's ``callback.url`` when the job completes or
+fails (``shared/docs/zoho-bulk-api.md`` §1.7; retries, headers and signatures are UNCERTAIN,
+so nothing here relies on them). `CallbackReceiver` is a small HTTP server in the flow's
+process: a callback only *wakes* the page waiting for that job id (a job this process
+created, `CallbackReceiver.expect`), which then asks Zoho for the job's status as usual (one
+status call, authenticated). A forged POST can at worst end a wait early: the status call
+finds the job still running and polling carries on. A job created by an earlier, crashed
+process is polled at once; a callback that never comes (lost, or Zoho cannot reach the URL)
+leaves the page polling after ``RunSettings.callback_fallback_s``, as without callbacks.
+
+The server must be reachable from Zoho: ``listen`` is the local ``host:port`` it binds
+(port 0 picks a free one), ``public_url`` the address Zoho is given (default: the bound
+address, which suits the simulator and a host Zoho can reach directly).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+log = logging.getLogger("engine.callbacks")
+CALLBACK_PATH = "/zoho/bulk-read-callback"
+#: a callback body is one job's details: a few KB
+MAX_BODY_BYTES = 1 << 20
+MAX_UNCLAIMED = 1024
+
+
+class CallbackReceiver:
+    """An HTTP server that turns bulk-read callbacks into per-job events."""
+
+    def __init__(self, listen: str, public_url: str | None = None) -> None:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"callback listen address must be HOST:PORT, got {listen!r}")
+        self._events: dict[str, threading.Event] = {}
+        #: callbacks of jobs not (yet) expected: bounded, so forged posts cannot fill memory
+        self._unclaimed: deque[str] = deque(maxlen=MAX_UNCLAIMED)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, int(port)), _handler_for(self))
+        self._server.daemon_threads = True
+        bound_host, bound_port = self._server.server_address[:2]
+        base = public_url.rstrip("/") if public_url else f"http://{bound_host!s}:{bound_port}"
+        self.url = base + CALLBACK_PATH
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="zoho-callbacks", daemon=True
+        )
+        self._thread.start()
+
+    def expect(self, job_id: str) -> None:
+        """A job was created with this receiver's URL: its callback will be waited for."""
+        with self._lock:
+            event = self._events.setdefault(job_id, threading.Event())
+            if job_id in self._unclaimed:  # its callback beat the create call's response
+                event.set()
+
+    def wait_for(self, job_id: str, timeout: float) -> bool:
+        """Block until Zoho said job ``job_id`` ended (True) or ``timeout`` s passed.
+
+        A job this receiver does not expect (created by an earlier process, whose callback
+        went there) returns False at once: poll it.
+        """
+        with self._lock:
+            event = self._events.get(job_id)
+        if event is None or not event.wait(timeout):
+            return False
+        with self._lock:
+            self._events.pop(job_id, None)
+        return True
+
+    def notify(self, job_id: str) -> None:
+        """Job ``job_id`` ended (a callback came)."""
+        with self._lock:
+            event = self._events.get(job_id)
+            if event is None:
+                self._unclaimed.append(job_id)
+        if event is not None:
+            event.set()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def job_ids(body: bytes) -> list[str]:
+    """The job ids of a callback body (``{"data": [{"id": ...}, ...]}``); [] if malformed."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [str(d["id"]) for d in data if isinstance(d, dict) and d.get("id") is not None]
+
+
+def _content_length(value: str | None) -> int | None:
+    """The header's byte count; None when absent or not a plain decimal number."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
+def _handler_for(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            if self.path.split("?", 1)[0] != CALLBACK_PATH:
+                self.send_error(HTTPStatus.NOT_FOUND)
+                return
+            length = _content_length(self.headers.get("Content-Length"))
+            if length is None or not 0 < length <= MAX_BODY_BYTES:
+                log.warning(
+                    "callback refused: Content-Length %.40r is not a size in 1..%d",
+                    self.headers.get("Content-Length"),
+                    MAX_BODY_BYTES,
+                )
+                self.send_error(HTTPStatus.BAD_REQUEST)
+                return
+            ids = job_ids(self.rfile.read(length))
+            for job_id in ids:
+                receiver.notify(job_id)
+            self.send_response(HTTPStatus.OK if ids else HTTPStatus.BAD_REQUEST)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("callback %s", format % args)
+
+    return Handler

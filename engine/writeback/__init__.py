@@ -1,0 +1,1 @@
+"""The write-back driver: chunks sent as bulk write jobs, resumable, reconciled."""

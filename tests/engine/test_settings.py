@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import MissingCredentialsError
+from engine.settings import RunSettings, ZohoConnection
+
+URL = "postgresql+psycopg://etl:s3cret-pw@db.internal/warehouse"
+
+
+def test_warehouse_url_with_a_password_never_shows() -> None:
+    settings = RunSettings.from_env(
+        {"ZOHO_ETL_WAREHOUSE_URL": URL, "ZOHO_ETL_CREDIT_BUDGET": "5000"}
+    )
+    assert settings.effective_warehouse_url == URL
+    assert settings.credit_budget == 5000
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "s3cret-pw" not in text
+
+
+def test_default_warehouse_is_a_duckdb_file_in_the_data_dir() -> None:
+    settings = RunSettings.from_env({}, data_dir="/tmp/x")
+    assert settings.effective_warehouse_url == "duckdb:////tmp/x/warehouse.duckdb"
+    assert settings.downloads_per_minute == 10
+
+
+def test_connection_from_env_names_what_is_missing() -> None:
+    with pytest.raises(MissingCredentialsError, match="ZOHO_REFRESH_TOKEN not set"):
+        ZohoConnection.from_env({"ZOHO_CLIENT_ID": "1000.X", "ZOHO_CLIENT_SECRET": "s"})
+    connection = ZohoConnection.from_env(
+        {
+            "ZOHO_CLIENT_ID": "1000.X",
+            "ZOHO_CLIENT_SECRET": "top",
+            "ZOHO_REFRESH_TOKEN": "rt",
+            "ZOHO_DC": "eu",
+            "ZOHO_ORG_ID": "123",
+        }
+    )
+    assert (connection.data_center, connection.org_id) == ("eu", "123")
+    assert "top" not in repr(connection)
+
+
+def test_default_polling_spends_five_status_calls_on_a_two_minute_job() -> None:
+    # Status polls cost a credit each; Zoho bulk jobs take tens of seconds to minutes. The
+    # defaults poll at 5, 15, 35, 75 and 135 s: a 120 s job costs 5 polls (1 s x 1.5 took 11).
+    from connectors.bulk_read import PollPolicy
+    from engine.clients import POLL_BACKOFF
+
+    settings = RunSettings()
+    policy = PollPolicy(
+        initial=settings.poll_interval_s,
+        factor=POLL_BACKOFF,
+        max_interval=settings.poll_max_interval_s,
+    )
+    elapsed, polls = 0.0, []
+    for interval in policy.intervals():
+        elapsed += interval
+        polls.append(elapsed)
+        if elapsed >= 120:
+            break
+    assert polls == [5, 15, 35, 75, 135]

@@ -1,0 +1,218 @@
+"""Write-back sources and the dry run, as plain functions against the simulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cli.demo import DEMO_MAPPING, demo_rows
+from connectors.bulk_write import BulkWriteClient
+from engine.errors import SourceError
+from engine.runtime import Runtime, close_runtimes, runtime_for
+from engine.settings import RunSettings, ZohoConnection
+from engine.writeback.driver import write_table
+from engine.writeback.run import run_write, state_dir_for
+from engine.writeback.source import read_source
+from simulator.testing import SimServer
+from tests.conftest import fast_settings
+from transforms.writeback import load_mapping
+from transforms.writeback.errors import ResumeStateError
+from transforms.writeback.row_order import content_order
+
+
+@pytest.fixture
+def outbox(rt: Runtime, tmp_path: Path) -> Path:
+    """The demo rows as a Parquet file and as the warehouse table ``outbox``."""
+    path = tmp_path / "rows.parquet"
+    pq.write_table(demo_rows(), path)
+    with rt.load_lock:
+        rt.warehouse.connection.execute(  # type: ignore[attr-defined]
+            "CREATE TABLE outbox AS SELECT * FROM read_parquet(?)", [str(path)]
+        )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "rows", "rejected"),
+    [
+        ("PARQUET", 20, 3),
+        ("table:outbox", 20, 3),
+        ("sql:SELECT * FROM outbox WHERE lead_no NOT IN ('L-005', 'L-011')", 18, 1),
+    ],
+)
+def test_every_source_kind_validates_in_a_dry_run(
+    rt: Runtime,
+    connection: ZohoConnection,
+    settings: RunSettings,
+    outbox: Path,
+    tmp_path: Path,
+    source: str,
+    rows: int,
+    rejected: int,
+) -> None:
+    mapping = tmp_path / "leads.yaml"
+    mapping.write_text(DEMO_MAPPING, encoding="utf-8")
+    given = str(outbox) if source == "PARQUET" else source
+    summary = run_write(connection, settings, "crm", str(mapping), given, dry_run=True)
+    assert summary["counts"] == {"rows": rows, "valid": rows - rejected, "rejected": rejected}
+    assert summary["credits"] == 0
+    assert summary["credits_needed"] == 500
+    assert "MANDATORY_NOT_FOUND-Last_Name" in summary["issues"] or rows == 18
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("missing.parquet", "no such file or directory"),
+        ("table:drop table x", "letters, digits and underscores"),
+        ("sql:SELECT * FROM no_such_table", "CatalogException"),
+        ("sql:DROP TABLE outbox", "only a SELECT"),
+        ("sql:", "only a SELECT"),
+    ],
+)
+def test_unusable_sources_say_why(rt: Runtime, source: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        read_source(rt, source)
+
+
+def _rows(rt: Runtime, table: str) -> int:
+    with rt.load_lock:
+        found = rt.warehouse.connection.execute(  # type: ignore[attr-defined]
+            f'SELECT count(*) FROM "{table}"'
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT 1; DROP TABLE outbox; SELECT 2", "3 statements"),
+        ("SELECT * FROM outbox; DELETE FROM outbox", "2 statements"),
+        ("WITH d AS (DELETE FROM outbox RETURNING *) SELECT * FROM d", "read-only mode"),
+        ("SELECT * FROM query('DROP TABLE outbox')", "single SELECT"),
+        ("EXPLAIN SELECT 1", "not a EXPLAIN statement"),
+        ("UPDATE outbox SET email = NULL", "not a UPDATE statement"),
+    ],
+)
+def test_a_sql_source_is_one_read_only_select_on_duckdb(
+    rt: Runtime, outbox: Path, sql: str, message: str
+) -> None:
+    with pytest.raises(SourceError, match=message):
+        read_source(rt, f"sql:{sql}")
+    assert _rows(rt, "outbox") == 20
+    assert read_source(rt, "sql:WITH a AS (SELECT * FROM outbox) SELECT * FROM a").num_rows == 20
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT 1; DROP TABLE hx_outbox; SELECT 2", "3 statements"),
+        ("WITH d AS (DELETE FROM hx_outbox RETURNING *) SELECT * FROM d", "read-only"),
+        # DuckDB's parser cannot read FOR UPDATE: the server refuses the second command
+        ("SELECT * FROM hx_outbox FOR UPDATE; DELETE FROM hx_outbox", "multiple commands"),
+        ("SELECT * FROM hx_outbox FOR UPDATE", "read-only"),
+        ("SELECT nextval('hx_seq')", "read-only"),
+    ],
+)
+def test_a_sql_source_is_one_read_only_select_on_postgres(
+    connection: ZohoConnection, tmp_path: Path, pg_url: str, sql: str, message: str
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS hx_outbox")
+        conn.exec_driver_sql("CREATE TABLE hx_outbox AS SELECT generate_series(1, 7) AS n")
+        conn.exec_driver_sql("CREATE SEQUENCE IF NOT EXISTS hx_seq")
+        before = conn.exec_driver_sql("SELECT last_value FROM hx_seq").scalar()
+    runtime = runtime_for(connection, fast_settings(tmp_path / "pg", warehouse_url=pg_url))
+    try:
+        with pytest.raises(SourceError, match=message):
+            read_source(runtime, f"sql:{sql}")
+        assert read_source(runtime, "sql:SELECT n FROM hx_outbox ORDER BY n").num_rows == 7
+    finally:
+        close_runtimes()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM hx_outbox").scalar() == 7
+        assert conn.exec_driver_sql("SELECT last_value FROM hx_seq").scalar() == before
+    engine.dispose()
+
+
+def test_the_cli_refuses_a_sql_source_with_a_drop_and_runs_nothing(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with duckdb.connect(str(data / "warehouse.duckdb")) as db:
+        db.execute("CREATE TABLE crm_Accounts AS SELECT range AS id FROM range(5)")
+    mapping = tmp_path / "leads.yaml"
+    mapping.write_text(DEMO_MAPPING, encoding="utf-8")
+    source = "sql:SELECT * FROM crm_Accounts; DROP TABLE crm_Accounts; SELECT 1 AS x"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "write", source, "--mapping", str(mapping),
+         "--dry-run", "--data-dir", str(data), "--simulator", sim.base_url],
+        capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")},
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "3 statements" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    with duckdb.connect(str(data / "warehouse.duckdb")) as db:
+        assert db.execute("SELECT count(*) FROM crm_Accounts").fetchone() == (5,)
+
+
+class LosesTheJobId:
+    """The real client, but the process 'dies' right after create-job, before the id is saved."""
+
+    def __init__(self, inner: BulkWriteClient) -> None:
+        self.inner = inner
+        self.job_id = ""
+
+    def upload(self, zip_bytes: bytes, filename: str) -> str:
+        return self.inner.upload(zip_bytes, filename)
+
+    def create_job(self, body: Mapping[str, Any]) -> str:
+        self.job_id = self.inner.create_job(body)
+        raise KeyboardInterrupt("killed after create-job, before its id was saved")
+
+    def wait_for_job(self, job_id: str) -> Mapping[str, Any]:
+        return self.inner.wait_for_job(job_id)
+
+    def download_result(self, download_url: str) -> bytes:
+        return self.inner.download_result(download_url)
+
+
+def test_a_lost_job_id_is_attached_with_the_cli_option(
+    rt: Runtime,
+    connection: ZohoConnection,
+    settings: RunSettings,
+    outbox: Path,
+    sim: SimServer,
+    tmp_path: Path,
+) -> None:
+    mapping_path = tmp_path / "leads.yaml"
+    mapping_path.write_text(DEMO_MAPPING, encoding="utf-8")
+    mapping = load_mapping(mapping_path)
+    rows = read_source(rt, "table:outbox")
+    table = rows.take(pa.array(content_order(rows)))
+    lost = LosesTheJobId(BulkWriteClient.for_client(rt.client("crm")))
+    with pytest.raises(KeyboardInterrupt):
+        write_table(table, mapping, rt.fields("crm", "Leads"), lost,
+                    state_dir=state_dir_for(settings, mapping, table))  # fmt: skip
+    args = (connection, settings, "crm", str(mapping_path), "table:outbox", False)
+    with pytest.raises(ResumeStateError, match="--attach-job 0=JOB_ID") as refused:
+        run_write(*args)
+    assert "job_ids=" not in str(refused.value).split("(Python")[0]
+    summary = run_write(*args, attach_jobs={0: lost.job_id})
+    assert summary["counts"]["added"] == 17
+    assert sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"] == 1
