@@ -1,0 +1,400 @@
+"""One Zoho module as one Delta Lake table: one row per ``id``, soft deletes, time travel.
+
+Writing (every page is **one Delta commit**, so a reader sees all of a page or none of it):
+
+- `LakeTable.append_page`: the pages of a first (full) load. The page's ids are checked
+  against the table (one scan of the ``id`` column, pruned by the files' min/max statistics);
+  a page whose ids are all new is appended without a merge, a page that repeats a stored id
+  is merged instead, so the table never holds an id twice.
+- `LakeTable.merge_page`: later pages and incremental runs. ``MERGE`` on ``id``; a stored
+  row is replaced when it has no ``Modified_Time`` or the page's is the same or newer (an
+  older ``Modified_Time`` never overwrites). A page without ``Modified_Time`` compares
+  ``_extracted_at``. A page that repeats an id keeps its newest row. The same rule as the
+  warehouse (``sql/duckdb/merge.sql``).
+- `LakeTable.mark_deleted`: stamps ``_zoho_deleted_at`` on the ids Zoho reports deleted;
+  rows are never removed. As in the warehouse, a deleted id delivered again keeps its
+  mark (the page's columns are replaced, ``_zoho_deleted_at`` is not a page column).
+
+Crash safety: a page commit records a Delta *app transaction* ``zoho-etl-page:{page_id}``;
+a page (or deletion batch) already committed is skipped, whatever the caller's own ledger
+says. A process killed before or inside a commit leaves the table at its last version
+(Delta's log only ever gains whole commit files); the data files it wrote are invisible
+and `LakeTable.vacuum` removes them.
+
+Schema drift follows the module's drift policy through `transforms.drift.plan_drift`:
+``freeze`` raises `SchemaDriftError` (field, old and new type) before anything is written;
+``evolve`` adds new columns in the page's commit and, when a column has to be widened,
+first rewrites the table with the wider type in its own commit (Delta cannot alter a
+column's type in place), then commits the page. Types are converted by
+`transforms.lake.types` first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeAlias
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake.exceptions import DeltaError
+
+from transforms.drift import DriftPlan, DriftPolicy, DriftReport, align_batch, plan_drift
+from transforms.errors import LakeTableError
+from transforms.identifiers import validate_api_name, validate_path_token
+from transforms.lake.types import from_delta_schema, to_lake_table
+from transforms.schema import DELETED_AT_COLUMN, EXTRACTED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
+from transforms.warehouse.base import require_id, version_column
+
+PAGE_TRANSACTION_PREFIX = "zoho-etl-page:"
+#: VACUUM keeps files a reader of the last 7 days may still need (Delta's own default)
+DEFAULT_VACUUM_RETENTION = timedelta(days=7)
+#: zstd, as the per-page Parquet files (`transforms.parquet`); delta-rs's default is snappy
+WRITER_PROPERTIES = WriterProperties(compression="ZSTD")
+PageMode = Literal["append", "merge", "skipped"]
+PageData: TypeAlias = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+
+
+@dataclass(frozen=True)
+class PageCommit:
+    """What one page did to the table."""
+
+    page_id: str
+    mode: PageMode
+    rows: int
+    version: int
+    drift: DriftReport | None = None
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "page_id": self.page_id,
+            "mode": self.mode,
+            "rows": self.rows,
+            "version": self.version,
+            "drift": self.drift.to_dict() if self.drift else None,
+            "rows_inserted": self.rows_inserted,
+            "rows_updated": self.rows_updated,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class LakeTable:
+    """A module's Delta table at ``location`` (a local path or any URI delta-rs supports)."""
+
+    def __init__(
+        self,
+        location: str,
+        name: str,
+        *,
+        drift_policy: DriftPolicy = "evolve",
+        storage_options: Mapping[str, str] | None = None,
+    ) -> None:
+        self.location = location
+        self.name = name
+        self.drift_policy = drift_policy
+        self.storage_options = dict(storage_options or {})
+
+    @classmethod
+    def open(
+        cls,
+        root: str,
+        product: str,
+        module: str,
+        *,
+        drift_policy: DriftPolicy = "evolve",
+        storage_options: Mapping[str, str] | None = None,
+    ) -> LakeTable:
+        """The table of ``product``/``module`` under the lake ``root`` (made by its first page)."""
+        validate_api_name(product, "product")
+        validate_api_name(module, "module")
+        location = f"{str(root).rstrip('/')}/{product}/{module}"
+        return cls(
+            location,
+            f"{product}/{module}",
+            drift_policy=drift_policy,
+            storage_options=storage_options,
+        )
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        return DeltaTable.is_deltatable(self.location, self.storage_options or None)
+
+    def delta_table(self) -> DeltaTable:
+        """The current version as a `deltalake.DeltaTable` (``to_pandas``, ``history``, ...)."""
+        return DeltaTable(self.location, storage_options=self.storage_options or None)
+
+    @property
+    def version(self) -> int | None:
+        """The table's current version (``None``: no page committed yet)."""
+        return self.delta_table().version() if self.exists else None
+
+    def schema(self) -> pa.Schema | None:
+        if not self.exists:
+            return None
+        return from_delta_schema(pa.schema(self.delta_table().schema().to_arrow()))
+
+    def as_of(self, version_or_time: int | datetime) -> DeltaTable:
+        """The table as it was at a version number or at a (timezone-aware) point in time."""
+        table = self.delta_table()
+        if isinstance(version_or_time, datetime) and version_or_time.tzinfo is None:
+            raise ValueError("as_of needs a timezone-aware datetime (UTC recommended)")
+        table.load_as_version(version_or_time)
+        return table
+
+    def read(self, *, live_only: bool = False, version: int | datetime | None = None) -> pa.Table:
+        """The whole table (or one version) as Arrow, in the page's types."""
+        table = self.delta_table() if version is None else self.as_of(version)
+        dataset = table.to_pyarrow_dataset()
+        where = pc.field(DELETED_AT_COLUMN).is_null() if live_only else None
+        data = dataset.to_table(filter=where)
+        return data.cast(from_delta_schema(data.schema))
+
+    def committed(self, page_id: str) -> bool:
+        """Whether the page (or deletion batch) ``page_id`` is already in the table."""
+        if not self.exists:
+            return False
+        return self.delta_table().transaction_version(_app_id(page_id)) is not None
+
+    # -- writing -------------------------------------------------------------------------
+    def append_page(
+        self, data: PageData, page_id: str, schema: pa.Schema | None = None
+    ) -> PageCommit:
+        """Commit a page of a first (full) load: appended when its ids are new, else merged."""
+        return self._write_page(data, page_id, schema, merge=False)
+
+    def merge_page(
+        self, data: PageData, page_id: str, schema: pa.Schema | None = None
+    ) -> PageCommit:
+        """Commit a page of an incremental run: merged on ``id``, newest version winning."""
+        return self._write_page(data, page_id, schema, merge=True)
+
+    def mark_deleted(
+        self, deletions: Iterable[tuple[str, datetime]], batch_id: str | None = None
+    ) -> int:
+        """Stamp ``_zoho_deleted_at`` on stored rows; returns how many rows were stamped."""
+        pairs = list(deletions)
+        if not pairs or not self.exists or (batch_id is not None and self.committed(batch_id)):
+            return 0
+        source = pa.table(
+            {
+                ID_COLUMN: pa.array([p[0] for p in pairs], pa.string()),
+                "deleted_at": pa.array([p[1] for p in pairs], UTC_TIMESTAMP),
+            }
+        )
+        source = source.group_by(ID_COLUMN).aggregate([("deleted_at", "max")])
+        source = pa.table({ID_COLUMN: source[ID_COLUMN], "deleted_at": source["deleted_at_max"]})
+        metadata = {"zoho_etl_operation": "mark_deleted", "zoho_etl_rows": str(len(pairs))}
+        try:
+            metrics = (
+                self.delta_table()
+                .merge(
+                    source,
+                    f't."{ID_COLUMN}" = s."{ID_COLUMN}"',
+                    source_alias="s",
+                    target_alias="t",
+                    writer_properties=WRITER_PROPERTIES,
+                    commit_properties=_commit_properties(batch_id, metadata),
+                )
+                .when_matched_update({DELETED_AT_COLUMN: "s.deleted_at"})
+                .execute()
+            )
+        except DeltaError as exc:
+            raise LakeTableError(self.name, "marking deleted records", exc) from exc
+        return int(metrics.get("num_target_rows_updated", 0))
+
+    # -- maintenance ---------------------------------------------------------------------
+    def optimize(self, target_size: int | None = None) -> dict[str, Any]:
+        """Compact small files into bigger ones (a new version; the data is unchanged)."""
+        table = self.delta_table()
+        return dict(
+            table.optimize.compact(target_size=target_size, writer_properties=WRITER_PROPERTIES)
+        )
+
+    def vacuum(
+        self, retention: timedelta = DEFAULT_VACUUM_RETENTION, *, dry_run: bool = False
+    ) -> list[str]:
+        """Delete files no version younger than ``retention`` uses; returns the files it
+        considered (files a later vacuum lists again are already gone).
+
+        Time travel to a version older than ``retention`` may fail afterwards.
+        """
+        hours = int(retention.total_seconds() // 3600)
+        return list(
+            self.delta_table().vacuum(
+                retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False
+            )
+        )
+
+    # -- internals -----------------------------------------------------------------------
+    def _write_page(
+        self, data: PageData, page_id: str, schema: pa.Schema | None, *, merge: bool
+    ) -> PageCommit:
+        started = time.perf_counter()
+        validate_path_token(page_id, "page id")
+        if self.committed(page_id):
+            return PageCommit(page_id, "skipped", 0, self._current_version(), seconds=0.0)
+        page = _page_table(data, schema)
+        require_id(page.schema)
+        page = to_lake_table(page)
+        existing = self.schema()
+        step = "planning schema drift"
+        plan = plan_drift(self.name, page.schema, existing, self.drift_policy)
+        version = version_column(page.schema)
+        page = _newest_per_id(page, version)
+        try:
+            if plan.widen_columns:
+                step = "widening columns"
+                self._rewrite_with(plan, page_id)
+            if existing is not None and (merge or self._has_stored_ids(page)):
+                step = "merging the page"
+                return self._merge(page, plan, version, page_id, started)
+            step = "appending the page"
+            aligned = _align(page, plan.target_schema)
+            write_deltalake(
+                self.location,
+                aligned,
+                mode="append",
+                schema_mode="merge" if plan.add_columns else None,
+                storage_options=self.storage_options or None,
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=_commit_properties(page_id, _metadata("append", page)),
+            )
+        except DeltaError as exc:
+            raise LakeTableError(self.name, step, exc) from exc
+        return PageCommit(
+            page_id,
+            "append",
+            page.num_rows,
+            self._current_version(),
+            plan.report,
+            rows_inserted=page.num_rows,
+            rows_updated=0,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _merge(
+        self, page: pa.Table, plan: DriftPlan, version: str, page_id: str, started: float
+    ) -> PageCommit:
+        source = _align(page, plan.load_schema)
+        newer = f't."{version}" IS NULL OR s."{version}" >= t."{version}"'
+        metrics = (
+            self.delta_table()
+            .merge(
+                source,
+                f't."{ID_COLUMN}" = s."{ID_COLUMN}"',
+                source_alias="s",
+                target_alias="t",
+                merge_schema=bool(plan.add_columns),
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=_commit_properties(page_id, _metadata("merge", page)),
+            )
+            .when_matched_update_all(predicate=newer)
+            .when_not_matched_insert_all()
+            .execute()
+        )
+        return PageCommit(
+            page_id,
+            "merge",
+            page.num_rows,
+            self._current_version(),
+            plan.report,
+            rows_inserted=int(metrics.get("num_target_rows_inserted", 0)),
+            rows_updated=int(metrics.get("num_target_rows_updated", 0)),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _has_stored_ids(self, page: pa.Table) -> bool:
+        """Whether any id of ``page`` is already stored (files pruned by min/max of ``id``)."""
+        ids = page[ID_COLUMN]
+        if not self.exists or len(ids) == 0:
+            return False
+        low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
+        dataset = self.delta_table().to_pyarrow_dataset()
+        in_range = (pc.field(ID_COLUMN) >= low) & (pc.field(ID_COLUMN) <= high)
+        for batch in dataset.to_batches(columns=[ID_COLUMN], filter=in_range):
+            if pc.any(pc.is_in(batch.column(0), value_set=ids.combine_chunks())).as_py():
+                return True
+        return False
+
+    def _rewrite_with(self, plan: DriftPlan, page_id: str) -> None:
+        """Rewrite the table with the widened column types, in one commit of its own."""
+        current = self.delta_table()
+        stored_names = set(pa.schema(current.schema().to_arrow()).names)
+        stored = pa.schema([f for f in plan.target_schema if f.name in stored_names])
+        scanner = current.to_pyarrow_dataset().scanner()
+        batches = (align_batch(b, stored) for b in scanner.to_batches())
+        reader = pa.RecordBatchReader.from_batches(stored, batches)
+        widened = ", ".join(f"{name}: {old} -> {new}" for name, old, new in plan.widen_columns)
+        metadata = {"zoho_etl_operation": "widen_columns", "zoho_etl_widened": widened}
+        metadata["zoho_etl_page"] = page_id
+        write_deltalake(
+            self.location,
+            reader,
+            mode="overwrite",
+            schema_mode="overwrite",
+            writer_properties=WRITER_PROPERTIES,
+            storage_options=self.storage_options or None,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+
+    def _current_version(self) -> int:
+        return self.delta_table().version()
+
+
+def _app_id(page_id: str) -> str:
+    return f"{PAGE_TRANSACTION_PREFIX}{page_id}"
+
+
+def _commit_properties(page_id: str | None, metadata: dict[str, str]) -> CommitProperties:
+    if page_id is None:
+        return CommitProperties(custom_metadata=metadata)
+    metadata = {**metadata, "zoho_etl_page": page_id}
+    return CommitProperties(
+        custom_metadata=metadata, app_transactions=[Transaction(_app_id(page_id), 1)]
+    )
+
+
+def _metadata(operation: str, page: pa.Table) -> dict[str, str]:
+    return {"zoho_etl_operation": operation, "zoho_etl_rows": str(page.num_rows)}
+
+
+def _page_table(data: PageData, schema: pa.Schema | None) -> pa.Table:
+    """The page as one Arrow table (a page is bounded: ~110 MB for 200,000 Leads)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    batches: list[pa.RecordBatch] = list(data)
+    if schema is None:
+        if not batches:
+            raise ValueError("an empty page needs its schema")
+        schema = batches[0].schema
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _newest_per_id(page: pa.Table, version: str) -> pa.Table:
+    """One row per id: the newest ``version`` (then the latest extraction) when ids repeat."""
+    ids = page[ID_COLUMN]
+    if pc.count_distinct(ids).as_py() == page.num_rows:
+        return page
+    keys = [(ID_COLUMN, "ascending", "at_end"), (version, "descending", "at_end")]
+    if version != EXTRACTED_AT_COLUMN and EXTRACTED_AT_COLUMN in page.column_names:
+        keys.append((EXTRACTED_AT_COLUMN, "descending", "at_end"))
+    ordered = page.sort_by(keys)
+    sorted_ids = ordered[ID_COLUMN].combine_chunks()
+    first = pc.not_equal(sorted_ids.slice(1), sorted_ids.slice(0, len(sorted_ids) - 1))
+    keep = pa.concat_arrays([pa.array([True]), first.fill_null(True)])
+    return ordered.filter(keep)
+
+
+def _align(page: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``page`` with exactly ``schema``'s columns (cast, missing ones null), in its order."""
+    batches = [align_batch(b, schema) for b in page.to_batches()]
+    return pa.Table.from_batches(batches, schema=schema)
