@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from tests.transforms.lake.pages import lead, page_zip, read_page
-import pyarrow as pa
 
 
 @pytest.fixture

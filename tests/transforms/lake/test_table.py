@@ -127,8 +127,10 @@ def test_drift_evolve_adds_a_column_and_widens_a_type(
     assert schema.field("Score").type == pa.string()
     assert schema.field("Rating").type == pa.string()
     rows = {r["id"]: r for r in lake.read().to_pylist()}
-    assert rows[ID.format(1)]["Score"] == "1" and rows[ID.format(1)]["Rating"] is None
-    assert rows[ID.format(2)]["Score"] == "-2" and rows[ID.format(2)]["Rating"] == "hot"
+    assert rows[ID.format(1)]["Score"] == "1"
+    assert rows[ID.format(1)]["Rating"] is None
+    assert rows[ID.format(2)]["Score"] == "-2"
+    assert rows[ID.format(2)]["Rating"] == "hot"
     assert len(rows) == 6
 
 
@@ -148,7 +150,8 @@ def test_drift_freeze_fails_naming_field_old_and_new_type_and_writes_nothing(
         "int64",
         "string",
     )
-    assert "'Score'" in str(caught.value) and "int64" in str(caught.value)
+    assert "'Score'" in str(caught.value)
+    assert "int64" in str(caught.value)
     assert lake.version == 0
 
 
@@ -176,7 +179,8 @@ def test_optimize_and_vacuum_keep_the_data(tmp_path: Path, pages: dict[str, pa.T
     expected = _sorted(lake.read()).to_pylist()
     on_disk = sorted((tmp_path / "crm" / "Leads").glob("*.parquet"))
     metrics = lake.optimize()
-    assert metrics["numFilesRemoved"] >= 2 and len(lake.delta_table().file_uris()) == 1
+    assert metrics["numFilesRemoved"] >= 2
+    assert len(lake.delta_table().file_uris()) == 1
     assert _sorted(lake.read()).to_pylist() == expected
     assert lake.vacuum() == []  # the default retention (7 days) keeps everything this young
     assert set(on_disk) <= set((tmp_path / "crm" / "Leads").glob("*.parquet"))
@@ -195,12 +199,13 @@ def test_readers_pandas_duckdb_and_pyarrow_dataset(
     lake = LakeTable.open(str(tmp_path), "crm", "Leads")
     _load_all(lake, pages)
     frame = lake.delta_table().to_pandas()
-    assert len(frame) == 11 and frame["id"].is_unique
+    assert len(frame) == 11
+    assert frame["id"].is_unique
     assert str(frame["Modified_Time"].dtype) == "datetime64[us, UTC]"
-    dataset = lake.delta_table().to_pyarrow_dataset()
-    live = duckdb.sql(
-        "SELECT count(*), max(Score) FROM dataset WHERE _zoho_deleted_at IS NULL"
-    ).fetchall()
-    assert live == [(10, 11)]
+    con = duckdb.connect()
+    con.register("leads", lake.delta_table().to_pyarrow_dataset())
+    live = con.sql("SELECT count(*), max(Score) FROM leads WHERE _zoho_deleted_at IS NULL")
+    assert live.fetchall() == [(10, 11)]
+    con.close()
     plain = pads.dataset(lake.delta_table().file_uris(), format="parquet").to_table()
     assert plain.num_rows == 11  # one file per live version of a row: no stale copies here
