@@ -33,55 +33,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError
 
-from transforms.drift import DriftPlan, DriftPolicy, DriftReport, align_batch, plan_drift
+from transforms.drift import DriftPlan, DriftPolicy, align_batch, plan_drift
 from transforms.errors import LakeTableError
 from transforms.identifiers import validate_api_name, validate_path_token
+from transforms.lake.page import (
+    PageCommit,
+    PageData,
+    align_table,
+    app_id,
+    commit_metadata,
+    commit_properties,
+    newest_per_id,
+    page_table,
+)
 from transforms.lake.types import from_delta_schema, to_lake_table
-from transforms.schema import DELETED_AT_COLUMN, EXTRACTED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
+from transforms.parquet import DICTIONARY_PAGE_LIMIT
+from transforms.schema import DELETED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
 from transforms.warehouse.base import require_id, version_column
 
-PAGE_TRANSACTION_PREFIX = "zoho-etl-page:"
 #: VACUUM keeps files a reader of the last 7 days may still need (Delta's own default)
 DEFAULT_VACUUM_RETENTION = timedelta(days=7)
-#: zstd, as the per-page Parquet files (`transforms.parquet`); delta-rs's default is snappy
-WRITER_PROPERTIES = WriterProperties(compression="ZSTD")
-PageMode = Literal["append", "merge", "skipped"]
-PageData: TypeAlias = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
-
-
-@dataclass(frozen=True)
-class PageCommit:
-    """What one page did to the table."""
-
-    page_id: str
-    mode: PageMode
-    rows: int
-    version: int
-    drift: DriftReport | None = None
-    rows_inserted: int | None = None
-    rows_updated: int | None = None
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "page_id": self.page_id,
-            "mode": self.mode,
-            "rows": self.rows,
-            "version": self.version,
-            "drift": self.drift.to_dict() if self.drift else None,
-            "rows_inserted": self.rows_inserted,
-            "rows_updated": self.rows_updated,
-            "seconds": round(self.seconds, 3),
-        }
+#: zstd and the dictionary limit of the per-page Parquet files (`transforms.parquet`)
+WRITER_PROPERTIES = WriterProperties(
+    compression="ZSTD", dictionary_page_size_limit=DICTIONARY_PAGE_LIMIT
+)
+#: data files of ~4 MiB (~30,000 Leads rows; ``delta.targetFileSize``, set when the table is
+#: created): a merge rewrites only the files holding a changed id, so smaller files make an
+#: incremental run of recent records cheap, while a 1,000,000-row table stays ~25 files
+DEFAULT_TARGET_FILE_BYTES = 4 << 20
 
 
 class LakeTable:
@@ -94,8 +81,10 @@ class LakeTable:
         *,
         drift_policy: DriftPolicy = "evolve",
         storage_options: Mapping[str, str] | None = None,
+        target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES,
     ) -> None:
         self.location = location
+        self.target_file_bytes = target_file_bytes
         self.name = name
         self.drift_policy = drift_policy
         self.storage_options = dict(storage_options or {})
@@ -160,7 +149,7 @@ class LakeTable:
         """Whether the page (or deletion batch) ``page_id`` is already in the table."""
         if not self.exists:
             return False
-        return self.delta_table().transaction_version(_app_id(page_id)) is not None
+        return self.delta_table().transaction_version(app_id(page_id)) is not None
 
     # -- writing -------------------------------------------------------------------------
     def append_page(
@@ -198,9 +187,10 @@ class LakeTable:
                     source,
                     f't."{ID_COLUMN}" = s."{ID_COLUMN}"',
                     source_alias="s",
+                    streamed_exec=False,  # the page is in memory: lets delta-rs skip files
                     target_alias="t",
                     writer_properties=WRITER_PROPERTIES,
-                    commit_properties=_commit_properties(batch_id, metadata),
+                    commit_properties=commit_properties(batch_id, metadata),
                 )
                 .when_matched_update({DELETED_AT_COLUMN: "s.deleted_at"})
                 .execute()
@@ -211,10 +201,16 @@ class LakeTable:
 
     # -- maintenance ---------------------------------------------------------------------
     def optimize(self, target_size: int | None = None) -> dict[str, Any]:
-        """Compact small files into bigger ones (a new version; the data is unchanged)."""
+        """Compact small files into ones of ``target_size`` bytes (default: the table's).
+
+        A new version; the data is unchanged. Pages of a few rows each leave small files.
+        """
         table = self.delta_table()
         return dict(
-            table.optimize.compact(target_size=target_size, writer_properties=WRITER_PROPERTIES)
+            table.optimize.compact(
+                target_size=target_size or self.target_file_bytes,
+                writer_properties=WRITER_PROPERTIES,
+            )
         )
 
     def vacuum(
@@ -240,14 +236,14 @@ class LakeTable:
         validate_path_token(page_id, "page id")
         if self.committed(page_id):
             return PageCommit(page_id, "skipped", 0, self._current_version(), seconds=0.0)
-        page = _page_table(data, schema)
+        page = page_table(data, schema)
         require_id(page.schema)
         page = to_lake_table(page)
         existing = self.schema()
         step = "planning schema drift"
         plan = plan_drift(self.name, page.schema, existing, self.drift_policy)
         version = version_column(page.schema)
-        page = _newest_per_id(page, version)
+        page = newest_per_id(page, version)
         try:
             if plan.widen_columns:
                 step = "widening columns"
@@ -256,15 +252,16 @@ class LakeTable:
                 step = "merging the page"
                 return self._merge(page, plan, version, page_id, started)
             step = "appending the page"
-            aligned = _align(page, plan.target_schema)
+            aligned = align_table(page, plan.target_schema)
             write_deltalake(
                 self.location,
                 aligned,
                 mode="append",
                 schema_mode="merge" if plan.add_columns else None,
+                configuration=self._configuration() if existing is None else None,
                 storage_options=self.storage_options or None,
                 writer_properties=WRITER_PROPERTIES,
-                commit_properties=_commit_properties(page_id, _metadata("append", page)),
+                commit_properties=commit_properties(page_id, commit_metadata("append", page)),
             )
         except DeltaError as exc:
             raise LakeTableError(self.name, step, exc) from exc
@@ -282,7 +279,7 @@ class LakeTable:
     def _merge(
         self, page: pa.Table, plan: DriftPlan, version: str, page_id: str, started: float
     ) -> PageCommit:
-        source = _align(page, plan.load_schema)
+        source = align_table(page, plan.load_schema)
         newer = f't."{version}" IS NULL OR s."{version}" >= t."{version}"'
         metrics = (
             self.delta_table()
@@ -290,10 +287,11 @@ class LakeTable:
                 source,
                 f't."{ID_COLUMN}" = s."{ID_COLUMN}"',
                 source_alias="s",
+                streamed_exec=False,  # the page is in memory: lets delta-rs skip files
                 target_alias="t",
                 merge_schema=bool(plan.add_columns),
                 writer_properties=WRITER_PROPERTIES,
-                commit_properties=_commit_properties(page_id, _metadata("merge", page)),
+                commit_properties=commit_properties(page_id, commit_metadata("merge", page)),
             )
             .when_matched_update_all(predicate=newer)
             .when_not_matched_insert_all()
@@ -339,62 +337,14 @@ class LakeTable:
             reader,
             mode="overwrite",
             schema_mode="overwrite",
+            configuration=self._configuration(),
             writer_properties=WRITER_PROPERTIES,
             storage_options=self.storage_options or None,
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
 
+    def _configuration(self) -> dict[str, str | None]:
+        return {"delta.targetFileSize": str(self.target_file_bytes)}
+
     def _current_version(self) -> int:
         return self.delta_table().version()
-
-
-def _app_id(page_id: str) -> str:
-    return f"{PAGE_TRANSACTION_PREFIX}{page_id}"
-
-
-def _commit_properties(page_id: str | None, metadata: dict[str, str]) -> CommitProperties:
-    if page_id is None:
-        return CommitProperties(custom_metadata=metadata)
-    metadata = {**metadata, "zoho_etl_page": page_id}
-    return CommitProperties(
-        custom_metadata=metadata, app_transactions=[Transaction(_app_id(page_id), 1)]
-    )
-
-
-def _metadata(operation: str, page: pa.Table) -> dict[str, str]:
-    return {"zoho_etl_operation": operation, "zoho_etl_rows": str(page.num_rows)}
-
-
-def _page_table(data: PageData, schema: pa.Schema | None) -> pa.Table:
-    """The page as one Arrow table (a page is bounded: ~110 MB for 200,000 Leads)."""
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
-    batches: list[pa.RecordBatch] = list(data)
-    if schema is None:
-        if not batches:
-            raise ValueError("an empty page needs its schema")
-        schema = batches[0].schema
-    return pa.Table.from_batches(batches, schema=schema)
-
-
-def _newest_per_id(page: pa.Table, version: str) -> pa.Table:
-    """One row per id: the newest ``version`` (then the latest extraction) when ids repeat."""
-    ids = page[ID_COLUMN]
-    if pc.count_distinct(ids).as_py() == page.num_rows:
-        return page
-    keys = [(ID_COLUMN, "ascending", "at_end"), (version, "descending", "at_end")]
-    if version != EXTRACTED_AT_COLUMN and EXTRACTED_AT_COLUMN in page.column_names:
-        keys.append((EXTRACTED_AT_COLUMN, "descending", "at_end"))
-    ordered = page.sort_by(keys)
-    sorted_ids = ordered[ID_COLUMN].combine_chunks()
-    first = pc.not_equal(sorted_ids.slice(1), sorted_ids.slice(0, len(sorted_ids) - 1))
-    keep = pa.concat_arrays([pa.array([True]), first.fill_null(True)])
-    return ordered.filter(keep)
-
-
-def _align(page: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``page`` with exactly ``schema``'s columns (cast, missing ones null), in its order."""
-    batches = [align_batch(b, schema) for b in page.to_batches()]
-    return pa.Table.from_batches(batches, schema=schema)
