@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,8 @@ RUNS = 3
 
 
 # -- set-up (untimed) --------------------------------------------------------------------------
-def _page_table(zip_path: Path, fields: list[Any]) -> pa.Table:
-    """One page's typed Arrow table, as `transforms.load_page` reads it."""
+def _page_batches(zip_path: Path, fields: list[Any]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """One page's typed Arrow batches, read as `transforms.load_page` reads them."""
     from bench.transforms import EXTRACTED_AT
     from transforms.csv_reader import BulkCsv
     from transforms.rejects import RejectsCollector
@@ -59,20 +59,21 @@ def _page_table(zip_path: Path, fields: list[Any]) -> pa.Table:
 
     source = BulkCsv(zip_path)
     schema = build_page_schema(source.header, fields)
-    rejects = RejectsCollector(zip_path.parent / f"{zip_path.stem}.rejects.csv", source.label)
-    try:
-        batches = list(
-            source.iter_batches(
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rejects = RejectsCollector(zip_path.parent / f"{zip_path.stem}.rejects.csv", source.label)
+        try:
+            yield from source.iter_batches(
                 schema,
                 module=MODULE,
                 job_id=zip_path.stem,
                 extracted_at=EXTRACTED_AT,
                 rejects=rejects,
             )
-        )
-    finally:
-        rejects.close()
-    return pa.Table.from_batches(batches, schema=schema.arrow_schema)
+        finally:
+            rejects.close()
+
+    return schema.arrow_schema, batches()
 
 
 def _write_lake(export: Path, root: Path) -> int:
@@ -83,7 +84,8 @@ def _write_lake(export: Path, root: Path) -> int:
     lake = LakeTable.open(str(root), "crm", MODULE)
     rows = 0
     for zip_path in _zips(export, 10**9):
-        rows += lake.append_page(_page_table(zip_path, fields), zip_path.stem).rows
+        schema, batches = _page_batches(zip_path, fields)
+        rows += lake.append_page(batches, zip_path.stem, schema).rows
     return rows
 
 

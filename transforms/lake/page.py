@@ -7,7 +7,9 @@ whose ``id`` range the page does not touch only when it can see the whole page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -16,6 +18,7 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, Transaction
 
 from transforms.drift import DriftReport, align_batch
+from transforms.lake.types import lake_schema, to_lake_table
 from transforms.schema import EXTRACTED_AT_COLUMN, ID_COLUMN
 
 #: a committed page is recorded as the Delta app transaction ``{prefix}{page id}``
@@ -63,22 +66,81 @@ def commit_properties(page_id: str | None, metadata: dict[str, str]) -> CommitPr
     )
 
 
-def commit_metadata(operation: str, page: pa.Table) -> dict[str, str]:
-    return {"zoho_etl_operation": operation, "zoho_etl_rows": str(page.num_rows)}
+def commit_metadata(operation: str, rows: int | None = None) -> dict[str, str]:
+    metadata = {"zoho_etl_operation": operation}
+    if rows is not None:
+        metadata["zoho_etl_rows"] = str(rows)
+    return metadata
 
 
-def page_table(data: PageData, schema: pa.Schema | None) -> pa.Table:
-    """The page as one Arrow table (a page is bounded: ~110 MB for 200,000 Leads)."""
+def lake_batches(
+    data: PageData, schema: pa.Schema | None
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The page's schema in lake types and its batches converted to it, one at a time."""
+    source: Iterator[pa.RecordBatch]
     if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
-    batches: list[pa.RecordBatch] = list(data)
-    if schema is None:
-        if not batches:
-            raise ValueError("an empty page needs its schema")
-        schema = batches[0].schema
-    return pa.Table.from_batches(batches, schema=schema)
+        schema, source = data.schema, iter(data.to_batches())
+    elif isinstance(data, pa.RecordBatchReader):
+        schema, source = data.schema, iter(data)
+    else:
+        source = iter(data)
+        if schema is None:
+            first = next(source, None)
+            if first is None:
+                raise ValueError("an empty page needs its schema")
+            schema, source = first.schema, itertools.chain([first], source)
+    target = lake_schema(schema)
+    if target.equals(schema):
+        return target, source
+    converted = (to_lake_table(pa.Table.from_batches([b], schema)) for b in source)
+    return target, (b for t in converted for b in t.to_batches())
+
+
+class IdRepeatsError(RuntimeError):
+    """Internal: stops an append whose page repeats an id (the page is merged instead)."""
+
+
+class NewIdsFeed:
+    """A page's batches on their way into an append, kept for a fallback to a merge.
+
+    `stream` passes the batches on, shaped like ``target``; after the last one it checks the
+    page's ids (repeated inside the page, or already stored per ``stored``) and, if one
+    repeats, raises instead of ending, so delta-rs fails the write before its commit.
+    """
+
+    def __init__(
+        self,
+        batches: Iterator[pa.RecordBatch],
+        target: pa.Schema,
+        stored: Callable[[pa.ChunkedArray], bool],
+    ) -> None:
+        self._batches = batches
+        self._target = target
+        self._stored = stored
+        self.kept: list[pa.RecordBatch] = []
+        self.rows = 0
+        self.repeats = False
+        self.error: BaseException | None = None
+
+    def _outside(self, ids: pa.ChunkedArray) -> bool:
+        """``stored(ids)`` in a thread of its own: this generator runs inside delta-rs's
+        runtime, where reading the table again would fail ("runtime within a runtime")."""
+        with ThreadPoolExecutor(1, thread_name_prefix="lake-id-check") as pool:
+            return pool.submit(self._stored, ids).result()
+
+    def stream(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self._batches:
+                self.kept.append(batch)
+                self.rows += batch.num_rows
+                yield align_batch(batch, self._target)
+        except Exception as exc:
+            self.error = exc
+            raise
+        ids = pa.chunked_array([b.column(ID_COLUMN) for b in self.kept], pa.string())
+        if len(ids) and (pc.count_distinct(ids).as_py() != len(ids) or self._outside(ids)):
+            self.repeats = True
+            raise IdRepeatsError("an id of the page repeats: merge it instead")
 
 
 def newest_per_id(page: pa.Table, version: str) -> pa.Table:

@@ -32,7 +32,7 @@ column's type in place), then commits the page. Types are converted by
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,16 +45,17 @@ from transforms.drift import DriftPlan, DriftPolicy, align_batch, plan_drift
 from transforms.errors import LakeTableError
 from transforms.identifiers import validate_api_name, validate_path_token
 from transforms.lake.page import (
+    NewIdsFeed,
     PageCommit,
     PageData,
     align_table,
     app_id,
     commit_metadata,
     commit_properties,
+    lake_batches,
     newest_per_id,
-    page_table,
 )
-from transforms.lake.types import from_delta_schema, to_lake_table
+from transforms.lake.types import from_delta_schema
 from transforms.parquet import DICTIONARY_PAGE_LIMIT
 from transforms.schema import DELETED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
 from transforms.warehouse.base import require_id, version_column
@@ -236,45 +237,64 @@ class LakeTable:
         validate_path_token(page_id, "page id")
         if self.committed(page_id):
             return PageCommit(page_id, "skipped", 0, self._current_version(), seconds=0.0)
-        page = page_table(data, schema)
-        require_id(page.schema)
-        page = to_lake_table(page)
+        page_schema, batches = lake_batches(data, schema)
+        require_id(page_schema)
         existing = self.schema()
-        step = "planning schema drift"
-        plan = plan_drift(self.name, page.schema, existing, self.drift_policy)
-        version = version_column(page.schema)
-        page = newest_per_id(page, version)
+        plan = plan_drift(self.name, page_schema, existing, self.drift_policy)
+        version = version_column(page_schema)
+        step = "appending the page"
         try:
+            if not merge and not plan.widen_columns:
+                feed = NewIdsFeed(batches, plan.target_schema, self._has_stored_ids)
+                if self._append(feed.stream(), plan, page_id, existing is None, feed):
+                    return self._appended(page_id, feed.rows, plan, started)
+                batches = iter(feed.kept)  # an id repeats: nothing was committed; merge
+            page = newest_per_id(pa.Table.from_batches(list(batches), page_schema), version)
             if plan.widen_columns:
                 step = "widening columns"
                 self._rewrite_with(plan, page_id)
-            if existing is not None and (merge or self._has_stored_ids(page)):
-                step = "merging the page"
-                return self._merge(page, plan, version, page_id, started)
-            step = "appending the page"
-            aligned = align_table(page, plan.target_schema)
-            write_deltalake(
-                self.location,
-                aligned,
-                mode="append",
-                schema_mode="merge" if plan.add_columns else None,
-                configuration=self._configuration() if existing is None else None,
-                storage_options=self.storage_options or None,
-                writer_properties=WRITER_PROPERTIES,
-                commit_properties=commit_properties(page_id, commit_metadata("append", page)),
-            )
+            if existing is None and not merge:  # a new table: ids repeated inside the page
+                self._append(align_table(page, plan.target_schema), plan, page_id, True, None)
+                return self._appended(page_id, page.num_rows, plan, started)
+            step = "merging the page"
+            return self._merge(page, plan, version, page_id, started)
         except DeltaError as exc:
             raise LakeTableError(self.name, step, exc) from exc
-        return PageCommit(
-            page_id,
-            "append",
-            page.num_rows,
-            self._current_version(),
-            plan.report,
-            rows_inserted=page.num_rows,
-            rows_updated=0,
-            seconds=time.perf_counter() - started,
-        )
+
+    def _append(
+        self,
+        data: pa.Table | Iterator[pa.RecordBatch],
+        plan: DriftPlan,
+        page_id: str,
+        creates: bool,
+        feed: NewIdsFeed | None,
+    ) -> bool:
+        """One append commit; False when ``feed`` stopped it (an id repeats: no commit)."""
+        if not isinstance(data, pa.Table):
+            data = pa.RecordBatchReader.from_batches(plan.target_schema, data)
+        try:
+            write_deltalake(
+                self.location,
+                data,
+                mode="append",
+                schema_mode="merge" if plan.add_columns else None,
+                configuration=self._configuration() if creates else None,
+                storage_options=self.storage_options or None,
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=commit_properties(page_id, commit_metadata("append")),
+            )
+        except DeltaError:
+            if feed is not None and feed.error is not None:
+                raise feed.error from None  # the page's own stream failed: say so
+            if feed is not None and feed.repeats:
+                return False
+            raise
+        return True
+
+    def _appended(self, page_id: str, rows: int, plan: DriftPlan, started: float) -> PageCommit:
+        version = self._current_version()
+        seconds = time.perf_counter() - started
+        return PageCommit(page_id, "append", rows, version, plan.report, rows, 0, seconds)
 
     def _merge(
         self, page: pa.Table, plan: DriftPlan, version: str, page_id: str, started: float
@@ -291,7 +311,9 @@ class LakeTable:
                 target_alias="t",
                 merge_schema=bool(plan.add_columns),
                 writer_properties=WRITER_PROPERTIES,
-                commit_properties=commit_properties(page_id, commit_metadata("merge", page)),
+                commit_properties=commit_properties(
+                    page_id, commit_metadata("merge", page.num_rows)
+                ),
             )
             .when_matched_update_all(predicate=newer)
             .when_not_matched_insert_all()
@@ -308,16 +330,16 @@ class LakeTable:
             seconds=time.perf_counter() - started,
         )
 
-    def _has_stored_ids(self, page: pa.Table) -> bool:
-        """Whether any id of ``page`` is already stored (files pruned by min/max of ``id``)."""
-        ids = page[ID_COLUMN]
+    def _has_stored_ids(self, ids: pa.ChunkedArray) -> bool:
+        """Whether any of ``ids`` is already stored (files pruned by min/max of ``id``)."""
         if not self.exists or len(ids) == 0:
             return False
         low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
+        values = ids.combine_chunks()
         dataset = self.delta_table().to_pyarrow_dataset()
         in_range = (pc.field(ID_COLUMN) >= low) & (pc.field(ID_COLUMN) <= high)
         for batch in dataset.to_batches(columns=[ID_COLUMN], filter=in_range):
-            if pc.any(pc.is_in(batch.column(0), value_set=ids.combine_chunks())).as_py():
+            if pc.any(pc.is_in(batch.column(0), value_set=values)).as_py():
                 return True
         return False
 

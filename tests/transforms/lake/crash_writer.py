@@ -26,9 +26,10 @@ from tests.transforms.lake.pages import read_page
 from transforms.lake import LakeTable
 
 
-def _stalling(data: pa.Table, page_id: str) -> pa.RecordBatchReader:
+def _stalling(data: pa.Table | pa.RecordBatchReader, page_id: str) -> pa.RecordBatchReader:
     """``data`` one row at a time; halfway through it says so and stalls."""
-    batches = data.to_batches(max_chunksize=1)
+    table = data if isinstance(data, pa.Table) else data.read_all()
+    batches = table.to_batches(max_chunksize=1)
 
     def stream() -> Iterator[pa.RecordBatch]:
         for number, batch in enumerate(batches):
@@ -37,14 +38,14 @@ def _stalling(data: pa.Table, page_id: str) -> pa.RecordBatchReader:
                 time.sleep(3600)
             yield batch
 
-    return pa.RecordBatchReader.from_batches(data.schema, stream())
+    return pa.RecordBatchReader.from_batches(table.schema, stream())
 
 
 def _stall_inside_delta(page_id: str) -> None:
     """Make delta-rs read the next page's rows from `_stalling` (appends and merges)."""
     write = lake_table.write_deltalake
 
-    def stalling_write(location: str, data: pa.Table, **options: Any) -> None:
+    def stalling_write(location: str, data: pa.RecordBatchReader, **options: Any) -> None:
         write(location, _stalling(data, page_id), **options)
 
     class StallingDeltaTable(DeltaTable):

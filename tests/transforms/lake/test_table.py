@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
 
-from transforms.errors import SchemaDriftError
+from transforms.errors import CsvFormatError, SchemaDriftError
 from transforms.lake import LakeTable
 from transforms.lake.types import from_delta_schema
 from transforms.warehouse import open_warehouse
@@ -209,3 +210,20 @@ def test_readers_pandas_duckdb_and_pyarrow_dataset(
     con.close()
     plain = pads.dataset(lake.delta_table().file_uris(), format="parquet").to_table()
     assert plain.num_rows == 11  # one file per live version of a row: no stale copies here
+
+
+def test_a_page_streamed_as_batches_is_appended_and_its_own_error_surfaces(
+    tmp_path: Path, pages: dict[str, pa.Table]
+) -> None:
+    lake = LakeTable.open(str(tmp_path), "crm", "Leads")
+    commit = lake.append_page(iter(pages["full-1"].to_batches(max_chunksize=2)), "1001")
+    assert (commit.mode, commit.rows, lake.read().num_rows) == ("append", 5, 5)
+
+    def cut_short() -> Iterator[pa.RecordBatch]:
+        yield from pages["full-2"].to_batches(max_chunksize=2)[:1]
+        raise CsvFormatError("1002.zip", "the file ends inside a record")
+
+    with pytest.raises(CsvFormatError, match="1002.zip"):
+        lake.append_page(cut_short(), "1002", schema=pages["full-2"].schema)
+    assert lake.version == 0
+    assert not lake.committed("1002")
