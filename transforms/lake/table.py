@@ -2,15 +2,18 @@
 
 Writing (every page is **one Delta commit**, so a reader sees all of a page or none of it):
 
-- `LakeTable.append_page`: the pages of a first (full) load. The page's ids are checked
-  against the table (one scan of the ``id`` column, pruned by the files' min/max statistics);
-  a page whose ids are all new is appended without a merge, a page that repeats a stored id
-  is merged instead, so the table never holds an id twice.
+- `LakeTable.append_page`: the pages of a first (full) load. The page streams into delta-rs
+  as it is read (`transforms.lake.page.NewIdsFeed` keeps its batches); after its last batch
+  its ids are checked, inside the page and against the table (one scan of the ``id``
+  column, files pruned by their min/max). A page of new ids is committed as an append; a
+  page that repeats an id stops the write before its commit and is merged instead, so the
+  table never holds an id twice.
 - `LakeTable.merge_page`: later pages and incremental runs. ``MERGE`` on ``id``; a stored
   row is replaced when it has no ``Modified_Time`` or the page's is the same or newer (an
   older ``Modified_Time`` never overwrites). A page without ``Modified_Time`` compares
   ``_extracted_at``. A page that repeats an id keeps its newest row. The same rule as the
-  warehouse (``sql/duckdb/merge.sql``).
+  warehouse (``sql/duckdb/merge.sql``). The page is handed over whole (not streamed), so
+  delta-rs reads and rewrites only the data files whose ``id`` range it touches.
 - `LakeTable.mark_deleted`: stamps ``_zoho_deleted_at`` on the ids Zoho reports deleted;
   rows are never removed. As in the warehouse, a deleted id delivered again keeps its
   mark (the page's columns are replaced, ``_zoho_deleted_at`` is not a page column).

@@ -227,3 +227,16 @@ def test_a_page_streamed_as_batches_is_appended_and_its_own_error_surfaces(
         lake.append_page(cut_short(), "1002", schema=pages["full-2"].schema)
     assert lake.version == 0
     assert not lake.committed("1002")
+
+
+def test_a_table_at_a_file_uri_with_storage_options(
+    tmp_path: Path, pages: dict[str, pa.Table]
+) -> None:
+    options = {"timeout": "30s"}  # passed through to delta-rs's object store
+    lake = LakeTable.open(tmp_path.as_uri(), "crm", "Leads", storage_options=options)
+    assert lake.location == f"{tmp_path.as_uri()}/crm/Leads"
+    lake.append_page(pages["full-1"], "1001")
+    lake.merge_page(pages["incremental"], "2001")
+    assert (tmp_path / "crm" / "Leads" / "_delta_log").is_dir()
+    assert lake.read().num_rows == 6
+    assert LakeTable(str(tmp_path / "crm" / "Leads"), "crm/Leads").version == 1
