@@ -247,7 +247,7 @@ class LakeTable:
         version = version_column(page_schema)
         step = "appending the page"
         try:
-            if not merge and not plan.widen_columns:
+            if (existing is None or not merge) and not plan.widen_columns:
                 feed = NewIdsFeed(batches, plan.target_schema, self._has_stored_ids)
                 if self._append(feed.stream(), plan, page_id, existing is None, feed):
                     return self._appended(page_id, feed.rows, plan, started)
@@ -256,7 +256,7 @@ class LakeTable:
             if plan.widen_columns:
                 step = "widening columns"
                 self._rewrite_with(plan, page_id)
-            if existing is None and not merge:  # a new table: ids repeated inside the page
+            if existing is None:  # a new table: ids repeated inside the page
                 self._append(align_table(page, plan.target_schema), plan, page_id, True, None)
                 return self._appended(page_id, page.num_rows, plan, started)
             step = "merging the page"

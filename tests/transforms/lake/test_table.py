@@ -240,3 +240,13 @@ def test_a_table_at_a_file_uri_with_storage_options(
     assert (tmp_path / "crm" / "Leads" / "_delta_log").is_dir()
     assert lake.read().num_rows == 6
     assert LakeTable(str(tmp_path / "crm" / "Leads"), "crm/Leads").version == 1
+
+
+def test_an_incremental_page_into_a_missing_table_creates_it(
+    tmp_path: Path, pages: dict[str, pa.Table]
+) -> None:
+    lake = LakeTable.open(str(tmp_path), "crm", "Leads")
+    doubled = pa.concat_tables([pages["incremental"], pages["incremental"]])
+    commit = lake.merge_page(doubled, "2001")
+    assert (commit.mode, commit.rows, lake.version) == ("append", 4, 0)
+    assert lake.read().num_rows == 4
