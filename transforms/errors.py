@@ -10,8 +10,10 @@
     │   ├── SchemaDriftError            a field changed type and the table's policy is ``freeze``
     │   └── UnsupportedTypeError        a column type has no mapping in the target warehouse
     └── RetriableTransformError         (marker) the input is fine; try the same call again
-        └── WarehouseError              the warehouse failed during staging or merge; the target
-                                        is unchanged (the merge is one transaction)
+        ├── WarehouseError              the warehouse failed during staging or merge; the target
+        │                               is unchanged (the merge is one transaction)
+        └── LakeTableError              a Delta table write failed; the table is at its last
+                                        committed version (one commit per page)
 
 Bad *rows* are not errors: unparsable or unconvertible rows go to the rejects output
 (``transforms.rejects``) and the load continues. Every error keeps its inputs as attributes
@@ -107,4 +109,18 @@ class WarehouseError(RetriableTransformError):
             f"warehouse load of table {table!r} failed during {step} ({self.cause_type}); "
             "the merge runs in one transaction, so the table is unchanged. Re-run the load "
             "of this page once the warehouse is reachable."
+        )
+
+
+class LakeTableError(RetriableTransformError):
+    """A Delta Lake table failed while writing a page; the table is at its last version."""
+
+    def __init__(self, table: str, step: str, cause: BaseException) -> None:
+        self.table = table
+        self.step = step
+        self.cause_type = type(cause).__name__
+        super().__init__(
+            f"lake table {table!r} failed during {step} ({self.cause_type}); each page is one "
+            "Delta commit, so the table is at its last committed version. Re-run the page once "
+            "the storage is reachable: a page already committed is skipped."
         )
