@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
