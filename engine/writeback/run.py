@@ -33,7 +33,7 @@ PER_ROW_LIMIT = 200
 FIRST_FAILED = 20
 
 
-FAILED_STATUSES = frozenset({"FAILED", "REJECTED"})
+FAILED_STATUSES = frozenset({"FAILED", "REJECTED", "UNKNOWN"})
 
 
 log = logging.getLogger("engine.writeback.run")
