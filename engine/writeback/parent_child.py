@@ -15,7 +15,9 @@ the same batch, so they work for parents that do not exist yet:
 
 Pre-flight runs for every module (the child without ``Parent_Id``, which is supplied by
 the link). A child row whose key names no parent row that is sent is rejected before
-sending (``INVALID_DATA`` on ``Parent_Id``), as are parent keys that repeat. The batch
+sending (``INVALID_DATA`` on ``Parent_Id``), as are parent keys that repeat. A parent
+with more than 200 rows of one child module (Zoho's subform limit) is rejected before
+sending with all its children (``LIMIT_EXCEEDED``, naming the parent key). The batch
 is one job: at most 25,000 rows per CSV (split bigger batches by parent). Results are
 reconciled per module with the same per-row table as `write_table`
 (``rows == added + updated + skipped + failed + rejected`` for each).
@@ -66,6 +68,8 @@ from transforms.writeback.validate import (
 log = logging.getLogger("engine.writeback.parent_child")
 
 LINK_HEADER = "_parent_key"
+#: Zoho's subform limit (docs §2.4, wording UNCERTAIN): rows of one subform per parent.
+MAX_CHILD_ROWS_PER_PARENT = 200
 PARENT_ID = "Parent_Id"
 
 
@@ -125,8 +129,13 @@ def write_parent_child(
     policy = policy or PreflightPolicy()
     parent_pre = _parent_preflight(parent_table, parent_mapping, parent_fields, policy)
     sent_keys = _link_values(parent_table, parent_mapping.module, parent_key)
+    crowded = [_crowded_parents(child) for child in children]
+    parent_pre = _reject_crowded_parents(parent_pre, sent_keys, children, crowded)
     parent_keys = pc.if_else(pa.array(parent_pre.valid), sent_keys, pa.scalar(None, pa.string()))
-    child_pres = [_child_preflight(child, parent_keys, policy) for child in children]
+    child_pres = [
+        _child_preflight(child, parent_keys, policy, over)
+        for child, over in zip(children, crowded, strict=True)
+    ]
     for pre in (parent_pre, *child_pres):
         enforce_policy(pre, policy)
     modules = (parent_mapping.module, *(c.mapping.module for c in children))
@@ -177,8 +186,73 @@ def _parent_preflight(
     return preflight(table, mapping, fields, policy)
 
 
+def _crowded_parents(child: ChildWrite) -> dict[str, int]:
+    """Parent keys with more than `MAX_CHILD_ROWS_PER_PARENT` rows of this child -> count."""
+    keys = _link_values(child.table, child.mapping.module, child.parent_key)
+    counts = pc.value_counts(pc.drop_null(keys)).to_pylist()
+    return {
+        str(c["values"]): int(c["counts"])
+        for c in counts
+        if c["counts"] > MAX_CHILD_ROWS_PER_PARENT
+    }
+
+
+def _reject_crowded_parents(
+    pre: Preflight,
+    keys: pa.Array,
+    children: Sequence[ChildWrite],
+    crowded: Sequence[dict[str, int]],
+) -> Preflight:
+    """A parent row with too many child rows is not sent (nor are its children)."""
+    for child, over in zip(children, crowded, strict=True):
+        if not over:
+            continue
+        hit = pc.fill_null(pc.is_in(keys, value_set=pa.array(list(over))), False)
+        rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        module = child.mapping.module
+        messages = [_too_many(keys[int(r)].as_py(), over, module) for r in rows]
+        pre = _with_issues(pre, rows, module, "LIMIT_EXCEEDED", messages)
+    return pre
+
+
+def _too_many(key: str, over: Mapping[str, int], module: str) -> str:
+    return (
+        f"parent key '{key}' has {over[key]} {module} rows; Zoho takes at most "
+        f"{MAX_CHILD_ROWS_PER_PARENT} per parent, so neither the parent nor its children "
+        "are sent"
+    )
+
+
+def _with_issues(
+    pre: Preflight, rows: np.ndarray, api_name: str, code: str, messages: Sequence[str]
+) -> Preflight:
+    """``pre`` with ``rows`` made invalid, each with one more issue."""
+    if len(rows) == 0:
+        return pre
+    idx = pa.array(rows, pa.int64())
+    issues = pa.table(
+        {
+            "row": idx,
+            "key": pre.keys.take(idx),
+            "api_name": pa.repeat(api_name, len(rows)),
+            "code": pa.repeat(code, len(rows)),
+            "message": pa.array(messages, pa.string()),
+        },
+        schema=ISSUE_SCHEMA,
+    )
+    merged = pa.concat_tables([pre.issues, issues]).sort_by(
+        [("row", "ascending"), ("api_name", "ascending")]
+    )
+    invalid = np.zeros(pre.total_rows, dtype=bool)
+    invalid[rows] = True
+    return replace(pre, valid=pre.valid & ~invalid, issues=merged)
+
+
 def _child_preflight(
-    child: ChildWrite, parent_keys: pa.Array, policy: PreflightPolicy
+    child: ChildWrite,
+    parent_keys: pa.Array,
+    policy: PreflightPolicy,
+    crowded: Mapping[str, int],
 ) -> Preflight:
     module = child.mapping.module
     _check_size(child.table, module)
@@ -192,29 +266,17 @@ def _child_preflight(
     specs.pop(PARENT_ID)
     pre = preflight(child.table, child.mapping, specs, policy)
     keys = _link_values(child.table, module, child.parent_key)
+    over = pc.fill_null(pc.is_in(keys, value_set=pa.array(list(crowded), pa.string())), False)
+    over_rows = np.flatnonzero(over.to_numpy(zero_copy_only=False))
+    messages = [_too_many(keys[int(r)].as_py(), crowded, module) for r in over_rows]
+    pre = _with_issues(pre, over_rows, PARENT_ID, "LIMIT_EXCEEDED", messages)
     known = pc.is_in(keys, value_set=pc.drop_null(parent_keys))
-    orphan = pc.fill_null(pc.invert(known), True).to_numpy(zero_copy_only=False)
-    if not orphan.any():
-        return pre
+    orphan = np.array(pc.fill_null(pc.invert(known), True).to_numpy(zero_copy_only=False))
+    orphan[over_rows] = False
     rows = np.flatnonzero(orphan)
-    idx = pa.array(rows, pa.int64())
-    shown = pc.fill_null(keys.take(idx), "")
-    issues = pa.table(
-        {
-            "row": idx,
-            "key": pre.keys.take(idx),
-            "api_name": pa.repeat(PARENT_ID, len(rows)),
-            "code": pa.repeat("INVALID_DATA", len(rows)),
-            "message": pc.binary_join_element_wise(
-                "parent key '", shown, "' names no parent row that is sent", ""
-            ),
-        },
-        schema=ISSUE_SCHEMA,
-    )
-    merged = pa.concat_tables([pre.issues, issues]).sort_by(
-        [("row", "ascending"), ("api_name", "ascending")]
-    )
-    return replace(pre, valid=pre.valid & ~orphan, issues=merged)
+    shown = pc.fill_null(keys.take(pa.array(rows, pa.int64())), "").to_pylist()
+    messages = [f"parent key '{k}' names no parent row that is sent" for k in shown]
+    return _with_issues(pre, rows, PARENT_ID, "INVALID_DATA", messages)
 
 
 def _check_size(table: pa.Table, module: str) -> None:
