@@ -27,8 +27,9 @@ Recruit has no parent/child imports (one CSV per zip, §3).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.fields import FieldSpec
-from engine.writeback.driver import BULK_WRITE_CREATE_CREDITS, BulkWriter
+from engine.writeback.driver import BULK_WRITE_CREATE_CREDITS, BulkWriter, ChunkRun
 from transforms.writeback.csv_builder import (
     DEFAULT_COMPRESSLEVEL,
     MAX_ROWS_PER_CHUNK,
@@ -45,7 +46,7 @@ from transforms.writeback.csv_builder import (
     csv_buffer,
     zip_members,
 )
-from transforms.writeback.errors import PreflightError
+from transforms.writeback.errors import PreflightError, ResumeStateError
 from transforms.writeback.mapping import WriteMapping
 from transforms.writeback.reconcile import (
     ChunkOutcome,
@@ -115,12 +116,19 @@ def write_parent_child(
     dry_run: bool = False,
     policy: PreflightPolicy | None = None,
     compresslevel: int = DEFAULT_COMPRESSLEVEL,
+    saved: ChunkRun | None = None,
+    on_progress: Callable[[ChunkRun], None] | None = None,
+    job_index: int = 0,
 ) -> ParentChildReport:
     """Validate, zip, send and reconcile a parent table and its child tables in one job.
 
     ``parent_key``: the parent table's column whose values the children's
     ``ChildWrite.parent_key`` columns hold. ``dry_run``: pre-flight and zip only (zero
     write credits); ``report.counts`` then gives rows / valid / rejected per module.
+    ``on_progress`` is called with the job's `ChunkRun` around each step (to save it);
+    ``saved`` is that run as saved by an interrupted earlier call with the same rows: its
+    file id is reused and its job polled, so nothing is sent twice. ``job_index``: which
+    job of a write split by parent this is.
     """
     if not children:
         raise ValueError("a parent/child write needs at least one child")
@@ -156,24 +164,82 @@ def write_parent_child(
             }  # fmt: skip
         return report
     assert writer is not None
-    report.file_id = writer.upload(data, f"{parent_mapping.module}-parent-child.zip")
-    for resource in resources:
-        resource["file_id"] = report.file_id
-    body = {
-        "operation": parent_mapping.operation,
-        "ignore_empty": parent_mapping.ignore_empty,
-        "character_encoding": "UTF-8",
-        "resource": resources,
-    }
-    report.job_id = writer.create_job(body)
-    log.info("parent/child bulk write job %s created (%s)", report.job_id, ", ".join(modules))
-    details = writer.wait_for_job(report.job_id)
+    rows = sum(len(p.valid_rows) for p in (parent_pre, *child_pres))
+    digest = hashlib.sha256(data).hexdigest()
+    run = saved or ChunkRun(job_index, rows, len(data), digest)
+    if run.sha256 != digest:
+        raise ResumeStateError(
+            parent_mapping.module,
+            "the input rows differ from the ones the saved write was built from",
+        )
+    _send(writer, run, data, parent_mapping, resources, on_progress)
+    report.file_id, report.job_id = run.file_id, run.job_id
+    assert run.job_id is not None
+    details = writer.wait_for_job(run.job_id)
     outcomes = _outcomes(writer, details, report, (parent_pre, *child_pres), members, data)
+    run.state = "failed" if report.failure else "done"
+    run.failure, run.counts = report.failure, _total_counts(report.file_counts)
+    if on_progress is not None:
+        on_progress(run)
     for pre in (parent_pre, *child_pres):
         module = pre.mapping.module
         report.results[module] = reconcile(pre, outcomes[module])
         report.counts[module] = summarize(report.results[module])
     return report
+
+
+def _send(
+    writer: BulkWriter,
+    run: ChunkRun,
+    data: bytes,
+    mapping: WriteMapping,
+    resources: list[dict[str, Any]],
+    on_progress: Callable[[ChunkRun], None] | None,
+) -> None:
+    """Upload unless a file id was saved, create the job unless a job id was saved.
+
+    ``on_progress`` sees the run after the upload, *before* the create call goes out
+    (``create_sent``) and after it answered, so a saved state never hides a sent create.
+    """
+
+    def saved(state: str | None = None) -> None:
+        if state is not None:
+            run.state = state
+        if on_progress is not None:
+            on_progress(run)
+
+    if run.job_id is None and run.create_sent:
+        raise ResumeStateError(
+            mapping.module,
+            f"create-job was sent for file {run.file_id} but its job id was not saved, so "
+            "Zoho may have created it. Find the job in Zoho (Setup > Data Administration > "
+            f"Import history) and re-run with --attach-job {run.index}=JOB_ID",
+        )
+    if run.file_id is None:
+        run.file_id = writer.upload(data, f"{mapping.module}-parent-child.zip")
+        saved("uploaded")
+    for resource in resources:
+        resource["file_id"] = run.file_id
+    if run.job_id is None:
+        run.create_sent = True
+        saved()
+        body = {
+            "operation": mapping.operation,
+            "ignore_empty": mapping.ignore_empty,
+            "character_encoding": "UTF-8",
+            "resource": resources,
+        }
+        run.job_id = writer.create_job(body)
+        log.info("parent/child bulk write job %s created (%s)", run.job_id, mapping.module)
+        saved("created")
+
+
+def _total_counts(file_counts: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in file_counts.values():
+        for name, value in counts.items():
+            total[name] = total.get(name, 0) + value
+    return total
 
 
 def _parent_preflight(
@@ -286,6 +352,11 @@ def _check_size(table: pa.Table, module: str) -> None:
             [f"{table.num_rows} rows; one parent/child job takes at most {MAX_ROWS_PER_CHUNK} "
              "per CSV (split the batch by parent)"],
         )  # fmt: skip
+
+
+def link_values(table: pa.Table, module: str, column: str) -> pa.Array:
+    """The link column as trimmed text, empty as null (errors name the module)."""
+    return _link_values(table, module, column)
 
 
 def _link_values(table: pa.Table, module: str, column: str) -> pa.Array:
