@@ -86,7 +86,7 @@ def test_a_killed_parent_child_write_resumes_with_one_job(
     assert write_jobs(sim) == 1
     deals = {str(r["id"]): r["Deal_Name"] for r in records(sim, "Deals")}
     assert len(deals) - deals_before == PARENTS
-    ours = {i: n for i, n in deals.items() if str(n).startswith("Crash deal ")}
+    ours = {i: str(n) for i, n in deals.items() if str(n).startswith("Crash deal ")}
     assert sorted(ours.values()) == sorted(f"Crash deal K{i:03d}" for i in range(PARENTS))
     items = records(sim, "Deal_Line_Items")
     mine = [r for r in items if str(r["Product_Name"]).startswith("K")]
