@@ -212,7 +212,7 @@ def test_mapping_file_mistakes_name_the_line(text: str, line: int, why: str) -> 
 
 
 def test_more_than_200_children_on_one_parent_are_rejected_before_sending() -> None:
-    refs: list[str | None] = ["a"] * 201 + ["b"] * 200
+    refs: list[str | None] = [*(["a"] * 201), *(["b"] * 200)]
     writer = ParentChildWriter()
     report = write_parent_child(deals(), DEALS, DEAL_FIELDS, [child(items(refs))], writer,
                                 parent_key="ref")  # fmt: skip
