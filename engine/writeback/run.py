@@ -164,19 +164,13 @@ def in_source_order(results: pa.Table, order: np.ndarray) -> pa.Table:
 
 def store_results(rt: Runtime, product: str, module: str, parquet: Path) -> str | None:
     """The per-row results as a warehouse table ``writeback_{product}_{module}``."""
+    from transforms.writeback import write_results_warehouse
+
     name = f"writeback_{product}_{module}"
     if not parquet.exists():
         return None
     with rt.load_lock:
-        if rt.warehouse.dialect == "duckdb":
-            rt.warehouse.connection.execute(  # type: ignore[attr-defined]
-                f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM read_parquet(?)',
-                [str(parquet)],
-            )
-            return name
-    from transforms.writeback import write_results_warehouse
-
-    write_results_warehouse(pq.read_table(parquet), rt.settings.effective_warehouse_url, name)
+        write_results_warehouse(pq.read_table(parquet), rt.warehouse, name)
     return name
 
 
