@@ -175,7 +175,7 @@ def test_unknown_status_is_reported_per_row_not_guessed(
         {"code": "INVALID_DATA", "fields": ["Email"]}
     ]
     counts = summarize(results)
-    assert counts["unknown"] == 2 and counts["added"] == 1 and counts["rows"] == 3
+    assert (counts["unknown"], counts["added"], counts["rows"]) == (2, 1, 3)
 
 
 def test_failed_job_marks_its_rows_failed(contact_fields: tuple[FieldSpec, ...]) -> None:
