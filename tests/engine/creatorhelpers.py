@@ -47,3 +47,11 @@ def export(
 
 def table(rt: Runtime, name: str = TABLE) -> pa.Table:
     return rt.warehouse.read_table(name)
+
+
+def calls_today(creator: CreatorState) -> int:
+    """Developer API calls the simulator counted today for the us-enterprise account."""
+    from simulator.config import DEFAULT_ORGS
+
+    org = DEFAULT_ORGS[0]
+    return creator.daily.used(org.key, org.utc_offset_minutes)

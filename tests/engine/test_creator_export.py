@@ -9,15 +9,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from connectors.creator import CreatorClient
 from engine.creator_export import creator_since_criteria, rest_is_cheaper
 from engine.creator_source import module_key, table_for
 from engine.ledger import JobState
 from engine.runtime import Runtime
 from simulator.testing import SimServer
-from tests.engine.creatorhelpers import ACCOUNT, APP, FORM, ORG, REPORT, TABLE
+from tests.engine.creatorhelpers import ACCOUNT, APP, FORM, ORG, REPORT, TABLE, sim_creator, table
 from tests.engine.creatorhelpers import export as run_export
-from tests.engine.creatorhelpers import sim_creator, table
 
 EXPECTED_TYPES = {
     "id": pa.string(),
@@ -60,14 +58,6 @@ def test_since_criteria_is_in_the_apps_format_and_zone() -> None:
 def test_rest_or_bulk_by_call_cost() -> None:
     assert rest_is_cheaper(3_000)  # 3 Get Records calls against ~4 for one bulk job
     assert not rest_is_cheaper(50_000)  # 50 calls against ~4
-
-
-def _json_records(sim: SimServer, rt: Runtime) -> dict[str, dict[str, object]]:
-    from engine.creator_source import creator_client
-
-    client: CreatorClient = creator_client(rt.connection, rt.ledger, ACCOUNT, rt.settings)
-    pages = client.iter_records("jason18", APP, REPORT, field_config="detail_view")
-    return {str(r["ID"]): r for page in pages for r in page}
 
 
 @pytest.mark.parametrize(
