@@ -52,7 +52,10 @@ def check_criteria(criteria: str, *, allow_all: bool = False) -> str:
             "(e.g. \"Added_Time < '01-Jan-2024'\")"
         )
     if _EVERY_RECORD.match(text) and not allow_all:
-        raise UsageError(f"retention: {text!r} matches every record; add --all to delete them all")
+        raise UsageError(
+            f"retention: {text!r} matches every record; pass --all (flow parameter "
+            "allow_all) to delete them all"
+        )
     return text
 
 

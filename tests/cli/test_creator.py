@@ -61,7 +61,7 @@ def test_export_product_creator_is_routed_to_the_creator_command() -> None:
         ([], "pass --dry-run to count matching records, or --yes"),
         (["--dry-run", "--yes"], "pass --dry-run to count matching records, or --yes"),
         (["--yes", "--criteria", "  "], "--criteria is empty"),
-        (["--yes", "--criteria", "ID != 0"], "matches every record; add --all"),
+        (["--yes", "--criteria", "ID != 0"], "matches every record; pass --all"),
         (["--yes", "--product", "crm"], "this command takes --product creator"),
     ],
 )
