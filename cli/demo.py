@@ -171,6 +171,9 @@ def _run_steps(
     _incremental(console, report, connection, settings, sim)
     _backfill(console, report, settings, sim)
     _writeback(console, report, settings, sim.base_url)
+    from cli.demo_creator import creator_demo
+
+    creator_demo(console, report, sim)
 
 
 def _export_rows(step: str, rows: list[dict[str, Any]], report: DemoReport) -> None:

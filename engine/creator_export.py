@@ -111,7 +111,6 @@ class CreatorExport:
     # -- entry ------------------------------------------------------------------------
     def run(self) -> ModuleSummary:
         started = time.monotonic()
-        calls_before = self.client.http.meter.used
         extract, resumed = self._open_extract()
         summary = ModuleSummary(
             PRODUCT,
@@ -138,7 +137,11 @@ class CreatorExport:
         summary.rows_read = sum(j.rows_read or 0 for j in jobs)
         summary.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
         summary.rows_rejected = sum(j.rows_rejected or 0 for j in jobs)
-        summary.credits = self.client.http.meter.used - calls_before
+        every = self.ledger.jobs_for_extract(extract.extract_id, live_only=False)
+        summary.bulk_jobs_created = sum(
+            1 for j in every if j.job_id and not j.job_id.startswith("rest-")
+        )
+        summary.credits = self.client.http.meter.used  # Creator calls of this run, meta included
         summary.seconds = time.monotonic() - started
         return summary
 
