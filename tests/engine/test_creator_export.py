@@ -12,8 +12,10 @@ import pytest
 from engine.creator_export import creator_since_criteria, rest_is_cheaper
 from engine.creator_source import module_key, table_for
 from engine.ledger import JobState
-from engine.runtime import Runtime
+from engine.runtime import Runtime, close_runtimes, runtime_for
+from engine.settings import ZohoConnection
 from simulator.testing import SimServer
+from tests.conftest import fast_settings
 from tests.engine.creatorhelpers import ACCOUNT, APP, FORM, ORG, REPORT, TABLE, sim_creator, table
 from tests.engine.creatorhelpers import export as run_export
 
@@ -196,3 +198,28 @@ def test_values_that_do_not_convert_are_rejected_with_their_id(
     assert bad in text
     assert "Due_Date" in text
     assert "31-Foo-2026" in text
+
+
+def test_every_field_type_round_trips_to_postgresql(
+    sim: SimServer, connection: ZohoConnection, pg_url: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP TABLE IF EXISTS "{TABLE}"'))
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS zoho_etl CASCADE"))
+    engine.dispose()
+    sim_creator(sim, records={f"{APP}/{FORM}": 200})
+    settings = fast_settings(tmp_path / "pg", warehouse_url=pg_url)
+    rt = runtime_for(connection, settings)
+    try:
+        summary = run_export(rt, "full")
+        assert (summary.rows_loaded, summary.rows_rejected) == (200, 0)
+        loaded = table(rt)
+        for name, arrow_type in EXPECTED_TYPES.items():
+            assert loaded.schema.field(name).type == arrow_type, name
+        assert loaded.num_rows == pc.count_distinct(loaded["id"]).as_py() == 200
+        assert any(tags for tags in loaded["Tags"].to_pylist())
+    finally:
+        close_runtimes()
