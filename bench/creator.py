@@ -13,8 +13,9 @@ time is not the client's work). Then, in one run:
 2. **floor**: the same finished jobs' zips by plain GET, unzipped, DuckDB ``read_csv`` ->
    Parquet (untyped: no dates, no lookups, no merge): what no tool can beat on this machine.
 
-"Client work" of ours is its whole wall time (the jobs take no simulated time; the
-simulator still writes each zip on this machine's cores, which ours' figure includes).
+"Client work" of ours is its whole wall time, process start and meta calls included (the
+jobs take no simulated time, but the simulator writes each result zip when it is first asked
+for, on this machine's cores, inside ours' figure; the floor reads zips already written).
 Output: ``bench/results/creator.json`` (or ``--out``) and a printed summary.
 """
 
