@@ -174,6 +174,9 @@ def _run_steps(
     from cli.demo_writeback import run_writebacks
 
     run_writebacks(console, report, settings, sim)
+    from cli.demo_creator import creator_demo
+
+    creator_demo(console, report, sim)
 
 
 def _export_rows(step: str, rows: list[dict[str, Any]], report: DemoReport) -> None:

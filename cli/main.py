@@ -537,6 +537,9 @@ def _quiet_interpreter_teardown() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``zoho-etl``)."""
     args = argv if argv is not None else sys.argv[1:]
+    from cli.creator import creator_argv
+
+    args = creator_argv(args)  # export --product creator: the Creator command
     configure_prefect_env(args)
     if argv is None:
         atexit.register(_quiet_interpreter_teardown)
@@ -547,3 +550,8 @@ def main(argv: list[str] | None = None) -> None:
             from engine.runtime import close_runtimes
 
             close_runtimes()
+
+
+from cli.creator import register as _register_creator  # noqa: E402 (needs `app`)
+
+_register_creator(app)
