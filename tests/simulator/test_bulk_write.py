@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from simulator.bulk_write import block_record, wait_write_jobs
 from simulator.testing import SimServer
+from simulator.write_processing import block_record, wait_write_jobs
 from tests.simulator.conftest import ZohoCaller
 
 
@@ -334,7 +334,7 @@ def test_field_mapping_errors(
 
 
 def test_file_limits(w: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import simulator.bulk_write as bw
+    import simulator.write_requests as bw
 
     two = io.BytesIO()
     with zipfile.ZipFile(two, "w") as archive:

@@ -8,7 +8,6 @@ import zipfile
 import pytest
 import requests
 
-from simulator.upload import upload_store
 from tests.simulator.conftest import ZohoCaller
 
 
@@ -51,7 +50,7 @@ def test_upload_answers_a_bare_success(crm: ZohoCaller, recruit: ZohoCaller, pro
     assert isinstance(file_id, str)
     assert len(file_id) == 19
     assert body["details"]["created_time"].endswith("-07:00")
-    stored = upload_store(caller.sim.state).get(file_id)
+    stored = caller.sim.state.uploads.get(file_id)
     assert stored is not None
     assert stored.product == product
 
