@@ -49,6 +49,7 @@ ROUTERS = (
     routes_bulk_write.recruit_router,
     routes_bulk_write.download_router,
     upload.router,
+    upload.recruit_router,
     creator_meta.router,
     creator_data.router,
     creator_bulk.router,

@@ -66,6 +66,15 @@ def _create(ctx: CallContext, body: Any, base_url: str) -> JSONResponse:
             "File not supported for bulk write",
             {"reason": "Recruit takes one CSV (one resource) per job"},
         )
+    if ctx.product == "recruit" and "ignore_empty" in body:
+        # CRM v8 introduced the top-level ignore_empty (§6); Recruit v2 models it on the
+        # resource. UNCERTAIN whether Zoho refuses the key or ignores it silently (then empty
+        # cells would blank fields): the simulator refuses it so a misplaced key shows.
+        raise bad(
+            "INVALID_DATA",
+            "invalid data",
+            {"api_name": "ignore_empty", "json_path": "$.ignore_empty"},
+        )
     ignore_empty = body.get("ignore_empty", False)
     for n, resource in enumerate(resources):
         if not isinstance(resource, dict):

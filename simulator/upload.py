@@ -1,8 +1,10 @@
 """Bulk write step 1: the upload host (docs/zoho-bulk-api.md §2.1, §3).
 
-- CRM ``POST {base}/{dc}/content/crm/v8/upload`` with ``feature: bulk-write`` and
-  ``X-CRM-ORG: <zgid>``; Recruit ``POST {base}/{dc}/content/recruit/v2/upload`` with
-  ``X-RECRUIT-ORG``. Multipart, one part named ``file``.
+- CRM ``POST {base}/{dc}/content/crm/v8/upload`` (the SDK's ``content.zohoapis`` host) with
+  ``feature: bulk-write`` and ``X-CRM-ORG: <zgid>``; Recruit ``POST
+  {base}/{dc}/upload/recruit/v2/upload`` (Zoho's ``upload.zoho`` files host, §3, §7.1) with
+  ``X-RECRUIT-ORG``. Multipart, one part named ``file``. A Recruit upload sent to the CRM
+  content host gets ``INVALID_URL_PATTERN`` (404), as a path a host does not serve does.
 - Success (200, not wrapped): ``{"status": "success", "code": "FILE_UPLOAD_SUCCESS",
   "message": "file uploaded.", "details": {"file_id", "created_time"}}``.
 - A missing ``feature`` header or a missing / wrong org header gets the upload host's own
@@ -27,12 +29,13 @@ from fastapi.responses import JSONResponse
 
 from simulator.clock import format_time
 from simulator.deps import CallContext, api_call
-from simulator.errors import FatalApiError
+from simulator.errors import FatalApiError, invalid_url_pattern
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 ORG_HEADERS = {"crm": "X-CRM-ORG", "recruit": "X-RECRUIT-ORG"}
 
 router = APIRouter(prefix="/{dc}/content")
+recruit_router = APIRouter(prefix="/{dc}/upload")
 
 
 def upload_host_error(product: str, status: int = 400) -> JSONResponse:
@@ -123,6 +126,12 @@ async def crm_upload(request: Request, ctx: CrmUpload) -> JSONResponse:
     return await _upload(request, ctx)
 
 
-@router.post("/recruit/v2/upload")
+@recruit_router.post("/recruit/v2/upload")
 async def recruit_upload(request: Request, ctx: RecruitUpload) -> JSONResponse:
     return await _upload(request, ctx)
+
+
+@router.post("/recruit/v2/upload")
+def recruit_upload_on_the_crm_host(dc: str) -> JSONResponse:
+    """Recruit's upload path on the CRM content host: not a URL that host serves."""
+    raise invalid_url_pattern()

@@ -116,6 +116,14 @@ def _resource_store(ctx: CallContext, resource: dict[str, Any], n: int) -> tuple
     if resource.get("type", "data") != "data":
         raise bad("INVALID_DATA", "invalid data", {"api_name": "type", "json_path": path})
     module_ref = resource.get("module")
+    if ctx.product == "recruit" and isinstance(module_ref, dict):
+        # Recruit v2 takes "the same keys as CRM v2" (§3): module is a string there; the
+        # {"api_name": ...} object is CRM v2.1+ (§6).
+        raise bad(
+            "INVALID_DATA",
+            "invalid data",
+            {"api_name": "module", "json_path": f"{path}.module", "expected_data_type": "String"},
+        )
     module = module_ref.get("api_name") if isinstance(module_ref, dict) else module_ref
     if not module:
         raise bad(

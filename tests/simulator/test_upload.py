@@ -25,9 +25,9 @@ def upload(
     part: str = "file",
 ) -> requests.Response:
     org_header = "X-CRM-ORG" if caller.product == "crm" else "X-RECRUIT-ORG"
-    path = "crm/v8/upload" if caller.product == "crm" else "recruit/v2/upload"
+    path = "content/crm/v8/upload" if caller.product == "crm" else "upload/recruit/v2/upload"
     default = {"feature": "bulk-write", org_header: caller.org.zgid}
-    url = f"{caller.sim.base_url}/{caller.org.dc}/content/{path}"
+    url = f"{caller.sim.base_url}/{caller.org.dc}/{path}"
     return caller.session.post(
         url,
         headers={**caller.headers, **(default if headers is None else headers)},
