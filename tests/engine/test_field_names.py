@@ -39,7 +39,9 @@ def test_a_module_with_an_external_field_exports_without_it_and_says_so(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="connectors.bulk_query"):
         summary = export_module(rt, "crm", "Accounts", ExportOptions(mode="full"), DirectSteps(rt))
-    assert summary.rows_loaded == len(sim.state.store(ORG, "crm", "Accounts"))
+    store = sim.state.store(ORG, "crm", "Accounts")
+    assert store is not None
+    assert summary.rows_loaded == len(store)
     with rt.load_lock:
         columns = rt.warehouse.read_table("crm_Accounts").column_names
     assert "Account_Name" in columns
