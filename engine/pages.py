@@ -27,13 +27,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
 from connectors.errors import BulkJobFailedError, NotFoundError, OutcomeUnknownError, RetriableError
+from connectors.paginators import BulkReadPaginator
 from connectors.products import BulkPaging
 from engine.budget import BULK_READ_CREATE, PLAIN_CALL
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
@@ -206,15 +207,11 @@ def run_bulk_page(
             downloaded_now = False
 
 
-def next_query_state(job: JobRecord, paging: BulkPaging) -> tuple[dict[str, Any], str | None]:
-    """The query (and page token) of the page after ``job``'s."""
-    query = BulkReadQuery.from_state(job.query)
-    page = job.page + 1
-    if paging is BulkPaging.PAGE_TOKEN and job.next_page_token:
-        nxt = replace(query, page=page, page_token=job.next_page_token)
-    else:
-        nxt = replace(query, page=page, page_token=None)
-    return nxt.to_state(), nxt.page_token
+def next_page_query(job: JobRecord, paging: BulkPaging) -> BulkReadQuery:
+    """The query of the page after ``job``'s (the ledger row is the paginator's state)."""
+    paginator = BulkReadPaginator(paging)
+    paginator.update_state(job)
+    return paginator.update_request(BulkReadQuery.from_state(job.query))
 
 
 def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJob:
@@ -260,8 +257,10 @@ def _create_next_job(
     step, which will try again and report the error there.
     """
     client = rt.client(extract.product)
-    state, token = next_query_state(job, client.product.bulk_paging)
-    nxt = rt.ledger.plan_page(extract, job.page + 1, page_token=token, query=state)
+    query = next_page_query(job, client.product.bulk_paging)
+    nxt = rt.ledger.plan_page(
+        extract, query.page, page_token=query.page_token, query=query.to_state()
+    )
     if nxt.state is not JobState.PLANNED:
         return
     try:
@@ -484,5 +483,5 @@ def run_bulk_extract(
             )
         if not done.more_records:
             return outcomes
-        state, token = next_query_state(done, paging)
-        page += 1
+        query = next_page_query(done, paging)
+        state, token, page = query.to_state(), query.page_token, query.page
