@@ -14,8 +14,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import pyarrow.compute as pc
@@ -26,7 +24,7 @@ from connectors.criteria import where
 from connectors.products import product_for
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
-from engine.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
+from engine.pages import ReplanExtract, run_bulk_extract, run_bulk_page
 from engine.planning import (
     Method,
     Window,
@@ -34,16 +32,10 @@ from engine.planning import (
     choose_method,
     estimate_delta,
     incremental_since,
-    split_window,
 )
-from engine.rest import (
-    RestDeltaTooLarge,
-    fetch_rest_delta,
-    records_to_zip,
-    rest_field_names,
-    rest_page_cost,
-)
-from engine.summary import ModuleSummary
+from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
+from engine.summary import ModuleSummary, PageOutcome
+from transforms import default_table_name
 
 if TYPE_CHECKING:
     from connectors.fields import FieldSpec
@@ -82,17 +74,14 @@ class DirectSteps:
         return run_bulk_page(self.rt, extract, job.job_key, fields, allow_split=allow_split)
 
     def rest(self, extract: ExtractRecord, since: datetime, max_records: int) -> PageOutcome:
+        from engine.rest import run_rest_page
+
         return run_rest_page(self.rt, extract, since, max_records)
 
     def deleted(self, product: str, module: str, table: str, since: datetime | None) -> int:
         from engine.rest import capture_deleted
 
         return capture_deleted(self.rt, product, module, table, since)
-
-
-def table_name(product: str, module: str) -> str:
-    """The warehouse table of a module (the loader's default)."""
-    return f"{product}_{module}"
 
 
 def bulk_fields(fields: Sequence[FieldSpec]) -> tuple[str, ...]:
@@ -191,7 +180,7 @@ def export_module(
         method=extract.method,
         reason=extract.reason + (" (resumed)" if resumed else ""),
     )
-    table = table_name(product, module)
+    table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None
     outcomes: list[PageOutcome] = []
@@ -308,31 +297,37 @@ def _fill_summary(
     summary.credits += sum(o.credits for o in outcomes)
     for outcome in outcomes:
         summary.parquet_files.extend(outcome.parquet_files)
-        if outcome.load:
-            drift = outcome.load.get("drift")
-            if isinstance(drift, dict) and drift.get("changes"):
-                summary.drift.append(drift)
-            rejects = outcome.load.get("rejects_path")
-            if rejects:
-                summary.rejects_paths.append(str(rejects))
+        load = outcome.load
+        if load is not None:
+            if load.drift is not None and load.drift_changes:
+                summary.drift.append(load.drift.to_dict())
+            if load.rejects_path is not None:
+                summary.rejects_paths.append(str(load.rejects_path))
 
 
 def _advance_watermark(rt: Runtime, extract: ExtractRecord) -> None:
-    """Move the module's watermark to the newest ``Modified_Time`` this extract loaded."""
+    """Move the module's watermark to the newest ``Modified_Time`` this extract loaded (each
+    page's load recorded its newest records in the ledger)."""
     current = rt.ledger.get_watermark(extract.org, extract.product, extract.module)
     pairs: list[tuple[str, datetime]] = []
     for job in rt.ledger.jobs_for_extract(extract.extract_id):
         if job.state is not JobState.LOADED or job.job_id is None:
             continue
-        pairs.extend(_newest_in_page(rt, extract, job.job_id))
-    newest = advance_watermark(current, pairs)
-    if newest is not None and newest != current:
+        recorded, newest = rt.ledger.page_newest(job.job_key)
+        if not recorded:  # loaded by a version that did not record it: read the page back
+            pairs.extend(_newest_in_page(rt, extract, job.job_id))
+        elif newest is not None:
+            pairs.extend((record_id, newest.modified_time) for record_id in newest.ids)
+    newest_seen = advance_watermark(current, pairs)
+    if newest_seen is not None and newest_seen != current:
         rt.ledger.set_watermark(
-            extract.org, extract.product, extract.module, newest, extract.extract_id
+            extract.org, extract.product, extract.module, newest_seen, extract.extract_id
         )
 
 
 def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tuple[str, datetime]]:
+    """The newest records of a page read back from its Parquet (pages loaded before the
+    ledger recorded them)."""
     root = rt.settings.parquet_root / extract.product / extract.module
     files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
     out: list[tuple[str, datetime]] = []
@@ -347,133 +342,3 @@ def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tu
         ids = table.filter(mask)["id"].to_pylist()
         out.extend((str(i), newest) for i in ids)
     return out
-
-
-# ---- REST ---------------------------------------------------------------------------------
-
-
-def run_rest_page(
-    rt: Runtime, extract: ExtractRecord, since: datetime, max_records: int
-) -> PageOutcome:
-    """A REST delta as one ledger 'page': fetched, written as a bulk-style zip, loaded."""
-    from engine.pages import _load
-
-    ledger = rt.ledger
-    fields = rt.fields(extract.product, extract.module)
-    job = ledger.plan_page(extract, 1, query=extract.query)
-    outcome = PageOutcome(job=job)
-    if job.state is JobState.LOADED:
-        return outcome
-    if job.state is JobState.DOWNLOADED and job.file_path and Path(job.file_path).exists():
-        if sha256_of(Path(job.file_path)) == job.sha256:
-            outcome.reused_download = True
-            return _load(rt, extract, job, Path(job.file_path), fields, outcome)
-        job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
-    job_id = f"rest-{extract.extract_id[:16]}"
-    records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
-    ledger.add_job_credits(job.job_key, spent)
-    outcome.credits += spent
-    path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
-    count = records_to_zip(records, fields, path)
-    if job.state is JobState.PLANNED:
-        job = ledger.mark_created(job.job_key, job_id, credits=0)
-    if job.state is JobState.CREATED:
-        job = ledger.mark_completed(
-            job.job_key,
-            record_count=count,
-            per_page=None,
-            more_records=False,
-            next_page_token=None,
-        )
-    job = ledger.mark_downloaded(
-        job.job_key, path=str(path), sha256=sha256_of(path), size=path.stat().st_size
-    )
-    return _load(rt, extract, job, path, fields, outcome)
-
-
-# ---- backfill -----------------------------------------------------------------------------
-
-
-@dataclass
-class WindowResult:
-    window: Window
-    skipped: bool = False
-    split_into: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    credits: int = 0
-    bulk_jobs_created: int = 0
-
-
-def window_query(module: str, window: Window, fields: Sequence[FieldSpec]) -> dict[str, object]:
-    criteria = where("Modified_Time").greater_equal(iso_utc(window.start)) & where(
-        "Modified_Time"
-    ).less_than(iso_utc(window.end))
-    return BulkReadQuery(module=module, fields=bulk_fields(fields), criteria=criteria).to_state()
-
-
-def backfill_window(
-    rt: Runtime,
-    product: str,
-    module: str,
-    window: Window,
-    steps: Steps,
-    *,
-    parent_id: str | None = None,
-) -> WindowResult:
-    """Load one window; finished windows are no-ops; overflowing windows split in two."""
-    ledger = rt.ledger
-    bounds = (window.start, window.end)
-    result = WindowResult(window)
-    find = partial(ledger.find_extract, org=rt.org, product=product, module=module, kind="backfill")
-    if find(window=bounds, state=ExtractState.LOADED) is not None:
-        result.skipped = True
-        return result
-    split = find(window=bounds, state=ExtractState.SPLIT)
-    if split is None:
-        extract, _ = ledger.open_extract(
-            org=rt.org,
-            product=product,
-            module=module,
-            kind="backfill",
-            query=window_query(module, window, rt.fields(product, module)),
-            method=Method.BULK.value,
-            reason=f"backfill window {window.label()}",
-            window=bounds,
-            parent_id=parent_id,
-        )
-        try:
-            outcomes = _bulk_with_replan(rt, extract, steps, allow_split=True)
-        except BudgetExceededError as exc:
-            raise exc.with_progress(_progress_so_far(rt, extract)) from None
-        extract = ledger.get_extract(_latest_running_id(rt, extract))
-        result.credits += sum(o.credits for o in outcomes)
-        result.bulk_jobs_created += sum(o.jobs_created for o in outcomes)
-        if not (outcomes and outcomes[0].split):
-            finished = finish_loaded(rt, extract)
-            jobs = ledger.jobs_for_extract(finished.extract_id)
-            result.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
-            result.rows_rejected = sum(j.rows_rejected or 0 for j in jobs)
-            _advance_watermark_if_newer(rt, finished)
-            return result
-        split = ledger.finish_extract(extract.extract_id, ExtractState.SPLIT)
-    halves = split_window(window)
-    if halves is None:
-        raise FlowsError(
-            f"backfill {product} {module} window {window.label()} holds more records than one "
-            "bulk page and is too short to split"
-        )
-    result.split_into = 2
-    for half in halves:
-        sub = backfill_window(rt, product, module, half, steps, parent_id=split.extract_id)
-        result.rows_loaded += sub.rows_loaded
-        result.rows_rejected += sub.rows_rejected
-        result.credits += sub.credits
-        result.bulk_jobs_created += sub.bulk_jobs_created
-    return result
-
-
-def _advance_watermark_if_newer(rt: Runtime, extract: ExtractRecord) -> None:
-    """A backfill only moves the watermark when one exists (it never starts incrementals)."""
-    if rt.ledger.get_watermark(extract.org, extract.product, extract.module) is not None:
-        _advance_watermark(rt, extract)

@@ -27,10 +27,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
 from connectors.errors import BulkJobFailedError, NotFoundError, OutcomeUnknownError, RetriableError
@@ -39,8 +38,9 @@ from connectors.products import BulkPaging
 from engine.budget import BULK_READ_CREATE, PLAIN_CALL
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint, kill_when_file_appears
-from engine.ledger import ExtractRecord, JobRecord, JobState, utcnow
+from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
 from engine.planning import ResumeAction, resume_action
+from engine.summary import LoadOutcome, PageOutcome
 from transforms.errors import DamagedZipError
 
 if TYPE_CHECKING:
@@ -67,21 +67,6 @@ class ReplanExtract(Exception):
         self.job_key = job_key
         self.reason = reason
         super().__init__(f"{job_key}: {reason}; the extract is planned again from page 1")
-
-
-@dataclass
-class PageOutcome:
-    """What happened to one page in this run."""
-
-    job: JobRecord
-    created_job: bool = False
-    jobs_created: int = 0
-    split: bool = False
-    reused_download: bool = False
-    load: dict[str, Any] | None = None
-    credits: int = 0
-    polls: int = 0
-    parquet_files: list[str] = field(default_factory=list)
 
 
 PollObserver = Callable[[JobRecord, str, int], None]
@@ -195,7 +180,7 @@ def run_bulk_page(
         if not outcome.created_job and live is None:
             outcome.reused_download = True
         try:
-            return _load(rt, extract, job, path, fields, outcome)
+            return load_downloaded_page(rt, extract, job, path, fields, outcome)
         except DamagedZipError as exc:
             # the download was checked for structure only (the load checks the CRC): the
             # load changed nothing, so download the page again, a bounded number of times
@@ -412,7 +397,7 @@ def _download(
     return live, page.zip_path, page.zip_sha256, page.zip_size
 
 
-def _load(
+def load_downloaded_page(
     rt: Runtime,
     extract: ExtractRecord,
     job: JobRecord,
@@ -420,6 +405,8 @@ def _load(
     fields: tuple[FieldSpec, ...],
     outcome: PageOutcome,
 ) -> PageOutcome:
+    """Load a downloaded page (a bulk result or a REST delta in the same zip form), record
+    its newest records for the watermark, and mark it loaded."""
     from transforms import LoadHooks, load_page
 
     assert job.job_id is not None
@@ -442,13 +429,17 @@ def _load(
             rejects_root=settings.rejects_root,
             hooks=hooks,
         )
+    newest = None
+    if result.newest_modified is not None:
+        newest = Watermark(to_naive_utc(result.newest_modified), result.newest_ids)
+    rt.ledger.record_page_newest(job.job_key, newest)
     outcome.job = rt.ledger.mark_loaded(
         job.job_key,
         rows_read=result.rows_read,
         rows_loaded=result.rows_loaded,
         rows_rejected=result.rows_rejected,
     )
-    outcome.load = result.to_dict()
+    outcome.load = LoadOutcome.from_result(result)
     outcome.parquet_files = [str(p) for p in result.parquet_files]
     return outcome
 

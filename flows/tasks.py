@@ -31,18 +31,12 @@ from connectors.errors import (
     RetriableError,
     ServerError,
 )
-from engine.extracts import (
-    DirectSteps,
-    ExportOptions,
-    WindowResult,
-    backfill_window,
-    export_module,
-    run_rest_page,
-)
+from engine.backfill import WindowResult, backfill_window
+from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.ledger import ExtractRecord, JobRecord
 from engine.pages import PageOutcome, run_bulk_page
 from engine.planning import Window
-from engine.rest import capture_deleted
+from engine.rest import capture_deleted, run_rest_page
 from engine.runtime import Runtime, runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from engine.summary import ModuleSummary

@@ -34,6 +34,7 @@ class LedgerBase:
         self.extracts = t["extracts"]
         self.jobs = t["jobs"]
         self.watermarks_table = t["watermarks"]
+        self.page_watermarks = t["page_watermarks"]
         self.credit_spend = t["credit_spend"]
         self.credit_locks = t["credit_locks"]
         self._lock = threading.RLock()

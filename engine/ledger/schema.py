@@ -22,6 +22,8 @@ DuckDB), as ``zoho_etl_*`` prefixed tables elsewhere (SQLite):
   its query, the method (bulk / rest) and the reason it was chosen.
 - ``jobs``: one row per page of an extract (``job_key`` = ``{extract_id}:p{page}``).
 - ``watermarks``: per org/product/module, the last ``Modified_Time`` loaded and the ids at it.
+- ``page_watermarks``: per loaded page, its newest ``Modified_Time`` and the ids at it (what
+  the load saw; the extract's end moves the module's watermark from them).
 - ``credit_spend``: every credit-costing call the flows made, for the daily budget.
 - ``credit_locks``: one row per org that every budget reservation updates first, so
   reservations of one org run one at a time across threads and processes (the row lock on
@@ -224,6 +226,15 @@ def _tables(metadata: sa.MetaData, *, schema: str | None, prefix: str) -> dict[s
         sa.Column("updated_at", ts, nullable=False),
         schema=schema,
     )
+    page_watermarks = sa.Table(
+        f"{prefix}page_watermarks",
+        metadata,
+        sa.Column("job_key", sa.String(100), primary_key=True),
+        sa.Column("modified_time", ts),  # NULL: the page loaded no row
+        sa.Column("ids", sa.Text, nullable=False),
+        sa.Column("updated_at", ts, nullable=False),
+        schema=schema,
+    )
     credit_spend = sa.Table(
         f"{prefix}credit_spend",
         metadata,
@@ -247,6 +258,7 @@ def _tables(metadata: sa.MetaData, *, schema: str | None, prefix: str) -> dict[s
         "extracts": extracts,
         "jobs": jobs,
         "watermarks": watermarks,
+        "page_watermarks": page_watermarks,
         "credit_spend": credit_spend,
         "credit_locks": credit_locks,
     }

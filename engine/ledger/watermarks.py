@@ -1,4 +1,5 @@
-"""The ``watermarks`` table: per org/product/module, the newest ``Modified_Time`` loaded."""
+"""The ``watermarks`` table (per org/product/module, the newest ``Modified_Time`` loaded) and
+``page_watermarks`` (the same per loaded page, as its load saw it)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,30 @@ class WatermarksTable(LedgerBase):
             (r.org, r.product, r.module, Watermark(r.modified_time, tuple(json.loads(r.ids))))
             for r in rows
         ]
+
+    def record_page_newest(self, job_key: str, newest: Watermark | None) -> None:
+        """What the load of page ``job_key`` saw: its newest records (None: it had no row).
+        A page loaded again replaces its row."""
+        p = self.page_watermarks
+        values = {
+            "modified_time": None if newest is None else to_naive_utc(newest.modified_time),
+            "ids": json.dumps(sorted(newest.ids) if newest is not None else []),
+            "updated_at": utcnow(),
+        }
+        with self._write() as conn:
+            conn.execute(p.delete().where(p.c.job_key == job_key))
+            conn.execute(p.insert().values(job_key=job_key, **values))
+
+    def page_newest(self, job_key: str) -> tuple[bool, Watermark | None]:
+        """``(recorded, newest)`` of a loaded page; ``recorded`` is False for a page whose
+        load did not record it (an older version loaded it)."""
+        p = self.page_watermarks.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(p.modified_time, p.ids).where(p.job_key == job_key)
+            ).first()
+        if row is None:
+            return False, None
+        if row.modified_time is None:
+            return True, None
+        return True, Watermark(row.modified_time, tuple(json.loads(row.ids)))
