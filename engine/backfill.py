@@ -13,16 +13,17 @@ from connectors.criteria import where
 from engine.errors import BudgetExceededError, FlowsError
 from engine.extracts import (
     Steps,
-    _advance_watermark,
-    _bulk_with_replan,
-    _latest_running_id,
-    _progress_so_far,
+    advance_module_watermark,
     bulk_fields,
+    bulk_with_replan,
     finish_loaded,
     iso_utc,
+    latest_running_id,
+    progress_so_far,
 )
 from engine.ledger import ExtractRecord, ExtractState
 from engine.planning import Method, Window, split_window
+from engine.steps import Driver, StepRunner, drive
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,6 +59,19 @@ def backfill_window(
     *,
     parent_id: str | None = None,
 ) -> WindowResult:
+    """Load one window, each step through ``steps``."""
+    driver = backfill_window_steps(rt, product, module, window, parent_id=parent_id)
+    return drive(driver, StepRunner(steps))
+
+
+def backfill_window_steps(
+    rt: Runtime,
+    product: str,
+    module: str,
+    window: Window,
+    *,
+    parent_id: str | None = None,
+) -> Driver[WindowResult]:
     """Load one window; finished windows are no-ops; overflowing windows split in two."""
     ledger = rt.ledger
     bounds = (window.start, window.end)
@@ -80,10 +94,10 @@ def backfill_window(
             parent_id=parent_id,
         )
         try:
-            outcomes = _bulk_with_replan(rt, extract, steps, allow_split=True)
+            outcomes = yield from bulk_with_replan(rt, extract, allow_split=True)
         except BudgetExceededError as exc:
-            raise exc.with_progress(_progress_so_far(rt, extract)) from None
-        extract = ledger.get_extract(_latest_running_id(rt, extract))
+            raise exc.with_progress(progress_so_far(rt, extract)) from None
+        extract = ledger.get_extract(latest_running_id(rt, extract))
         result.credits += sum(o.credits for o in outcomes)
         result.bulk_jobs_created += sum(o.jobs_created for o in outcomes)
         if not (outcomes and outcomes[0].split):
@@ -102,7 +116,9 @@ def backfill_window(
         )
     result.split_into = 2
     for half in halves:
-        sub = backfill_window(rt, product, module, half, steps, parent_id=split.extract_id)
+        sub = yield from backfill_window_steps(
+            rt, product, module, half, parent_id=split.extract_id
+        )
         result.rows_loaded += sub.rows_loaded
         result.rows_rejected += sub.rows_rejected
         result.credits += sub.credits
@@ -113,4 +129,4 @@ def backfill_window(
 def _advance_watermark_if_newer(rt: Runtime, extract: ExtractRecord) -> None:
     """A backfill only moves the watermark when one exists (it never starts incrementals)."""
     if rt.ledger.get_watermark(extract.org, extract.product, extract.module) is not None:
-        _advance_watermark(rt, extract)
+        advance_module_watermark(rt, extract)

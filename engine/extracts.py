@@ -1,10 +1,10 @@
-"""The work of the export and backfill flows, as plain functions over a ``Runtime``.
+"""One module's export over a ``Runtime``: full, or incremental from its watermark.
 
-``export_module`` exports one module (full, or incremental from its watermark with an overlap,
-by REST or bulk as ``planning.choose_method`` decides, deletions captured); ``backfill_window``
-loads one date window, splitting it when one page cannot hold it. Each step that talks to Zoho
-goes through a ``Steps`` object: ``DirectSteps`` calls the functions, the Prefect flows supply
-steps that run them as named tasks.
+``export_module_steps`` exports one module (full, or incremental from its watermark with an
+overlap, by REST or bulk as ``planning.choose_method`` decides, deletions captured). It is a
+driver of ``engine.steps``: each step that talks to Zoho is yielded to the caller, which runs
+it (the Prefect flows as a named task). ``export_module`` runs every step through a ``Steps``
+object (``DirectSteps``: in the calling thread).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from connectors.criteria import where
 from connectors.products import product_for
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
-from engine.pages import ReplanExtract, run_bulk_extract, run_bulk_page
+from engine.pages import ReplanExtract, bulk_extract_steps
 from engine.planning import (
     Method,
     Window,
@@ -34,6 +34,15 @@ from engine.planning import (
     incremental_since,
 )
 from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
+from engine.steps import (
+    BulkPageStep,
+    DeletedStep,
+    Driver,
+    RestDeltaStep,
+    StepRunner,
+    drive,
+    run_step,
+)
 from engine.summary import ModuleSummary, PageOutcome
 from transforms import default_table_name
 
@@ -64,24 +73,21 @@ class Steps(Protocol):
 
 
 class DirectSteps:
-    """Run every step in the calling thread, without Prefect."""
+    """Run every step in the calling thread, without Prefect (``engine.steps.run_step``)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     def page(self, extract: ExtractRecord, job: JobRecord, allow_split: bool) -> PageOutcome:
-        fields = self.rt.fields(extract.product, extract.module)
-        return run_bulk_page(self.rt, extract, job.job_key, fields, allow_split=allow_split)
+        outcome: PageOutcome = run_step(self.rt, BulkPageStep(extract, job, allow_split))
+        return outcome
 
     def rest(self, extract: ExtractRecord, since: datetime, max_records: int) -> PageOutcome:
-        from engine.rest import run_rest_page
-
-        return run_rest_page(self.rt, extract, since, max_records)
+        outcome: PageOutcome = run_step(self.rt, RestDeltaStep(extract, since, max_records))
+        return outcome
 
     def deleted(self, product: str, module: str, table: str, since: datetime | None) -> int:
-        from engine.rest import capture_deleted
-
-        return capture_deleted(self.rt, product, module, table, since)
+        return int(run_step(self.rt, DeletedStep(product, module, table, since)))
 
 
 def bulk_fields(fields: Sequence[FieldSpec]) -> tuple[str, ...]:
@@ -168,6 +174,13 @@ def open_module_extract(
 def export_module(
     rt: Runtime, product: str, module: str, options: ExportOptions, steps: Steps
 ) -> ModuleSummary:
+    """Export one module end to end, each step through ``steps``."""
+    return drive(export_module_steps(rt, product, module, options), StepRunner(steps))
+
+
+def export_module_steps(
+    rt: Runtime, product: str, module: str, options: ExportOptions
+) -> Driver[ModuleSummary]:
     """Export one module end to end; the ledger makes it resumable at every step."""
     started = time.monotonic()
     rt.forget_fields(product, module)  # a new run sees fields Zoho added or changed since
@@ -187,7 +200,10 @@ def export_module(
     if extract.method == Method.REST.value:
         assert since is not None
         try:
-            outcomes.append(steps.rest(extract, to_naive_utc(since), options.rest_max_records))
+            rest: PageOutcome = yield RestDeltaStep(
+                extract, to_naive_utc(since), options.rest_max_records
+            )
+            outcomes.append(rest)
         except RestDeltaTooLarge as exc:
             for job in rt.ledger.jobs_for_extract(extract.extract_id):
                 if job.state is not JobState.LOADED:
@@ -197,13 +213,13 @@ def export_module(
             summary.method, summary.reason = extract.method, extract.reason
     if extract.method == Method.BULK.value:
         try:
-            outcomes.extend(_bulk_with_replan(rt, extract, steps))
+            outcomes.extend((yield from bulk_with_replan(rt, extract)))
         except BudgetExceededError as exc:
-            raise exc.with_progress(_progress_so_far(rt, extract)) from None
-        extract = rt.ledger.get_extract(_latest_running_id(rt, extract))
+            raise exc.with_progress(progress_so_far(rt, extract)) from None
+        extract = rt.ledger.get_extract(latest_running_id(rt, extract))
     if extract.kind == "incremental" and options.capture_deletes:
-        summary.deleted = steps.deleted(product, module, table, since)
-    _advance_watermark(rt, extract)
+        summary.deleted = yield DeletedStep(product, module, table, since)
+    advance_module_watermark(rt, extract)
     finished = finish_loaded(rt, extract)
     _fill_summary(summary, rt, finished, outcomes)
     summary.table = table
@@ -226,9 +242,9 @@ def finish_loaded(rt: Runtime, extract: ExtractRecord) -> ExtractRecord:
     return rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
 
 
-def _progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
+def progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
     """One phrase for a run stopped half-way: what is loaded and what a re-run resumes."""
-    latest = rt.ledger.get_extract(_latest_running_id(rt, extract))
+    latest = rt.ledger.get_extract(latest_running_id(rt, extract))
     loaded = [
         j for j in rt.ledger.jobs_for_extract(latest.extract_id) if j.state is JobState.LOADED
     ]
@@ -243,31 +259,31 @@ def _progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
     )
 
 
-def _latest_running_id(rt: Runtime, extract: ExtractRecord) -> str:
+def latest_running_id(rt: Runtime, extract: ExtractRecord) -> str:
     running = rt.ledger.find_extract(
         org=extract.org,
         product=extract.product,
         module=extract.module,
         kind=extract.kind,
-        window=_window_of(extract),
+        window=window_of(extract),
         state=ExtractState.RUNNING,
     )
     return running.extract_id if running is not None else extract.extract_id
 
 
-def _window_of(extract: ExtractRecord) -> tuple[datetime, datetime] | None:
+def window_of(extract: ExtractRecord) -> tuple[datetime, datetime] | None:
     if extract.window_start is None or extract.window_end is None:
         return None
     return extract.window_start, extract.window_end
 
 
-def _bulk_with_replan(
-    rt: Runtime, extract: ExtractRecord, steps: Steps, *, allow_split: bool = False
-) -> list[PageOutcome]:
-    """``run_bulk_extract``, starting a fresh extract when a page token chain expired."""
+def bulk_with_replan(
+    rt: Runtime, extract: ExtractRecord, *, allow_split: bool = False
+) -> Driver[list[PageOutcome]]:
+    """``bulk_extract_steps``, starting a fresh extract when a page token chain expired."""
     for _ in range(3):
         try:
-            return run_bulk_extract(rt, extract, steps.page, allow_split=allow_split)
+            return (yield from bulk_extract_steps(rt, extract, allow_split=allow_split))
         except ReplanExtract as exc:
             log.warning("%s", exc)
             rt.ledger.finish_extract(extract.extract_id, ExtractState.FAILED)
@@ -279,7 +295,7 @@ def _bulk_with_replan(
                 query=extract.query,
                 method=extract.method,
                 reason=f"{extract.reason}; re-planned: {exc.reason}",
-                window=_window_of(extract),
+                window=window_of(extract),
                 parent_id=extract.parent_id,
             )
     raise FlowsError(f"{extract.module}: page tokens keep expiring; run the export again")
@@ -305,7 +321,7 @@ def _fill_summary(
                 summary.rejects_paths.append(str(load.rejects_path))
 
 
-def _advance_watermark(rt: Runtime, extract: ExtractRecord) -> None:
+def advance_module_watermark(rt: Runtime, extract: ExtractRecord) -> None:
     """Move the module's watermark to the newest ``Modified_Time`` this extract loaded (each
     page's load recorded its newest records in the ledger)."""
     current = rt.ledger.get_watermark(extract.org, extract.product, extract.module)

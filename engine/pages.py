@@ -15,9 +15,10 @@ killed at any step and started again:
   (``PageFailedError``), and the next run reads the page with a new job (both stay in the
   ledger).
 
-``run_bulk_extract`` walks the pages of one extract (``more_records`` / ``next_page_token``
-for CRM, ``page`` for Recruit). Both are plain functions; the Prefect flows wrap each page in a
-task named ``bulk-read {module} page {n}``.
+``bulk_extract_steps`` walks the pages of one extract (``more_records`` / ``next_page_token``
+for CRM, ``page`` for Recruit) as a driver of ``engine.steps``: it yields one step per page,
+which the caller runs (in this thread, or as a Prefect task named ``bulk-read {module} page
+{n}``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedErr
 from engine.failpoints import failpoint, kill_when_file_appears
 from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
 from engine.planning import ResumeAction, resume_action
+from engine.steps import BulkPageStep, Driver
 from engine.summary import LoadOutcome, PageOutcome
 from transforms.errors import DamagedZipError
 
@@ -444,17 +446,10 @@ def load_downloaded_page(
     return outcome
 
 
-PageStep = Callable[[ExtractRecord, JobRecord, bool], PageOutcome]
-
-
-def run_bulk_extract(
-    rt: Runtime,
-    extract: ExtractRecord,
-    page_step: PageStep,
-    *,
-    allow_split: bool = False,
-) -> list[PageOutcome]:
-    """Every page of ``extract`` through ``page_step`` (which runs ``run_bulk_page``)."""
+def bulk_extract_steps(
+    rt: Runtime, extract: ExtractRecord, *, allow_split: bool = False
+) -> Driver[list[PageOutcome]]:
+    """Every page of ``extract``, one ``BulkPageStep`` each (a step runs ``run_bulk_page``)."""
     ledger = rt.ledger
     paging = rt.client(extract.product).product.bulk_paging
     query = BulkReadQuery.from_state(extract.query)
@@ -463,7 +458,7 @@ def run_bulk_extract(
     page = 1
     while True:
         job = ledger.plan_page(extract, page, page_token=token, query=state)
-        outcome = page_step(extract, job, allow_split and page == 1)
+        outcome: PageOutcome = yield BulkPageStep(extract, job, allow_split and page == 1)
         outcomes.append(outcome)
         done = outcome.job
         if outcome.split:

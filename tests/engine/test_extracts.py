@@ -81,7 +81,7 @@ def test_the_watermark_comes_from_what_each_load_saw(
         conn.execute(ledger.watermarks_table.delete())
     extract = ledger.find_extract(org=rt.org, product="crm", module="Leads", kind="full")
     assert extract is not None
-    engine.extracts._advance_watermark(rt, extract)
+    engine.extracts.advance_module_watermark(rt, extract)
     assert ledger.get_watermark(rt.org, "crm", "Leads") == wm
 
 
