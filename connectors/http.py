@@ -25,38 +25,43 @@ so the meter can over-count (never under-count); and a 502/504 from a gateway in
 Zoho is taken at its word (not acted on), as Zoho's error envelope says.
 
 Log lines and errors name the method and the URL *path* only, never query strings, headers
-or bodies.
+or bodies. One attempt (session, host check, token, send) lives in ``connectors.http_transport``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from connectors.auth import AccessToken, TokenManager
+from connectors.auth import TokenManager
 from connectors.credits import CREDITS_REMAINING_HEADER, CallType, CreditMeter
 from connectors.datacenters import origin_of
 from connectors.errors import (
     ConnectFailedError,
     ConnectionDroppedError,
-    ForeignHostError,
     OutcomeUnknownError,
     RateLimitedError,
     ServerError,
     TokenRejectedError,
     UnexpectedResponseError,
 )
+from connectors.http_transport import (
+    Timeouts,
+    build_session,
+    fetch_token,
+    is_token_rejection,
+    join_url,
+    require_trusted,
+    send_once,
+    url_path,
+)
 from connectors.responses import (
     RETRIABLE_STATUSES,
-    TOKEN_CODES,
     error_for,
     explicit_error,
     json_or_none,
@@ -64,7 +69,6 @@ from connectors.responses import (
     parse_error_body,
     retry_after_seconds,
     stream_json,
-    transport_error,
 )
 from connectors.retry import RetryPolicy
 from connectors.streaming import DownloadResult, stream_to_file
@@ -81,21 +85,6 @@ NOT_ACTED_ON: tuple[type[Exception], ...] = (RateLimitedError, ServerError, Conn
 
 
 @dataclass(frozen=True)
-class Timeouts:
-    """Seconds to wait for a connection and between bytes of an answer."""
-
-    connect: float = 10.0
-    read: float = 120.0
-
-    def __post_init__(self) -> None:
-        if self.connect <= 0 or self.read <= 0:
-            raise ValueError(f"timeouts must be > 0, got {self}")
-
-    def as_tuple(self) -> tuple[float, float]:
-        return (self.connect, self.read)
-
-
-@dataclass(frozen=True)
 class Resent:
     """The answer of a call sent until answered, and how many earlier sends got no answer."""
 
@@ -105,32 +94,6 @@ class Resent:
 
 Files = Mapping[str, Any]
 FilesFactory = Callable[[], Files]
-
-
-def url_path(url: str) -> str:
-    """The path of ``url`` (no scheme, host, query or fragment): safe for logs and errors."""
-    return urlsplit(url).path or "/"
-
-
-def join_url(base: str, url: str) -> str:
-    """``url`` if it is absolute, else ``url`` under ``base`` (Zoho's relative download URLs).
-
-    An absolute URL is returned as it is: whether it may be fetched (and get the token) is
-    decided by ``ZohoHttp``'s host check, not here.
-    """
-    if urlsplit(url).scheme:
-        return url
-    return base.rstrip("/") + "/" + url.lstrip("/")
-
-
-def build_session(pool_size: int = 10, user_agent: str = "zoho-bulk-etl/0.1") -> requests.Session:
-    """A pooled session with urllib3's own retries off (tenacity does the retrying)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = user_agent
-    return session
 
 
 class ZohoHttp:
@@ -315,7 +278,7 @@ class ZohoHttp:
                 result = stream_to_file(response, dest, path, chunk_size, max_bytes)
         return result
 
-    # -- one attempt --------------------------------------------------------------------
+    # -- one metered attempt --------------------------------------------------------------------
 
     def _metered_send(
         self,
@@ -329,7 +292,7 @@ class ZohoHttp:
         kwargs: dict[str, Any],
     ) -> requests.Response:
         path = url_path(url)
-        self._require_trusted(method, url, path)
+        require_trusted(self.trusted_origins, method, url, path)
         reservation = self.meter.reserve(call_type, records)
         try:
             response = self._send_authenticated(method, url, path, authenticated, kwargs)
@@ -365,42 +328,21 @@ class ZohoHttp:
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
 
-    def _require_trusted(self, method: str, url: str, path: str) -> None:
-        """The one place that decides which hosts get a request (and the token)."""
-        try:
-            origin = origin_of(url)
-        except ValueError as exc:
-            raise ForeignHostError(
-                f"refused {method} to a URL that is not absolute http(s): {exc}",
-                host="?",
-                method=method,
-                path=path,
-            ) from None
-        if origin not in self.trusted_origins:
-            host = origin.split("://", 1)[1]
-            raise ForeignHostError(
-                f"refused to send {method} to {host}: it is not a host of this org's Zoho "
-                "data centre, the configured simulator or an endpoint override",
-                host=host,
-                method=method,
-                path=path,
-            )
-
     def _send_authenticated(
         self, method: str, url: str, path: str, authenticated: bool, kwargs: dict[str, Any]
     ) -> requests.Response:
         tokens = self.tokens
         if not authenticated or tokens is None:
-            return self._send(method, url, path, None, kwargs)
-        token = self._token(tokens.token, method, path)
-        response = self._send(method, url, path, token, kwargs)
-        if response.status_code != 401 or not _is_token_rejection(response, kwargs):
+            return send_once(self.session, self.timeouts, method, url, path, None, kwargs)
+        token = fetch_token(tokens.token, method, path)
+        response = send_once(self.session, self.timeouts, method, url, path, token, kwargs)
+        if response.status_code != 401 or not is_token_rejection(response, kwargs):
             return response
         response.close()
         log.info("%s %s: access token rejected; refreshing and replaying once", method, path)
-        fresh = self._token(lambda: tokens.refresh_after_rejection(token), method, path)
-        response = self._send(method, url, path, fresh, kwargs)
-        if response.status_code == 401 and _is_token_rejection(response, kwargs):
+        fresh = fetch_token(lambda: tokens.refresh_after_rejection(token), method, path)
+        response = send_once(self.session, self.timeouts, method, url, path, fresh, kwargs)
+        if response.status_code == 401 and is_token_rejection(response, kwargs):
             response.close()
             raise TokenRejectedError(
                 "Zoho rejected the access token again right after a refresh",
@@ -409,62 +351,6 @@ class ZohoHttp:
                 path=path,
             )
         return response
-
-    @staticmethod
-    def _token(get: Callable[[], AccessToken], method: str, path: str) -> AccessToken:
-        """An access token; an unreachable accounts server means this call was never sent."""
-        try:
-            return get()
-        except ConnectionDroppedError as exc:
-            raise ConnectFailedError(
-                f"no access token, so nothing was sent ({exc.message})", method=method, path=path
-            ) from None
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        token: AccessToken | None,
-        kwargs: dict[str, Any],
-    ) -> requests.Response:
-        headers = dict(kwargs.get("headers") or {})
-        if token is not None:
-            headers.update(token.header)
-        files = kwargs.get("files")
-        if callable(files):
-            files = files()
-        started = time.perf_counter()
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=kwargs.get("params"),
-                json=kwargs.get("json"),
-                data=kwargs.get("data"),
-                files=files,
-                headers=headers,
-                stream=bool(kwargs.get("stream")),
-                timeout=self.timeouts.as_tuple(),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise transport_error(exc, method, path) from None
-        log.debug(
-            "%s %s -> %d (%.3f s)",
-            method,
-            path,
-            response.status_code,
-            time.perf_counter() - started,
-        )
-        return response
-
-
-def _is_token_rejection(response: requests.Response, kwargs: dict[str, Any]) -> bool:
-    payload = json_or_none(response) if not kwargs.get("stream") else stream_json(response)
-    body = parse_error_body(payload)
-    # A 401 without a readable body is treated as a token problem too: refreshing is cheap.
-    return body is None or body.code.upper() in TOKEN_CODES
 
 
 __all__ = [
