@@ -10,12 +10,11 @@ the next rows (the server works on the other core):
   (`probe_stored_ids.sql`), the page is copied straight into the table: for records the
   table does not hold, the merge is an insert, so the data is written once instead of into
   staging and again into the table. A new table gets its primary key after the COPY, built
-  from the page in one sort (1.2-1.4 s of server CPU for a 200,000-row page of Leads
-  instead of 1.4-1.8 s with the key in place during the COPY). The page is kept in memory
-  meanwhile (at most ``DIRECT_LOAD_MAX_BYTES``, else it takes the next path): a later
-  batch repeating a stored or an earlier id makes COPY (or, for a new table, adding the
-  key) fail (unique key); the COPY's savepoint is rolled back and the kept page takes the
-  next path;
+  from the page in one sort (cheaper in server CPU than keeping the key up to date during
+  the COPY). The page is kept in memory meanwhile (at most ``DIRECT_LOAD_MAX_BYTES``, else
+  it takes the next path): a later batch repeating a stored or an earlier id makes COPY
+  (or, for a new table, adding the key) fail (unique key); the COPY's savepoint is rolled
+  back and the kept page takes the next path;
 - **merge**: the page is copied into a temporary staging table (``ON COMMIT DROP``), then
   ``sql/postgresql/merge.sql`` (``INSERT ... ON CONFLICT ("id") DO UPDATE``, newest
   version wins) or ``merge_dedup.sql`` merges it.
@@ -25,7 +24,8 @@ leaves the table as it was, a new table absent. ``ingest="csv"``: the shared pro
 `transforms.warehouse.base`; ``pyarrow.csv.write_csv`` serialises each batch (multi-select
 lists become array literals, built with Arrow compute) into one ``COPY ... FROM STDIN
 (FORMAT csv)`` into a staging table, merged in one transaction. Data values never appear in
-SQL text. Sessions run with the UTC time zone.
+SQL text. Sessions run with the UTC time zone. The COPY streams themselves (the threaded
+binary COPY and the CSV encoding) live in `transforms.warehouse.pgcopy`.
 """
 
 from __future__ import annotations
@@ -33,16 +33,13 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
-import queue
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
@@ -59,10 +56,17 @@ from transforms.warehouse.base import (
     Warehouse,
     deletions_batch,
     staging_name,
-    take_rows,
 )
 from transforms.warehouse.ddl import column_defs, drift_statements
-from transforms.warehouse.pgbinary import COPY_HEADER, COPY_TRAILER, encode_rows
+from transforms.warehouse.pgcopy import (
+    COPY_BLOCK_ROWS,
+    COPY_FIRST_BLOCK_ROWS,
+    COPY_QUEUE_DEPTH,
+    CopyAbortedError,
+    copy_batches,
+    csv_bytes,
+    pg_array_literal,
+)
 from transforms.warehouse.sql import column_list, render, template
 from transforms.warehouse.types import arrow_type
 
@@ -70,14 +74,21 @@ from transforms.warehouse.types import arrow_type
 _CREATE_LOCK_SPACE = 0x7A6F686F  # "zoho"
 DIALECT = "postgresql"
 Ingest = Literal["binary", "csv"]
-_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-#: rows encoded together (NumPy and Arrow calls per column have a fixed cost to spread) ...
-COPY_BLOCK_ROWS = 16_384
-#: ... after a first block this small, doubling: the server, idle until a page's first rows
-#: arrive, starts on them at once instead of after ~80 ms of reading (~10% faster loads)
-COPY_FIRST_BLOCK_ROWS = 1_024
-#: encoded batches waiting for the COPY thread (bounded memory)
-COPY_QUEUE_DEPTH = 16
+
+__all__ = [
+    "COPY_BLOCK_ROWS",
+    "COPY_FIRST_BLOCK_ROWS",
+    "COPY_QUEUE_DEPTH",
+    "DIALECT",
+    "ConcurrentCreateError",
+    "CopyAbortedError",
+    "Ingest",
+    "PostgresWarehouse",
+    "copy_batches",
+    "csv_bytes",
+    "merge_statement",
+    "pg_array_literal",
+]
 
 
 class PostgresWarehouse(Warehouse):
@@ -381,108 +392,3 @@ def merge_statement(
         columns=column_list(names),
         excluded_assignments=excluded,
     )
-
-
-class _End:
-    """Queue marker: the page is complete."""
-
-
-class _Abort:
-    """Queue marker: the caller failed; the COPY must fail too (nothing is committed)."""
-
-
-class CopyAbortedError(RuntimeError):
-    """Raised into the COPY stream when the reading side failed (the reader's error wins)."""
-
-
-def copy_batches(
-    cursor: psycopg.Cursor[Any],
-    table: str,
-    columns: Sequence[str],
-    batches: Iterable[pa.RecordBatch],
-) -> int:
-    """Send ``batches`` (their columns named ``columns``) into ``table`` with ONE binary COPY.
-
-    This thread encodes (`transforms.warehouse.pgbinary`: ``COPY_FIRST_BLOCK_ROWS``, then twice
-    as many each time up to ``COPY_BLOCK_ROWS``) while a helper thread writes what is encoded
-    to the connection, and the server stores it: the queue between them holds at most
-    ``COPY_QUEUE_DEPTH`` encoded batches. If the COPY fails before the end, encoding stops (the
-    rest of ``batches`` stays unread) and its error is raised; if ``batches`` raises (a
-    `KeptBatches` past its limit, say), the COPY is aborted (nothing of it is stored) and that
-    error is raised. Returns the rows sent.
-    """
-    statement = render(DIALECT, "copy_binary", target=quote(table), columns=column_list(columns))
-    slots: queue.Queue[pa.Buffer | type[_End] | type[_Abort]] = queue.Queue(
-        maxsize=COPY_QUEUE_DEPTH
-    )
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with cursor.copy(statement) as copy:
-                copy.write(COPY_HEADER)
-                while (item := slots.get()) is not _End:
-                    if item is _Abort:
-                        raise CopyAbortedError("the page could not be read; COPY aborted")
-                    assert isinstance(item, pa.Buffer)
-                    copy.write(memoryview(item))
-                copy.write(COPY_TRAILER)
-        except BaseException as exc:  # raised in the caller's thread below
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="pg-copy", daemon=True)
-    worker.start()
-    rows, block_rows = 0, COPY_FIRST_BLOCK_ROWS
-    pending = iter(batches)
-    try:
-        while block := take_rows(pending, block_rows):
-            if not all(_offer(slots, encoded, worker) for encoded in encode_rows(block)):
-                break  # the COPY ended early: it failed
-            rows += sum(batch.num_rows for batch in block)
-            block_rows = min(2 * block_rows, COPY_BLOCK_ROWS)
-        else:
-            _offer(slots, _End, worker)
-    except BaseException:
-        _offer(slots, _Abort, worker)
-        worker.join()
-        raise
-    worker.join()
-    if failure:
-        raise failure[0]
-    return rows
-
-
-def _offer(
-    slots: queue.Queue[pa.Buffer | type[_End] | type[_Abort]],
-    item: pa.Buffer | type[_End] | type[_Abort],
-    worker: threading.Thread,
-) -> bool:
-    """Queue ``item`` for the COPY thread; False when that thread has already stopped."""
-    while worker.is_alive():
-        try:
-            slots.put(item, timeout=0.05)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def csv_bytes(batch: pa.RecordBatch) -> bytes:
-    """``batch`` as COPY-ready CSV: lists become array literals, nulls stay unquoted empty."""
-    arrays = [pg_array_literal(c) if pa.types.is_list(c.type) else c for c in batch.columns]
-    buffer = io.BytesIO()
-    converted = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
-    pacsv.write_csv(converted, buffer, _CSV_OPTIONS)
-    return buffer.getvalue()
-
-
-def pg_array_literal(values: pa.Array) -> pa.Array:
-    """Arrow ``list<string>`` -> PostgreSQL array literals (``{"A","B \\"x\\""}``)."""
-    items = values.values
-    escaped = pc.replace_substring(pc.replace_substring(items, "\\", "\\\\"), '"', '\\"')
-    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
-    quoted = pc.if_else(pc.is_null(items), "NULL", quoted)
-    # offsets index into values.values even for a sliced array (a mask would not allow that)
-    rebuilt = pa.ListArray.from_arrays(values.offsets, quoted)
-    literals = pc.binary_join_element_wise("{", pc.binary_join(rebuilt, ","), "}", "")
-    return pc.if_else(values.is_null(), pa.scalar(None, pa.string()), literals)

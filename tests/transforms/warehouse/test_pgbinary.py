@@ -14,9 +14,10 @@ import pytest
 
 from transforms.errors import UnsupportedTypeError
 from transforms.identifiers import quote
-from transforms.warehouse import postgres
+from transforms.warehouse import pgcopy
 from transforms.warehouse.pgbinary import encode_rows
-from transforms.warehouse.postgres import PostgresWarehouse, copy_batches
+from transforms.warehouse.pgcopy import copy_batches
+from transforms.warehouse.postgres import PostgresWarehouse
 
 
 def encoded(*batches: pa.RecordBatch) -> bytes:
@@ -182,15 +183,15 @@ def test_blocks_start_small_and_double_up_to_the_block_size(
     table: tuple[psycopg.Connection, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     con, name = table
-    monkeypatch.setattr(postgres, "COPY_FIRST_BLOCK_ROWS", 2)
-    monkeypatch.setattr(postgres, "COPY_BLOCK_ROWS", 8)
+    monkeypatch.setattr(pgcopy, "COPY_FIRST_BLOCK_ROWS", 2)
+    monkeypatch.setattr(pgcopy, "COPY_BLOCK_ROWS", 8)
     blocks: list[int] = []
 
     def spy(batches: Sequence[pa.RecordBatch]) -> Iterator[pa.Buffer]:
         blocks.append(sum(batch.num_rows for batch in batches))
         return encode_rows(batches)
 
-    monkeypatch.setattr(postgres, "encode_rows", spy)
+    monkeypatch.setattr(pgcopy, "encode_rows", spy)
     ids = [f"{i:02d}" for i in range(24)]
     batches = [pa.record_batch({"id": ids[i : i + 2]}) for i in range(0, 24, 2)]
     with con.cursor() as cursor:
