@@ -26,13 +26,13 @@ from simulator.bulk_write import WriteRegistry
 from simulator.clock import SimClock, format_time
 from simulator.config import OrgSpec, SimConfig
 from simulator.cursors import CursorCodec
+from simulator.default_modules import DEFAULT_SCHEMAS
 from simulator.errors import FatalApiError, InvalidQueryError, too_many_requests
 from simulator.faults import Fault, FaultBook
 from simulator.generator import ModuleGenerator, module_base_id
 from simulator.limits import CreditLedger, DownloadRate, InFlight
 from simulator.pages import write_page
 from simulator.schema import (
-    DEFAULT_SCHEMAS,
     JSON_TYPES,
     FieldDef,
     ModuleSchema,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from simulator.criteria import parse_criteria
+from simulator.default_modules import DEFAULT_SCHEMAS
 from simulator.errors import InvalidQueryError
-from simulator.schema import DEFAULT_SCHEMAS
 from simulator.testing import SimServer
 from tests.simulator.conftest import ZohoCaller
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.config import DEFAULT_ORGS
+from simulator.default_modules import DEFAULT_SCHEMAS
 from simulator.generator import ModuleGenerator, mix, stable_key
-from simulator.schema import DEFAULT_SCHEMAS, FieldDef
+from simulator.schema import FieldDef
 
 LEADS = DEFAULT_SCHEMAS[("crm", "Leads")]
 

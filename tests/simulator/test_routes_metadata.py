@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.schema import DEFAULT_SCHEMAS
+from simulator.default_modules import DEFAULT_SCHEMAS
 from simulator.testing import SimServer
 from tests.simulator.conftest import ZohoCaller
 
