@@ -103,3 +103,10 @@ def invalid_url_pattern() -> FatalApiError:
 
 def internal_error(status_code: int = 500) -> RetriableApiError:
     return RetriableApiError(status_code, "INTERNAL_ERROR", "Internal Server Error")
+
+
+def refused_request(
+    code: str, message: str, details: dict[str, Any] | None = None
+) -> FatalApiError:
+    """Zoho's 400 answer to a request it refuses (``code`` as Zoho spells it)."""
+    return FatalApiError(400, code, message, details or {})

@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse, Response
 
 from simulator.bulk_write import COMPLETED, WriteJob
 from simulator.deps import CallContext, api_call
-from simulator.errors import FatalApiError, resource_not_found
+from simulator.errors import FatalApiError, refused_request, resource_not_found
 from simulator.write_processing import process_job
-from simulator.write_requests import OPERATIONS, bad, build_job
+from simulator.write_requests import OPERATIONS, build_job
 
 crm_router = APIRouter(prefix="/{dc}/api/crm/bulk/v8")
 recruit_router = APIRouter(prefix="/{dc}/recruit/recruit/bulk/v2")
@@ -29,39 +29,39 @@ download_router = APIRouter(prefix="/{dc}/download")
 def _create(ctx: CallContext, body: Any, base_url: str) -> JSONResponse:
     state = ctx.state
     if not isinstance(body, dict):
-        raise bad("INVALID_DATA", "the request body must be a JSON object")
+        raise refused_request("INVALID_DATA", "the request body must be a JSON object")
     operation = body.get("operation")
     if operation is None:
-        raise bad(
+        raise refused_request(
             "MANDATORY_NOT_FOUND",
             "required key operation is not found in request body.",
             {"api_name": "operation", "json_path": "$.operation"},
         )
     if operation not in OPERATIONS:
-        raise bad("INVALID_DATA", "invalid data", {"api_name": "operation"})
+        raise refused_request("INVALID_DATA", "invalid data", {"api_name": "operation"})
     callback = body.get("callback", body.get("callBack"))
     if callback is not None:
         if not isinstance(callback, dict) or not callback.get("url"):
-            raise bad(
+            raise refused_request(
                 "MANDATORY_NOT_FOUND",
                 "required key url is not found in request body.",
                 {"api_name": "url", "json_path": "$.callback.url"},
             )
         if str(callback.get("method", "")).lower() != "post":
-            raise bad(
+            raise refused_request(
                 "INVALID_CALLBACK_METHOD",
                 "invalid callback method",
                 {"supported_callback_methods": ["post"]},
             )
     resources = body.get("resource")
     if not isinstance(resources, list) or not resources:
-        raise bad(
+        raise refused_request(
             "MANDATORY_NOT_FOUND",
             "required key resource is not found in request body.",
             {"api_name": "resource", "json_path": "$.resource"},
         )
     if len(resources) > 1 and ctx.product != "crm":
-        raise bad(
+        raise refused_request(
             "FILE_NOT_SUPPORTED",
             "File not supported for bulk write",
             {"reason": "Recruit takes one CSV (one resource) per job"},
@@ -70,7 +70,7 @@ def _create(ctx: CallContext, body: Any, base_url: str) -> JSONResponse:
         # CRM v8 introduced the top-level ignore_empty (§6); Recruit v2 models it on the
         # resource. UNCERTAIN whether Zoho refuses the key or ignores it silently (then empty
         # cells would blank fields): the simulator refuses it so a misplaced key shows.
-        raise bad(
+        raise refused_request(
             "INVALID_DATA",
             "invalid data",
             {"api_name": "ignore_empty", "json_path": "$.ignore_empty"},
@@ -78,10 +78,10 @@ def _create(ctx: CallContext, body: Any, base_url: str) -> JSONResponse:
     ignore_empty = body.get("ignore_empty", False)
     for n, resource in enumerate(resources):
         if not isinstance(resource, dict):
-            raise bad("INVALID_DATA", "invalid data", {"json_path": f"$.resource[{n}]"})
+            raise refused_request("INVALID_DATA", "invalid data", {"json_path": f"$.resource[{n}]"})
         both = "ignore_empty" in resource and "ignore_empty" in body
         if both and resource["ignore_empty"] != ignore_empty:
-            raise bad(
+            raise refused_request(
                 "COEXISTENCE_NOT_ALLOWED",
                 "ignore_empty is given at the top level and in the resource",
                 {"api_name": "ignore_empty", "json_path": f"$.resource[{n}].ignore_empty"},
