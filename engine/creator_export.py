@@ -13,23 +13,31 @@
   with the same criteria.
 - **Resume**: the extract, each page's job id, cursor and state are in the ledger; a re-run
   continues where the last one stopped (a full export killed half-way is finished first).
+
+The options and the REST-or-bulk cost rule are in `engine.creator_options` (re-exported).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from connectors.creator import CreatorClient
 from connectors.creator_bulk import CreatorBulkJob, CreatorBulkQuery, CreatorBulkReader
 from connectors.creator_bulk import last_record_id as zip_last_id
 from connectors.errors import InvalidRequestError
 from engine.creator_load import PageLoad, PageLoader, csv_batches, json_batches
+from engine.creator_options import (
+    BULK_CALLS_PER_JOB,
+    REST_PER_CALL,
+    CreatorExportOptions,
+    CreatorMode,
+    creator_since_criteria,
+    rest_is_cheaper,
+)
 from engine.creator_source import (
     PRODUCT,
     CreatorReportShape,
@@ -52,40 +60,24 @@ from engine.ledger import (
 from engine.pages import sha256_of
 from engine.planning import incremental_since
 from engine.summary import ModuleSummary
-from transforms.creator import SYSTEM_DATETIMES, java_date_format
+from transforms.creator import SYSTEM_DATETIMES
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
+__all__ = [
+    "BULK_CALLS_PER_JOB",
+    "REST_PER_CALL",
+    "CreatorExport",
+    "CreatorExportOptions",
+    "CreatorMode",
+    "creator_since_criteria",
+    "export_creator_report",
+    "open_report",
+    "rest_is_cheaper",
+]
+
 log = logging.getLogger("engine.creator_export")
-
-CreatorMode = Literal["full", "incremental"]
-#: a bulk job is about create + 2 status polls + download in calls; REST reads 1,000 a call
-BULK_CALLS_PER_JOB = 4
-REST_PER_CALL = 1000
-
-
-@dataclass(frozen=True)
-class CreatorExportOptions:
-    mode: CreatorMode = "incremental"
-    overlap: timedelta = timedelta(minutes=10)
-    #: past this many changed records an incremental run reads them by bulk instead
-    rest_max_records: int = 5_000
-    bulk_max_records: int = 200_000
-
-
-def creator_since_criteria(since: datetime, date_format: str, time_zone: str) -> str:
-    """``Modified_Time >= '…'`` with ``since`` (naive UTC) in the app's format and zone."""
-    local = since.replace(tzinfo=UTC).astimezone(ZoneInfo(time_zone))
-    text = local.strftime(java_date_format(date_format) + " %H:%M:%S")
-    return f"Modified_Time >= '{text}'"
-
-
-def rest_is_cheaper(records: int, bulk_max_records: int = 200_000) -> bool:
-    """Calls of Get Records (1,000 a call) against a bulk read's jobs for ``records``."""
-    rest_calls = max(1, -(-records // REST_PER_CALL))
-    bulk_calls = max(1, -(-records // bulk_max_records)) * BULK_CALLS_PER_JOB
-    return rest_calls <= bulk_calls
 
 
 class CreatorExport:
