@@ -33,9 +33,8 @@ def build_task_runner(settings: RunSettings) -> Any:
     # The worker's statistical profiler calls sys._current_frames() every 10 ms from the
     # event loop thread. In this process, on CPython 3.11 before 3.11.9, that can deadlock
     # the interpreter (python/cpython#106883: a garbage collection inside it frees a
-    # threading.local while the thread-list lock is held); a CI run of the Dask flow test
-    # hung so. Nobody reads that profile here (no dashboard), so the local cluster runs
-    # without it.
+    # threading.local while the thread-list lock is held). Nobody reads that profile here
+    # (no dashboard), so the local cluster runs without it.
     dask.config.set({"distributed.worker.profile.enabled": False})
     return DaskTaskRunner(
         cluster_kwargs={

@@ -39,8 +39,7 @@ from transforms.schema import (
 )
 
 #: bytes of CSV per batch (~2,000 Zoho rows). Small blocks parse faster: pyarrow's parser
-#: works in cache (CPU to parse a 200,000-row Leads page: 1 MiB 0.19 s, 8 MiB 0.24 s,
-#: 32 MiB ~0.5 s). Parquet buffers whole row groups, PostgreSQL streams one COPY, and the
+#: works in cache. Parquet buffers whole row groups, PostgreSQL streams one COPY, and the
 #: shared staging protocol regroups batches (`transforms.warehouse.base.STAGE_BATCH_ROWS`).
 DEFAULT_BLOCK_SIZE = 1 << 20
 DEFAULT_PREFETCH_BATCHES = 4
@@ -89,7 +88,7 @@ class BulkCsv:
         return f"{self.zip_path.name}:{self.member}"
 
     def open_binary(self) -> IO[bytes]:
-        # ISA-L inflates the member (~2x zlib); CRC and size are checked at its end and a
+        # ISA-L inflates the member; CRC and size are checked at its end and a
         # damaged member raises CorruptZipError from ``read`` (CsvFormatError in
         # ``iter_batches``). Closing the stream closes the archive.
         return open_member(self.zip_path, self.member)

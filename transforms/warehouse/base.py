@@ -35,7 +35,7 @@ from transforms.schema import EXTRACTED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP, VER
 
 Hook = Callable[[], None]
 #: rows per `Warehouse.stage` call: the reader's batches are small (fast to parse), while
-#: each staging statement has a fixed cost (DuckDB: ~2x slower staging with 2,000-row calls)
+#: each staging statement has a fixed cost, which larger calls spread
 STAGE_BATCH_ROWS = 32_768
 #: the most Arrow data a direct load (a page copied straight into the table, on the guess
 #: that its ids are new) keeps for its fallback to staging + merge (a 200,000-row Leads page

@@ -6,8 +6,8 @@ A page loads in **one transaction** (`DuckDbWarehouse.stage_and_merge`), after t
   pages of a full export), or when none of the page's first rows has a stored id
   (`probe_stored_ids.sql`), the whole page goes in with ONE ``INSERT`` that pulls the batches
   from an Arrow stream as they are read (DuckDB reads the buffers in place and compresses
-  full row groups as it goes: a full export writes each row once, ~2x faster than staging +
-  MERGE). Then `count_page_clashes.sql` checks the page against the table (one scan of
+  full row groups as it goes: a full export writes each row once instead of through
+  staging + MERGE). Then `count_page_clashes.sql` checks the page against the table (one scan of
   its ids per page). The page's batches are kept meanwhile (at most
   ``DIRECT_LOAD_MAX_BYTES``);
 - **merge**: otherwise (a stored or repeated id found by that check, or a page too big to
@@ -70,10 +70,9 @@ class DuckDbWarehouse(Warehouse):
         self.path = str(path)
         self._con = duckdb.connect(self.path)
         self._con.execute("SET TimeZone = 'UTC'")
-        # Bounded memory: without a limit DuckDB caches up to 80% of RAM (1.2 GB peak for a
-        # 1M-row load measured in bench/transforms.py); beyond the limit it spills to disk.
-        # 256MB: loads of new ids run as fast as with 512MB (bench/transforms.py), and the
-        # process stays the same size as the table grows (the 10M-record soak in bench/e2e.py).
+        # Bounded memory: without a limit DuckDB caches up to 80% of RAM; beyond the limit it
+        # spills to disk, so the process stays the same size as the table grows (the limit
+        # is chosen in bench/transforms.py and bench/e2e.py).
         self._con.execute("SET memory_limit = ?", [memory_limit])
         self._con.execute("SET preserve_insertion_order = false")
         #: tables whose last page went in directly: their next page skips the probe (see

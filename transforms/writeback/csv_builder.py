@@ -10,8 +10,8 @@ zip would pass 25 MB is split in two until it fits.
 The zip is written here rather than through ``zipfile``: the CSV goes from Arrow's
 output buffer straight into a raw deflate stream (no ``BytesIO`` copies), and the
 one-member archive (local header, data, central directory) is put together around it.
-Deflate uses ``isal.isal_zlib`` (python-isal, Intel ISA-L: about 3x faster than zlib at
-level 1 with slightly smaller output; a standard deflate stream every unzip reads).
+Deflate uses ``isal.isal_zlib`` (python-isal, Intel ISA-L: faster than zlib at level 1
+with slightly smaller output; a standard deflate stream every unzip reads).
 Levels 1-9 map to ISA-L's 1-3; level 0 stores the CSV uncompressed (method 0).
 
 Each `Chunk` remembers which input rows it holds, in CSV order, so the result file
