@@ -20,8 +20,9 @@ Exit codes of the CLI follow the same grouping (see ``cli.main``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from recovery.errors import PicklableByState
 
@@ -163,9 +164,12 @@ class RunFailedError(FlowsError):
     stopped by the credit budget, ``budget_exhausted`` is true (the CLI exits 3, not 1).
     """
 
-    def __init__(self, what: str, failures: Mapping[str, str]) -> None:
+    def __init__(
+        self, what: str, failures: Mapping[str, str], rows: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         self.what = what
         self.failures = dict(failures)
+        self.rows = [dict(row) for row in rows]  # the run's summary, failed parts included
         self.budget_exhausted = bool(self.failures) and all(
             reason.startswith(BUDGET_FAILURE_PREFIX) for reason in self.failures.values()
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -78,10 +79,20 @@ def test_bad_input_gives_one_line_and_its_exit_code(
     assert "Traceback" not in stderr
 
 
-def test_status_of_an_empty_ledger(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["status", "--data-dir", str(tmp_path)])
+def test_status_of_a_fresh_directory_says_nothing_yet(tmp_path: Path) -> None:
+    fresh = tmp_path / "never-used"
+    result = runner.invoke(app, ["status", "--data-dir", str(fresh)])
     assert result.exit_code == 0
-    assert "Watermarks" in result.stdout
+    assert "nothing yet" in result.stdout
+    assert not fresh.exists()
+    as_json = runner.invoke(app, ["status", "--json", "--data-dir", str(fresh)])
+    assert json.loads(as_json.stdout) == {"extracts": [], "jobs": [], "watermarks": []}
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("zoho-etl ")
 
 
 def test_budget_too_small_exits_3_before_any_job(
