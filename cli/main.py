@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import atexit
 import json as jsonlib
-import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -33,6 +32,10 @@ import typer
 
 from cli.exit_codes import ExitCode, errors_as_exit_codes, exit_code_for
 from cli.options import RunOptions, run_options
+from cli.prefect_server import configure_prefect_env
+from cli.prefect_server import quiet_interpreter_teardown as _quiet_interpreter_teardown
+from cli.reporting import print_summary, print_write_summary
+from cli.write_input import attached_jobs, check_sql_source
 from engine.errors import RunFailedError, UsageError
 
 __all__ = ["ExitCode", "app", "exit_code_for", "main"]
@@ -87,35 +90,8 @@ def _run_errors(options: RunOptions, title: str) -> Iterator[None]:
             yield
         except RunFailedError as failed:
             if failed.rows:
-                _print_summary(options, title, failed.rows, failed=exit_code_for(failed))
+                print_summary(options.json, title, failed.rows, failed=exit_code_for(failed))
             raise
-
-
-def _print_summary(
-    options: RunOptions,
-    title: str,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    failed: ExitCode | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> None:
-    """The run's summary: a table, or with ``--json`` one JSON document on stdout."""
-    if options.json:
-        document = {
-            "command": title,
-            "ok": failed is None,
-            "exit_code": int(failed or ExitCode.OK),
-            "rows": list(rows),
-            **(extra or {}),
-        }
-        typer.echo(jsonlib.dumps(document, default=str))
-        return
-    from cli.reporting import print_rows
-
-    print_rows(title, rows)
-
-
-# ---- commands -------------------------------------------------------------------------------
 
 
 @sim_app.command("serve")
@@ -177,7 +153,7 @@ def export(
         from flows.export import export_flow
 
         with (
-            _progress(f"exporting {name} {', '.join(names)}"),
+            _progress(f"exporting {name} {', '.join(names)}", options),
             run_overrides(settings=settings, connection=connection),
         ):
             rows = export_flow(
@@ -186,7 +162,7 @@ def export(
                 mode="full" if full else "incremental",
                 overlap_minutes=overlap_minutes,
             )
-        _print_summary(options, f"export {name}", rows)
+        print_summary(options.json, f"export {name}", rows)
 
 
 @app.command()
@@ -218,13 +194,13 @@ def backfill(
         from flows.connection import run_overrides
 
         with (
-            _progress(f"backfilling {name} {module} {start}..{end}"),
+            _progress(f"backfilling {name} {module} {start}..{end}", options),
             run_overrides(settings=settings, connection=connection),
         ):
             rows = backfill_flow(
                 product=name, module=module, start=first, end=last, window_days=window_days
             )
-        _print_summary(options, f"backfill {name} {module}", rows)
+        print_summary(options.json, f"backfill {name} {module}", rows)
 
 
 @app.command()
@@ -272,15 +248,15 @@ def write(
             raise UsageError(f"--mapping {mapping}: no such file")
         if on_invalid not in {"send_valid", "stop"}:
             raise UsageError(f"--on-invalid {on_invalid!r}: choose send_valid or stop")
-        attached = _attached_jobs(attach_job or [])
+        attached = attached_jobs(attach_job or [])
         settings = options.settings().model_copy(update={"concurrency": 1})
-        _check_sql_source(source, settings.effective_warehouse_url)
+        check_sql_source(source, settings.effective_warehouse_url)
         connection = options.connection()
         from flows.connection import run_overrides
         from flows.writeback import writeback_flow
 
         with (
-            _progress("validating" if dry_run else "writing"),
+            _progress("validating" if dry_run else "writing", options),
             run_overrides(settings=settings, connection=connection),
         ):
             summary = writeback_flow(  # type: ignore[call-overload]
@@ -291,52 +267,7 @@ def write(
                 on_invalid=on_invalid,
                 attach_jobs=attached,
             )
-        _print_write_summary(options, name, dry_run, summary)
-
-
-def _print_write_summary(
-    options: RunOptions, product: str, dry_run: bool, summary: Mapping[str, Any]
-) -> None:
-    counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]
-    title = (
-        f"{'dry run' if dry_run else 'bulk write'} {product} {summary['module']} "
-        f"({summary['jobs']} job(s), {summary['credits_needed']} credits)"
-    )
-    issues = [{"error": k, "rows": v} for k, v in summary["issues"].items()]
-    extra = {"issues": issues, "results_parquet": summary.get("results_parquet")}
-    _print_summary(options, title, counts, extra=extra)
-    if options.json:
-        return
-    if issues:
-        from cli.reporting import print_rows
-
-        print_rows("invalid rows per error", issues)
-    if summary.get("results_parquet"):
-        typer.echo(f"per-row results: {summary['results_parquet']}")
-
-
-def _attached_jobs(values: list[str]) -> dict[int, str] | None:
-    """``--attach-job 0=4876...`` values as {chunk: job id}."""
-    jobs: dict[int, str] = {}
-    for value in values:
-        chunk, sep, job_id = value.partition("=")
-        if not sep or not chunk.strip().isdigit() or not job_id.strip().isdigit():
-            raise UsageError(f"--attach-job {value!r}: use CHUNK=JOB_ID (two numbers)")
-        jobs[int(chunk)] = job_id.strip()
-    return jobs or None
-
-
-def _check_sql_source(source: str, warehouse_url: str) -> None:
-    """Refuse a ``sql:`` source that is not one SELECT before anything starts (exit 2)."""
-    if not source.startswith("sql:"):
-        return
-    from engine.errors import SourceError
-    from transforms.writeback.sql_source import SourceQueryError, single_select
-
-    try:
-        single_select(source.removeprefix("sql:"), strict=warehouse_url.startswith("duckdb"))
-    except SourceQueryError as exc:
-        raise SourceError(source, exc.problem) from None
+        print_write_summary(options.json, name, dry_run, summary)
 
 
 @app.command()
@@ -448,44 +379,13 @@ def _own_prefect_server() -> None:
 
 
 @contextmanager
-def _progress(what: str) -> Iterator[None]:
-    """A spinner on stderr while long work runs (quiet when not a terminal); flows run in it."""
-    from rich.console import Console
+def _progress(what: str, options: RunOptions) -> Iterator[None]:
+    """Live progress on stderr while the flow runs in this block (``cli.progress``)."""
+    from cli.progress import live_progress
 
     _own_prefect_server()
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    with live_progress(what, verbose=options.verbose):
         yield
-        return
-    with console.status(what):
-        yield
-
-
-def configure_prefect_env(argv: list[str]) -> None:
-    """Prefect settings the CLI needs, set before Prefect is imported (user values win)."""
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    if not {"-v", "--verbose"} & set(argv):
-        # one line per error: Prefect's console tracebacks stay out of stderr (its logs
-        # still reach the Prefect API); -v/--verbose shows them
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    if argv[:1] == ["demo"]:
-        # the demo prints its own summary; task-by-task logs would bury it
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
-def _quiet_interpreter_teardown() -> None:
-    """Silence stderr for the interpreter's final teardown (registered first, runs last).
-
-    DuckDB's bindings (nanobind) report objects still referenced from Prefect's worker
-    threads as "leaked" when the process exits: harmless, but dozens of lines after every
-    command. Everything the command had to say has been printed by then.
-    """
-    sys.stderr.flush()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
 
 
 def main(argv: list[str] | None = None) -> None:

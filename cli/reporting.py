@@ -5,6 +5,7 @@ Uses ``rich``; nothing here calls Zoho or changes the ledger.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -152,3 +153,47 @@ def print_rows(
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     console.print(table)
+
+
+def print_summary(
+    as_json: bool,
+    title: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    failed: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """The run's summary: a table, or with ``--json`` one JSON document on stdout."""
+    if as_json:
+        document = {
+            "command": title,
+            "ok": failed is None,
+            "exit_code": int(failed or 0),
+            "rows": list(rows),
+            **(extra or {}),
+        }
+        print(json.dumps(document, default=str), flush=True)
+        return
+    print_rows(title, rows)
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+def print_write_summary(
+    as_json: bool, product: str, dry_run: bool, summary: Mapping[str, Any]
+) -> None:
+    counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]
+    title = (
+        f"{'dry run' if dry_run else 'bulk write'} {product} {summary['module']} "
+        f"({summary['jobs']} job(s), {summary['credits_needed']} credits)"
+    )
+    issues = [{"error": k, "rows": v} for k, v in summary["issues"].items()]
+    extra = {"issues": issues, "results_parquet": summary.get("results_parquet")}
+    print_summary(as_json, title, counts, extra=extra)
+    if as_json:
+        return
+    if issues:
+        print_rows("invalid rows per error", issues)
+    if summary.get("results_parquet"):
+        print(f"per-row results: {summary['results_parquet']}")

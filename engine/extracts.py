@@ -36,6 +36,7 @@ from engine.planning import (
     incremental_since,
     split_window,
 )
+from engine.progress import module_finished, module_started
 from engine.rest import (
     RestDeltaTooLarge,
     fetch_rest_delta,
@@ -191,6 +192,7 @@ def export_module(
         method=extract.method,
         reason=extract.reason + (" (resumed)" if resumed else ""),
     )
+    module_started(product, module, extract.method)
     table = table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None
@@ -219,6 +221,7 @@ def export_module(
     _fill_summary(summary, rt, finished, outcomes)
     summary.table = table
     summary.seconds = time.monotonic() - started
+    module_finished(summary)
     return summary
 
 

@@ -40,6 +40,7 @@ from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedErr
 from engine.failpoints import failpoint, kill_when_file_appears
 from engine.ledger import ExtractRecord, JobRecord, JobState, utcnow
 from engine.planning import ResumeAction, resume_action
+from engine.progress import page_done
 from transforms.errors import DamagedZipError
 
 if TYPE_CHECKING:
@@ -475,6 +476,7 @@ def run_bulk_extract(
         job = ledger.plan_page(extract, page, page_token=token, query=state)
         outcome = page_step(extract, job, allow_split and page == 1)
         outcomes.append(outcome)
+        page_done(extract, outcome)
         done = outcome.job
         if outcome.split:
             return outcomes
