@@ -11,7 +11,8 @@ code  kind                causes
                           data centre or warehouse URL that cannot be used
 3     budget              the credit budget cannot cover the run, or ran out mid-run
 4     credentials         missing credentials, or a refresh token Zoho rejects
-130   interrupted         Ctrl-C: the run stops, re-running the same command resumes it
+130   interrupted         Ctrl-C: the run stops at the next wait or committed page; the
+                          same command resumes it
 ====  ==================  ============================================================
 
 Errors raised inside a flow reach the CLI as a ``RunFailedError`` whose ``failures`` name each
@@ -55,6 +56,7 @@ class ErrorKind(Enum):
     ZOHO = ("Zoho failure", ExitCode.RUN_FAILED)
     WAREHOUSE = ("warehouse failure", ExitCode.RUN_FAILED)
     INTERNAL = ("internal", ExitCode.RUN_FAILED)
+    INTERRUPTED = ("interrupted", ExitCode.INTERRUPTED)
 
     def __init__(self, label: str, code: ExitCode) -> None:
         self.label = label
@@ -64,6 +66,7 @@ class ErrorKind(Enum):
 #: (module, class name, kind): the specific classes, most specific first. Missing modules or
 #: classes are skipped, so the table works before and after a package renames its errors.
 _CLASSES: tuple[tuple[str, str, ErrorKind], ...] = (
+    ("engine.cancel", "RunCancelledError", ErrorKind.INTERRUPTED),
     ("engine.errors", "MissingCredentialsError", ErrorKind.CREDENTIALS),
     ("connectors.errors", "AuthError", ErrorKind.CREDENTIALS),
     ("engine.errors", "UsageError", ErrorKind.BAD_INPUT),
@@ -128,6 +131,8 @@ def kind_of(error: BaseException) -> ErrorKind:
         if error.budget_exhausted:
             return ErrorKind.BUDGET
         kinds = {failure_kind(reason) for reason in error.failures.values()}
+        if ErrorKind.INTERRUPTED in kinds:  # Ctrl-C: the other parts stopped with it
+            return ErrorKind.INTERRUPTED
         if ErrorKind.CREDENTIALS in kinds:  # a rejected token fails every module alike
             return ErrorKind.CREDENTIALS
         if len(kinds) == 1:
@@ -186,4 +191,8 @@ def errors_as_exit_codes(*, verbose: bool = False, resume_command: str = "") -> 
     except Exception as exc:  # every error becomes one line and a documented exit code
         if verbose:
             traceback.print_exception(exc)
-        raise fail(one_line(exc), exit_code_for(exc)) from None
+        message = one_line(exc)
+        if kind_of(exc) is ErrorKind.INTERRUPTED:
+            again = f"resume with: {resume_command}" if resume_command else "re-run to resume"
+            message = f"interrupted (Ctrl-C): {message.split('; re-run')[0]}; {again}"
+        raise fail(message, exit_code_for(exc)) from None

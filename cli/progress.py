@@ -9,17 +9,20 @@ each event is one plain line. The events come from ``engine.progress``.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from engine.cancel import clear_cancel, request_cancel
 from engine.progress import ProgressEvent, observe
 
 
@@ -118,6 +121,27 @@ class RunProgress:
 
 
 @contextmanager
+def stop_on_ctrl_c(console: Console) -> Iterator[None]:
+    """The first Ctrl-C asks the engine to stop cleanly (``engine.cancel``); a second one
+    interrupts at once. Outside the block Ctrl-C is Python's ``KeyboardInterrupt`` again."""
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        request_cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        console.print("stopping at the next wait or committed page (Ctrl-C again: at once)")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    clear_cancel()
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
 def live_progress(what: str, *, verbose: bool = False) -> Iterator[RunProgress]:
     """Observe the run in this block; our warnings go through the same console."""
     console = Console(stderr=True)
@@ -129,11 +153,11 @@ def live_progress(what: str, *, verbose: bool = False) -> Iterator[RunProgress]:
     root.addHandler(handler)
     try:
         if watcher.live:
-            with watcher.progress, observe(watcher):
+            with stop_on_ctrl_c(console), watcher.progress, observe(watcher):
                 yield watcher
         else:
             console.print(f"{what} ...", markup=False, highlight=False)
-            with observe(watcher):
+            with stop_on_ctrl_c(console), observe(watcher):
                 yield watcher
     finally:
         root.removeHandler(handler)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from connectors.bulk_read import BulkReadJob, BulkReadQuery
 from connectors.errors import BulkJobFailedError, NotFoundError, OutcomeUnknownError, RetriableError
 from connectors.products import BulkPaging
 from engine.budget import BULK_READ_CREATE, PLAIN_CALL
+from engine.cancel import cancellable_sleep
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint, kill_when_file_appears
 from engine.ledger import ExtractRecord, JobRecord, JobState, utcnow
@@ -350,7 +350,7 @@ def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobReco
         log.debug(
             "%s: first poll in %.1f s (expected job time %.1f s)", job.job_key, pause, expected
         )
-        time.sleep(pause)
+        cancellable_sleep(pause)
 
 
 def first_poll_delay(job: JobRecord, expected: float | None, now: datetime) -> float:

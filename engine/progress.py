@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from engine.cancel import check_cancelled
+
 if TYPE_CHECKING:
     from engine.ledger import ExtractRecord
     from engine.pages import PageOutcome
@@ -70,8 +72,13 @@ def module_started(product: str, module: str, method: str = "") -> None:
 
 
 def page_done(extract: ExtractRecord, outcome: PageOutcome) -> None:
-    if not _observers:
-        return
+    """A page is committed: tell the observers, then stop here if the run was cancelled."""
+    if _observers:
+        _emit_page(extract, outcome)
+    check_cancelled(f"{extract.module} page {outcome.job.page + 1}")
+
+
+def _emit_page(extract: ExtractRecord, outcome: PageOutcome) -> None:
     job = outcome.job
     emit(
         ProgressEvent(

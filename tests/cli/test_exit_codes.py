@@ -23,9 +23,17 @@ from tests.flows.cli_process import ledger_jobs, run_cli
 ORG = "us-enterprise"
 
 
+#: how the plain (not a terminal) progress lines of ``cli.progress`` start
+PROGRESS_LINES = ("crm ", "exporting ", "backfilling ", "validating", "writing")
+
+
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
-    lines = result.stderr.strip().splitlines()
+    """stderr without the progress lines: at most 3, no traceback, one ``zoho-etl:`` line."""
+    lines = [
+        line for line in result.stderr.strip().splitlines() if not line.startswith(PROGRESS_LINES)
+    ]
     assert len(lines) <= 3, result.stderr[-3000:]
+    assert sum(line.startswith("zoho-etl: ") for line in lines) == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     return lines
 
