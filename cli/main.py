@@ -1,19 +1,9 @@
 """The ``zoho-etl`` command line.
 
-Commands: ``export``, ``backfill``, ``write``, ``status``, ``sim serve``, ``demo``, ``serve``.
-
-Exit codes (scripts can rely on them):
-
-====  ==========================================================================
-0     success
-1     the run failed (a module, window or write chunk failed; each is named)
-2     bad input: unknown option or module, bad date range, unreadable file
-3     the org's credit budget cannot cover the run, or ran out mid-run (re-run to resume)
-4     missing or rejected credentials
-130   interrupted (Ctrl-C); re-running resumes from the job ledger
-====  ==========================================================================
-
-Errors are printed as one line on stderr, never with a traceback or a secret.
+Commands: ``export``, ``backfill``, ``write``, ``status``, ``settings``, ``sim serve``,
+``demo``, ``serve``. The run commands share ``cli.options.RunOptions`` (flag > environment >
+default); errors map to exit codes in ``cli.exit_codes`` (one stderr line, ``-v`` adds the
+traceback); ``cli.progress`` shows the run live and turns the first Ctrl-C into a clean stop.
 """
 
 from __future__ import annotations
