@@ -42,7 +42,7 @@ class ProgressEvent:
 
 
 class ProgressObserver(Protocol):
-    def __call__(self, event: ProgressEvent) -> None: ...
+    def __call__(self, event: ProgressEvent, /) -> None: ...
 
 
 _observers: list[ProgressObserver] = []
