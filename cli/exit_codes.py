@@ -72,7 +72,6 @@ _CLASSES: tuple[tuple[str, str, ErrorKind], ...] = (
     ("engine.errors", "UsageError", ErrorKind.BAD_INPUT),
     ("transforms.writeback.errors", "MappingError", ErrorKind.BAD_INPUT),
     ("transforms.writeback.errors", "PreflightError", ErrorKind.BAD_INPUT),
-    ("connectors.errors", "QueryValidationError", ErrorKind.BAD_INPUT),
     ("engine.errors", "BudgetExceededError", ErrorKind.BUDGET),
     ("connectors.errors", "CreditBudgetExceededError", ErrorKind.BUDGET),
     ("transforms.errors", "TransformError", ErrorKind.WAREHOUSE),

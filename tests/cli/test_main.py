@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,10 +17,21 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import ExitCode, app
+from flows.run_logging import LIBRARY_LOGGERS
 from simulator.testing import SimServer
 
 runner = CliRunner()
 NO_CREDENTIALS = {"ZOHO_CLIENT_ID": "", "ZOHO_CLIENT_SECRET": "", "ZOHO_REFRESH_TOKEN": ""}
+
+
+@pytest.fixture(autouse=True)
+def library_log_levels() -> Iterator[None]:
+    """A flow run in this process sets the library loggers' levels; later tests expect none."""
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
