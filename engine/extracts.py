@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,11 +22,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from connectors.bulk_read import BulkReadQuery
-from connectors.criteria import where
+from connectors.criteria import Criterion, where
 from connectors.products import product_for
+from engine import windows
+from engine.cost import choose_full, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from engine.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
+from engine.partitions import plan_full_export, run_partition
 from engine.planning import (
     Method,
     Window,
@@ -34,7 +37,6 @@ from engine.planning import (
     choose_method,
     estimate_delta,
     incremental_since,
-    split_window,
 )
 from engine.rest import (
     RestDeltaTooLarge,
@@ -59,7 +61,9 @@ BULK_MAX_FIELDS = 200
 class ExportOptions:
     mode: ExportMode = "incremental"
     overlap: timedelta = timedelta(minutes=10)
-    rest_max_records: int = 2_000
+    #: REST reads at most this many records before switching to bulk (None: as many as cost
+    #: less than one bulk page, ``cost.rest_break_even``: CRM 11,400 with page tokens)
+    rest_max_records: int | None = None
     capture_deletes: bool = True
 
 
@@ -130,10 +134,23 @@ def open_module_extract(
     )
     if running is not None:
         return running, True
+    rest_supported = len(fields) <= product_for(product).rest_max_fields
     if since is None:
-        choice = choose_method(full=True, estimated_records=None)
-        reason = choice.reason if options.mode == "full" else "no watermark yet: full bulk export"
+        created = windows.previous_created_times(rt.settings.parquet_root, product, module)
+        choice = choose_full(
+            product,
+            None if created is None else len(created),
+            rest_supported=rest_supported,
+            rest_max_records=options.rest_max_records,
+        )
+        reason = choice.reason
+        if options.mode != "full":
+            reason = f"no watermark yet: {reason}"
         query = BulkReadQuery(module=module, fields=bulk_fields(fields)).to_state()
+        plan = plan_full_export(rt, product, module, created)
+        if choice.method is Method.BULK and plan is not None:
+            query["partition"] = windows.plan_to_state(plan.windows)
+            reason = plan.reason
     else:
         previous = ledger.find_extract(
             org=rt.org,
@@ -154,8 +171,8 @@ def open_module_extract(
         choice = choose_method(
             full=False,
             estimated_records=estimate,
-            rest_supported=len(fields) <= product_for(product).rest_max_fields,
-            rest_max_records=options.rest_max_records,
+            rest_supported=rest_supported,
+            rest_max_records=options.rest_max_records or rest_break_even(product),
             rest_page_cost=rest_page_cost(product),
         )
         reason = choice.reason
@@ -196,9 +213,10 @@ def export_module(
     since = datetime.fromisoformat(since_text) if since_text else None
     outcomes: list[PageOutcome] = []
     if extract.method == Method.REST.value:
-        assert since is not None
+        rest_since = windows.EARLIEST if since is None else to_naive_utc(since)  # full: all
+        cap = options.rest_max_records or rest_break_even(product)
         try:
-            outcomes.append(steps.rest(extract, to_naive_utc(since), options.rest_max_records))
+            outcomes.append(steps.rest(extract, rest_since, cap))
         except RestDeltaTooLarge as exc:
             for job in rt.ledger.jobs_for_extract(extract.extract_id):
                 if job.state is not JobState.LOADED:
@@ -206,6 +224,12 @@ def export_module(
             rt.ledger.set_extract_method(extract.extract_id, Method.BULK.value, str(exc))
             extract = rt.ledger.get_extract(extract.extract_id)
             summary.method, summary.reason = extract.method, extract.reason
+    if extract.method == Method.BULK.value and "partition" in extract.query:
+        results = run_partition(rt, extract, steps)
+        _finish_partition(rt, extract, results, summary)
+        summary.table = table
+        summary.seconds = time.monotonic() - started
+        return summary
     if extract.method == Method.BULK.value:
         try:
             outcomes.extend(_bulk_with_replan(rt, extract, steps))
@@ -220,6 +244,23 @@ def export_module(
     summary.table = table
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _finish_partition(
+    rt: Runtime, extract: ExtractRecord, results: Sequence[WindowResult], summary: ModuleSummary
+) -> None:
+    """Close a partitioned export once every window is loaded; the watermark moves to the
+    newest record of any window."""
+    for result in results:
+        for extract_id in result.extract_ids:
+            _advance_watermark(rt, rt.ledger.get_extract(extract_id))
+        summary.pages += result.pages
+        summary.rows_loaded += result.rows_loaded
+        summary.rows_read += result.rows_loaded + result.rows_rejected
+        summary.rows_rejected += result.rows_rejected
+        summary.bulk_jobs_created += result.bulk_jobs_created
+        summary.credits += result.credits
+    rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
 
 
 def finish_loaded(rt: Runtime, extract: ExtractRecord) -> ExtractRecord:
@@ -403,12 +444,18 @@ class WindowResult:
     rows_rejected: int = 0
     credits: int = 0
     bulk_jobs_created: int = 0
+    pages: int = 0
+    #: the loaded extracts of this window (more than one when it was split)
+    extract_ids: list[str] = field(default_factory=list)
 
 
-def window_query(module: str, window: Window, fields: Sequence[FieldSpec]) -> dict[str, object]:
-    criteria = where("Modified_Time").greater_equal(iso_utc(window.start)) & where(
-        "Modified_Time"
-    ).less_than(iso_utc(window.end))
+def window_query(
+    module: str, window: Window, fields: Sequence[FieldSpec], on: str = "Modified_Time"
+) -> dict[str, object]:
+    """``on`` at or after the window's start and before its end (no end for an open window)."""
+    criteria: Criterion = where(on).greater_equal(iso_utc(window.start))
+    if not windows.is_open(window):
+        criteria = criteria & where(on).less_than(iso_utc(window.end))
     return BulkReadQuery(module=module, fields=bulk_fields(fields), criteria=criteria).to_state()
 
 
@@ -420,30 +467,40 @@ def backfill_window(
     steps: Steps,
     *,
     parent_id: str | None = None,
+    kind: windows.WindowKind = windows.BACKFILL,
 ) -> WindowResult:
-    """Load one window; finished windows are no-ops; overflowing windows split in two."""
+    """Load one window; finished windows are no-ops; overflowing windows split in two.
+
+    ``kind`` says which field the window ranges over and which run it belongs to
+    (``engine.windows``); an open-ended window is not split but read page after page.
+    """
     ledger = rt.ledger
     bounds = (window.start, window.end)
     result = WindowResult(window)
-    find = partial(ledger.find_extract, org=rt.org, product=product, module=module, kind="backfill")
-    if find(window=bounds, state=ExtractState.LOADED) is not None:
+    find = partial(ledger.find_extract, org=rt.org, product=product, module=module, kind=kind.kind)
+    loaded = find(window=bounds, state=ExtractState.LOADED)
+    if loaded is not None and windows.belongs(ledger, loaded, kind):
         result.skipped = True
         return result
     split = find(window=bounds, state=ExtractState.SPLIT)
+    if split is not None and not windows.belongs(ledger, split, kind):
+        split = None
     if split is None:
         extract, _ = ledger.open_extract(
             org=rt.org,
             product=product,
             module=module,
-            kind="backfill",
-            query=window_query(module, window, rt.fields(product, module)),
+            kind=kind.kind,
+            query=window_query(module, window, rt.fields(product, module), kind.field),
             method=Method.BULK.value,
-            reason=f"backfill window {window.label()}",
+            reason=kind.describe(window),
             window=bounds,
             parent_id=parent_id,
         )
         try:
-            outcomes = _bulk_with_replan(rt, extract, steps, allow_split=True)
+            outcomes = _bulk_with_replan(
+                rt, extract, steps, allow_split=not windows.is_open(window)
+            )
         except BudgetExceededError as exc:
             raise exc.with_progress(_progress_so_far(rt, extract)) from None
         extract = ledger.get_extract(_latest_running_id(rt, extract))
@@ -454,18 +511,24 @@ def backfill_window(
             jobs = ledger.jobs_for_extract(finished.extract_id)
             result.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
             result.rows_rejected = sum(j.rows_rejected or 0 for j in jobs)
+            result.pages = len(jobs)
+            result.extract_ids.append(finished.extract_id)
             _advance_watermark_if_newer(rt, finished)
             return result
         split = ledger.finish_extract(extract.extract_id, ExtractState.SPLIT)
-    halves = split_window(window)
+    halves = windows.split(window, utcnow())
     if halves is None:
         raise FlowsError(
-            f"backfill {product} {module} window {window.label()} holds more records than one "
+            f"{product} {module} {kind.describe(window)} holds more records than one "
             "bulk page and is too short to split"
         )
     result.split_into = 2
     for half in halves:
-        sub = backfill_window(rt, product, module, half, steps, parent_id=split.extract_id)
+        sub = backfill_window(
+            rt, product, module, half, steps, parent_id=split.extract_id, kind=kind
+        )
+        result.pages += sub.pages
+        result.extract_ids.extend(sub.extract_ids)
         result.rows_loaded += sub.rows_loaded
         result.rows_rejected += sub.rows_rejected
         result.credits += sub.credits
