@@ -25,13 +25,15 @@ from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import Criterion, where
 from connectors.products import product_for
 from engine import windows
-from engine.cost import choose_full, rest_break_even
+from engine.cost import choose_full, choose_window, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from engine.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
 from engine.partitions import plan_full_export, run_partition
 from engine.planning import (
+    BULK_PER_PAGE,
     Method,
+    MethodChoice,
     Window,
     advance_watermark,
     choose_method,
@@ -412,6 +414,8 @@ def run_rest_page(
         job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
     job_id = f"rest-{extract.extract_id[:16]}"
     records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    if extract.kind == windows.BACKFILL.kind and extract.window_end is not None:
+        records = windows.modified_before(records, extract.window_end)  # REST has no end
     ledger.add_job_credits(job.job_key, spent)
     outcome.credits += spent
     path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
@@ -445,6 +449,8 @@ class WindowResult:
     credits: int = 0
     bulk_jobs_created: int = 0
     pages: int = 0
+    method: str = Method.BULK.value
+    reason: str = ""
     #: the loaded extracts of this window (more than one when it was split)
     extract_ids: list[str] = field(default_factory=list)
 
@@ -486,27 +492,33 @@ def backfill_window(
     if split is not None and not windows.belongs(ledger, split, kind):
         split = None
     if split is None:
+        choice = window_method(rt, product, module, window, kind)
         extract, _ = ledger.open_extract(
             org=rt.org,
             product=product,
             module=module,
             kind=kind.kind,
             query=window_query(module, window, rt.fields(product, module), kind.field),
-            method=Method.BULK.value,
-            reason=kind.describe(window),
+            method=choice.method.value,
+            reason=f"{kind.describe(window)}: {choice.reason}",
             window=bounds,
             parent_id=parent_id,
         )
-        try:
-            outcomes = _bulk_with_replan(
-                rt, extract, steps, allow_split=not windows.is_open(window)
-            )
-        except BudgetExceededError as exc:
-            raise exc.with_progress(_progress_so_far(rt, extract)) from None
-        extract = ledger.get_extract(_latest_running_id(rt, extract))
+        outcomes: list[PageOutcome] = []
+        if extract.method == Method.REST.value:
+            extract = _rest_window(rt, extract, window, steps, outcomes)
+        result.method, result.reason = extract.method, extract.reason
+        if extract.method == Method.BULK.value:
+            try:
+                outcomes += _bulk_with_replan(
+                    rt, extract, steps, allow_split=not windows.is_open(window)
+                )
+            except BudgetExceededError as exc:
+                raise exc.with_progress(_progress_so_far(rt, extract)) from None
+            extract = ledger.get_extract(_latest_running_id(rt, extract))
         result.credits += sum(o.credits for o in outcomes)
         result.bulk_jobs_created += sum(o.jobs_created for o in outcomes)
-        if not (outcomes and outcomes[0].split):
+        if not any(o.split for o in outcomes):
             finished = finish_loaded(rt, extract)
             jobs = ledger.jobs_for_extract(finished.extract_id)
             result.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
@@ -534,6 +546,38 @@ def backfill_window(
         result.credits += sub.credits
         result.bulk_jobs_created += sub.bulk_jobs_created
     return result
+
+
+def window_method(
+    rt: Runtime, product: str, module: str, window: Window, kind: windows.WindowKind
+) -> MethodChoice:
+    """REST or bulk for a backfill window, by estimated credits (``cost.choose_window``);
+    partition windows of a full export are always bulk (the export chose bulk already)."""
+    if kind.kind != windows.BACKFILL.kind:
+        return MethodChoice(Method.BULK, "bulk read", None, 0)
+    last = rt.ledger.last_completed_job(rt.org, product, module)
+    return choose_window(
+        product,
+        window,
+        windows.previous_times(rt.settings.parquet_root, product, module, kind.field),
+        per_page=last.per_page if last is not None and last.per_page else BULK_PER_PAGE,
+        rest_supported=len(rt.fields(product, module)) <= product_for(product).rest_max_fields,
+    )
+
+
+def _rest_window(
+    rt: Runtime, extract: ExtractRecord, window: Window, steps: Steps, out: list[PageOutcome]
+) -> ExtractRecord:
+    """A window through REST (records modified since its start, those before its end kept);
+    past REST's break-even it switches the extract to bulk and returns it."""
+    try:
+        out.append(steps.rest(extract, window.start, rest_break_even(extract.product)))
+    except RestDeltaTooLarge as exc:
+        for job in rt.ledger.jobs_for_extract(extract.extract_id):
+            if job.state is not JobState.LOADED:
+                rt.ledger.mark_expired(job.job_key, str(exc))
+        rt.ledger.set_extract_method(extract.extract_id, Method.BULK.value, str(exc))
+    return rt.ledger.get_extract(extract.extract_id)
 
 
 def _advance_watermark_if_newer(rt: Runtime, extract: ExtractRecord) -> None:

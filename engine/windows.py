@@ -16,6 +16,7 @@ split in two when its first page reports more records than one page holds):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -129,23 +130,51 @@ def plan_partition(created: pa.Array, per_page: int) -> list[Window]:
     return [Window(a, b) for a, b in pairwise(bounds)]
 
 
-def previous_created_times(parquet_root: Path, product: str, module: str) -> pa.Array | None:
-    """``Created_Time`` of every record the module's earlier runs wrote to Parquet (one per id,
-    later runs' copies de-duplicated), or None when nothing was exported yet."""
+def previous_times(
+    parquet_root: Path, product: str, module: str, field: str = PARTITION_FIELD
+) -> pa.Array | None:
+    """``field`` of every record the module's earlier runs wrote to Parquet, one value per id
+    (the newest, for a field that changes), naive UTC; None when nothing was exported yet."""
     root = parquet_root / product / module
     files = sorted(root.glob("*/run=*/*.parquet")) if root.exists() else []
     tables = []
     for path in files:
         schema = pq.read_schema(path)
-        if "id" in schema.names and PARTITION_FIELD in schema.names:
-            tables.append(pq.read_table(path, columns=["id", PARTITION_FIELD]))
+        if "id" in schema.names and field in schema.names:
+            tables.append(pq.read_table(path, columns=["id", field]))
     if not tables:
         return None
     table = pa.concat_tables(tables, promote_options="permissive")
     if table.num_rows == 0:
         return None
-    table = table.group_by("id").aggregate([(PARTITION_FIELD, "min")])
-    return pc.drop_null(table[f"{PARTITION_FIELD}_min"]).combine_chunks()
+    table = table.group_by("id").aggregate([(field, "max")])
+    values = pc.drop_null(table[f"{field}_max"]).combine_chunks()
+    return values.cast(pa.timestamp("us"))  # a UTC timestamp, without its zone
+
+
+def previous_created_times(parquet_root: Path, product: str, module: str) -> pa.Array | None:
+    """``Created_Time`` of every record the module's earlier runs exported (see above)."""
+    return previous_times(parquet_root, product, module, PARTITION_FIELD)
+
+
+def count_in(values: pa.Array, start: datetime, end: datetime | None = None) -> int:
+    """How many ``values`` (naive UTC timestamps) lie in ``[start, end)`` (no end: open)."""
+    stamp = pa.timestamp("us")
+    mask = pc.greater_equal(values, pa.scalar(to_naive_utc(start), stamp))
+    if end is not None and end < OPEN_END:
+        mask = pc.and_(mask, pc.less(values, pa.scalar(to_naive_utc(end), stamp)))
+    return int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
+
+
+def modified_before(records: list[Mapping[str, Any]], end: datetime) -> list[Mapping[str, Any]]:
+    """REST records whose ``Modified_Time`` (ISO 8601 with offset) is before ``end``."""
+    limit = to_naive_utc(end)
+    kept = []
+    for record in records:
+        text = record.get("Modified_Time")
+        if isinstance(text, str) and to_naive_utc(datetime.fromisoformat(text)) < limit:
+            kept.append(record)
+    return kept
 
 
 # ---- the plan in the export extract's query -------------------------------------------------

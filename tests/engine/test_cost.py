@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from engine.cost import choose_full, rest_break_even
-from engine.extracts import DirectSteps, ExportOptions, export_module
+from engine.extracts import DirectSteps, ExportOptions, backfill_window, export_module
 from engine.ledger import ExtractState
-from engine.planning import Method
+from engine.planning import Method, Window, backfill_windows
 from engine.runtime import Runtime
 from simulator.testing import SimServer
+from tests.flows.cli_process import sim_ids_modified_between
 
 ORG = "us-enterprise"
 FULL = ExportOptions(mode="full", capture_deletes=False)
@@ -62,3 +65,43 @@ def test_full_exports_read_a_small_module_by_rest_and_a_big_one_by_bulk(
     with rt.load_lock:
         ids = rt.warehouse.read_table("crm_Accounts")["id"].to_pylist()
     assert len(ids) == len(set(ids)) == 5_000
+
+
+def test_backfill_windows_pick_rest_when_it_costs_less_and_keep_only_their_window(
+    sim: SimServer, rt: Runtime
+) -> None:
+    records = dict(sim.state.config.records, Deals=400)
+    sim.state.configure(per_page=120, records=records)
+    export_module(rt, "crm", "Deals", FULL, DirectSteps(rt))  # the spread REST is sized from
+    start, end = datetime(2024, 1, 1), datetime(2026, 1, 1)
+    results = [
+        backfill_window(rt, "crm", "Deals", w, DirectSteps(rt))
+        for w in backfill_windows(start, end, timedelta(days=365))
+    ]
+    assert {r.method for r in results} == {"rest"}
+    assert all("REST" in r.reason and "<= bulk" in r.reason for r in results)
+    assert sum(r.bulk_jobs_created for r in results) == 0
+    # REST reads what changed since each window's start: at most 2 pages of 200 a window;
+    # bulk would cost 57 credits a job (and with 120-record pages, several jobs a window)
+    assert sum(r.credits for r in results) <= 2 * len(results)
+    in_range = sim_ids_modified_between(
+        sim, ORG, "Deals", start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    )
+    assert sum(r.rows_loaded for r in results) == len(in_range)  # each only its own window
+    for result in results:
+        (extract_id,) = result.extract_ids
+        extract = rt.ledger.get_extract(extract_id)
+        assert extract.method == "rest"
+        assert extract.reason == result.reason
+
+
+def test_a_backfill_window_of_a_big_module_stays_bulk(sim: SimServer, rt: Runtime) -> None:
+    records = dict(sim.state.config.records, Leads=12_000)
+    sim.state.configure(records=records)
+    export_module(rt, "crm", "Leads", FULL, DirectSteps(rt))
+    window = Window(datetime(2022, 1, 1), datetime(2027, 1, 1))
+    result = backfill_window(rt, "crm", "Leads", window, DirectSteps(rt))
+    assert result.method == "bulk"
+    assert "too many for REST" in result.reason
+    assert result.bulk_jobs_created == 1
+    assert result.rows_loaded == 12_000
