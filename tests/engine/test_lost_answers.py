@@ -99,10 +99,10 @@ def test_a_lost_upload_answer_is_resent_and_each_row_written_once(
     before = leads(sim)
     summary = run_write(rt.connection, settings, "crm", mapping, source, dry_run=False)
     assert rule.fired == 1
-    assert summary["counts"]["added"] == 25
+    assert summary.counts["added"] == 25
     assert leads(sim) - before == 25  # records in the simulator = input rows
     stats = sim.state.stats.snapshot()
-    assert stats["jobs_created"][f"{ORG}/crm/Leads#write"] == summary["jobs"] == 1
+    assert stats["jobs_created"][f"{ORG}/crm/Leads#write"] == summary.jobs == 1
     assert rt.client("crm").meter.report().used == stats["credits_used"][ORG]
 
 
