@@ -5,7 +5,7 @@ A serial full export waits for Zoho once per 200,000-record page (page N+1 needs
 ``Created_Time``, ``plan_full_export`` cuts the module into as many windows as pages (the same
 credits) and ``run_partition`` reads them as concurrent jobs, up to ``active_bulk_jobs``, each
 loaded as it finishes. Each window is an extract of kind ``partition`` under the export's
-extract, run by ``extracts.backfill_window`` (the backfill's mechanism: ledger, resume, budget
+extract, run by ``backfill.backfill_window_steps`` (the backfill's mechanism: ledger, resume, budget
 and splitting are the same); a re-run after a crash skips the windows already loaded.
 """
 
@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine import windows
 from engine.failpoints import failpoint
 from engine.planning import BULK_PER_PAGE, Window
+from engine.steps import Step, drive
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from engine.extracts import Steps, WindowResult
+    from engine.backfill import WindowResult
     from engine.ledger import ExtractRecord
     from engine.runtime import Runtime
 
@@ -60,10 +62,13 @@ def plan_full_export(
     return PartitionPlan(plan, reason)
 
 
-def run_partition(rt: Runtime, extract: ExtractRecord, steps: Steps) -> list[WindowResult]:
-    """Every window of ``extract``'s plan, concurrently; a failure is raised once every other
-    window has finished (what they loaded stays loaded and a re-run skips it)."""
-    from engine.extracts import backfill_window
+def run_partition(
+    rt: Runtime, extract: ExtractRecord, run: Callable[[Step], Any]
+) -> list[WindowResult]:
+    """Every window of ``extract``'s plan, concurrently, each window's steps through ``run``;
+    a failure is raised once every other window has finished (what they loaded stays loaded
+    and a re-run skips it)."""
+    from engine.backfill import backfill_window_steps
 
     plan = windows.plan_from_state(extract.query.get("partition"))
     if not plan:
@@ -77,14 +82,16 @@ def run_partition(rt: Runtime, extract: ExtractRecord, steps: Steps) -> list[Win
             # each thread runs in a copy of this context (a Prefect task run's, in a flow)
             pool.submit(
                 contextvars.copy_context().run,
-                backfill_window,
-                rt,
-                extract.product,
-                extract.module,
-                window,
-                steps,
-                parent_id=extract.extract_id,
-                kind=kind,
+                drive,
+                backfill_window_steps(
+                    rt,
+                    extract.product,
+                    extract.module,
+                    window,
+                    parent_id=extract.extract_id,
+                    kind=kind,
+                ),
+                run,
             )
             for window in plan
         ]

@@ -1,7 +1,7 @@
 """Windows of a field that a bulk read loads one at a time: backfill and partitioned exports.
 
 A window is a half-open ``[start, end)`` range of one date-time field (``planning.Window``).
-Two kinds use the same mechanism (``extracts.backfill_window``: one ledger extract per window,
+Two kinds use the same mechanism (``backfill.backfill_window``: one ledger extract per window,
 split in two when its first page reports more records than one page holds):
 
 - a **backfill** window ranges over ``Modified_Time``; once loaded, it is never read again;

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from engine.backfill import backfill_window
 from engine.cost import choose_full, rest_break_even
-from engine.extracts import DirectSteps, ExportOptions, backfill_window, export_module
+from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.ledger import ExtractState
 from engine.planning import Method, Window, backfill_windows
 from engine.runtime import Runtime

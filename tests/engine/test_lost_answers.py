@@ -27,8 +27,8 @@ from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings
 from engine.simulated import simulated_connection
 from engine.writeback.run import run_write
-from simulator.bulk_write import wait_write_jobs
 from simulator.testing import SimServer
+from simulator.write_processing import wait_write_jobs
 from tests.conftest import FAST_DOWNLOADS, FAST_JOBS
 from tests.support.faultproxy import FaultProxy, Rule
 
