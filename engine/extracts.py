@@ -18,13 +18,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
+from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from engine.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
 from engine.planning import (
@@ -333,20 +331,7 @@ def _advance_watermark(rt: Runtime, extract: ExtractRecord) -> None:
 
 
 def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tuple[str, datetime]]:
-    root = rt.settings.parquet_root / extract.product / extract.module
-    files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
-    out: list[tuple[str, datetime]] = []
-    for path in files:
-        table = pq.read_table(path, columns=["id", "Modified_Time"])
-        if table.num_rows == 0:
-            continue
-        newest = pc.max(table["Modified_Time"]).as_py()
-        if newest is None:
-            continue
-        mask = pc.equal(table["Modified_Time"], pc.max(table["Modified_Time"]))
-        ids = table.filter(mask)["id"].to_pylist()
-        out.extend((str(i), newest) for i in ids)
-    return out
+    return newest_in_page(rt.settings, extract.product, extract.module, job_id)
 
 
 # ---- REST ---------------------------------------------------------------------------------

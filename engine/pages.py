@@ -38,6 +38,7 @@ from connectors.products import BulkPaging
 from engine.budget import BULK_READ_CREATE, PLAIN_CALL
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint, kill_when_file_appears
+from engine.lake import commit_page as commit_to_lake
 from engine.ledger import ExtractRecord, JobRecord, JobState, utcnow
 from engine.planning import ResumeAction, resume_action
 from transforms.errors import DamagedZipError
@@ -443,6 +444,8 @@ def _load(
             rejects_root=settings.rejects_root,
             hooks=hooks,
         )
+        # into the lake before the ledger says loaded: a re-run then completes it (engine.lake)
+        _, kept = commit_to_lake(rt, extract, job, result.parquet_files)
     outcome.job = rt.ledger.mark_loaded(
         job.job_key,
         rows_read=result.rows_read,
@@ -450,7 +453,7 @@ def _load(
         rows_rejected=result.rows_rejected,
     )
     outcome.load = result.to_dict()
-    outcome.parquet_files = [str(p) for p in result.parquet_files]
+    outcome.parquet_files = [str(p) for p in kept]
     return outcome
 
 
