@@ -3,6 +3,7 @@ table compared with the warehouse table row for row (values and types)."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +16,9 @@ from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from simulator.testing import SimServer
 from tests.conftest import fast_settings
+from tests.flows.cli_process import ledger_jobs, run_cli
 from transforms.errors import SchemaDriftError
+from transforms.lake import LakeTable
 
 ORG = "us-enterprise"
 
@@ -144,3 +147,52 @@ def test_keep_landing_leaves_the_page_files(
         assert lake_table(rt, "Leads").num_rows == 2000
     finally:
         close_runtimes()
+
+
+def lake_and_warehouse(data_dir: Path) -> tuple[pa.Table, pa.Table]:
+    """The Leads lake table and warehouse table a CLI run left in ``data_dir``."""
+    from transforms import open_warehouse
+
+    warehouse = open_warehouse(f"duckdb:///{data_dir / 'warehouse.duckdb'}")
+    try:
+        stored = warehouse.read_table("crm_Leads").sort_by("id")
+    finally:
+        warehouse.close()
+    lake = LakeTable.open(str(data_dir / "lake"), "crm", "Leads").read().sort_by("id")
+    return lake.select(stored.column_names), stored
+
+
+@pytest.mark.slow
+def test_a_kill_inside_a_lake_commit_and_before_the_ledger_resumes_exactly(
+    prefect_api: str, sim: SimServer, tmp_path: Path
+) -> None:
+    sim.state.configure(per_page=800, downloads_per_minute=1000, job_seconds=(0.02, 0.05))
+    table = LakeTable.open(str(tmp_path / "lake"), "crm", "Leads")
+    # killed inside page 2's lake write: its data is written, its commit is not
+    killed = run_cli(sim, prefect_api, tmp_path, "export", "Leads", "--full",
+                     env={"ZOHO_ETL_FAILPOINTS": "lake-write@Leads:2"})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert [(p, s) for p, s, _, _ in ledger_jobs(tmp_path, "Leads")][:2] == [
+        (1, "loaded"),
+        (2, "downloaded"),
+    ]
+    assert (table.version, table.read().num_rows) == (0, 800)
+    # killed after page 3's lake commit, before the ledger marks it loaded
+    killed = run_cli(sim, prefect_api, tmp_path, "export", "Leads", "--full",
+                     env={"ZOHO_ETL_FAILPOINTS": "lake-committed@Leads:3"})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert [s for _, s, _, _ in ledger_jobs(tmp_path, "Leads")] == [
+        "loaded",
+        "loaded",
+        "downloaded",
+    ]
+    assert (table.version, table.read().num_rows) == (2, 2000)
+
+    resumed = run_cli(sim, prefect_api, tmp_path, "export", "Leads", "--full")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [s for _, s, _, _ in ledger_jobs(tmp_path, "Leads")] == ["loaded"] * 3
+    assert table.version == 2  # page 3 was in the lake already: skipped, not committed twice
+    lake, stored = lake_and_warehouse(tmp_path)
+    assert lake.num_rows == pc.count_distinct(lake["id"]).as_py() == 2000
+    assert lake.to_pylist() == stored.to_pylist()
+    assert landing_files(RunSettings(data_dir=str(tmp_path))) == []
