@@ -1,6 +1,7 @@
 """The ``zoho-etl`` command line.
 
-Commands: ``export``, ``backfill``, ``write``, ``status``, ``sim serve``, ``demo``, ``serve``.
+Commands: ``export``, ``backfill``, ``write``, ``status``, ``sim serve``, ``demo``, ``serve``,
+``query``, ``lake optimize``, ``lake vacuum``.
 
 Exit codes (scripts can rely on them):
 
@@ -30,6 +31,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.lake import DEFAULT_LANDING_DAYS, KeepLanding, LandingDays, with_landing
+from cli.lake import register as register_lake_commands
 from engine.errors import (
     BudgetExceededError,
     FlowsError,
@@ -47,6 +50,7 @@ app = typer.Typer(
 )
 sim_app = typer.Typer(help="The embedded Zoho simulator.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+register_lake_commands(app)  # query, lake optimize|vacuum (cli/lake.py)
 
 
 class ExitCode(IntEnum):
@@ -239,6 +243,8 @@ def export(
     concurrency: Concurrency = 4,
     runner: Runner = "threads",
     dask_address: DaskAddress = None,
+    keep_landing: KeepLanding = False,
+    landing_days: LandingDays = DEFAULT_LANDING_DAYS,
 ) -> None:
     """Export modules (incremental from each module's watermark, or --full)."""
     with _errors_as_exit_codes():
@@ -249,6 +255,7 @@ def export(
         settings = _run_settings(
             data_dir, warehouse_url, credit_budget, concurrency, runner, dask_address
         )
+        settings = with_landing(settings, keep_landing, landing_days)
         connection = _connection(simulator, sim_org, credentials_block)  # fails fast
         from cli.reporting import print_rows
         from flows.connection import run_overrides
@@ -285,6 +292,8 @@ def backfill(
     concurrency: Concurrency = 4,
     runner: Runner = "threads",
     dask_address: DaskAddress = None,
+    keep_landing: KeepLanding = False,
+    landing_days: LandingDays = DEFAULT_LANDING_DAYS,
 ) -> None:
     """Backfill one module between two dates, in windows that each fit one bulk page."""
     with _errors_as_exit_codes():
@@ -299,6 +308,7 @@ def backfill(
         settings = _run_settings(
             data_dir, warehouse_url, credit_budget, concurrency, runner, dask_address
         )
+        settings = with_landing(settings, keep_landing, landing_days)
         connection = _connection(simulator, sim_org, credentials_block)
         from cli.reporting import print_rows
         from flows.backfill import backfill_flow
