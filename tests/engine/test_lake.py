@@ -114,7 +114,8 @@ def test_a_type_drift_widens_the_lake_column_like_the_warehouse(
     assert lake.schema.field("Lead_Score").type == pa.string()
     history = open_lake_table(rt.settings, "crm", "Leads").delta_table().history()
     widened = [h for h in history if h.get("zoho_etl_operation") == "widen_columns"]
-    assert len(widened) == 1 and "Lead_Score" in widened[0]["zoho_etl_widened"]
+    assert len(widened) == 1
+    assert "Lead_Score" in widened[0]["zoho_etl_widened"]
 
 
 def test_a_frozen_module_refuses_the_drift_and_the_lake_keeps_its_version(
@@ -136,17 +137,21 @@ def test_a_frozen_module_refuses_the_drift_and_the_lake_keeps_its_version(
         close_runtimes()
 
 
-def test_keep_landing_leaves_the_page_files(
+def test_keep_landing_leaves_the_page_files_and_the_lake_may_be_a_uri(
     sim: SimServer, connection: ZohoConnection, tmp_path: Path
 ) -> None:
     sim.state.configure(per_page=1500)
-    rt = runtime_for(connection, fast_settings(tmp_path / "data", keep_landing_days=3))
+    lake_uri = (tmp_path / "elsewhere").as_uri()  # a URI, as for cloud storage
+    rt = runtime_for(
+        connection, fast_settings(tmp_path / "data", keep_landing_days=3, lake_uri=lake_uri)
+    )
     try:
         export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
         files = landing_files(rt.settings)
         assert len(files) == 2  # two pages, one file each
         assert all(f.parent.parent.name.startswith("extracted_date=") for f in files)
         assert lake_table(rt, "Leads").num_rows == 2000
+        assert (tmp_path / "elsewhere/crm/Leads/_delta_log").is_dir()
     finally:
         close_runtimes()
 
