@@ -152,8 +152,27 @@ def test_keep_landing_leaves_the_page_files_and_the_lake_may_be_a_uri(
         assert all(f.parent.parent.name.startswith("extracted_date=") for f in files)
         assert lake_table(rt, "Leads").num_rows == 2000
         assert (tmp_path / "elsewhere/crm/Leads/_delta_log").is_dir()
+        assert_readers_agree(lake_uri + "/crm/Leads", lake_table(rt, "Leads"))
     finally:
         close_runtimes()
+
+
+def assert_readers_agree(location: str, expected: pa.Table) -> None:
+    """The README's readers: pandas, DuckDB over the Arrow dataset, a plain pyarrow dataset."""
+    import duckdb
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    leads = DeltaTable(location)
+    frame = leads.to_pandas()
+    assert sorted(frame["id"]) == expected["id"].to_pylist()
+    live = leads.to_pyarrow_dataset()
+    counted = duckdb.sql(
+        "SELECT count(*), count(DISTINCT id) FROM live WHERE _zoho_deleted_at IS NULL"
+    ).fetchall()
+    assert counted == [(expected.num_rows, expected.num_rows)]
+    plain = ds.dataset(leads.file_uris(), format="parquet").to_table(columns=["id"])
+    assert sorted(plain["id"].to_pylist()) == expected["id"].to_pylist()
 
 
 def lake_and_warehouse(data_dir: Path) -> tuple[pa.Table, pa.Table]:
