@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,9 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the simulator exited with code {process.returncode}")
         try:
-            requests.get(f"{base_url}/_sim/clock", timeout=1)
-        except requests.ConnectionError:
+            requests.get(f"{base_url}/_sim/clock", timeout=5)
+        except (requests.ConnectionError, requests.Timeout):
+            # not listening yet, or (at nice 19 on a busy machine) not scheduled in time
             time.sleep(0.1)
             continue
         return
