@@ -166,7 +166,7 @@ def assert_readers_agree(location: str, expected: pa.Table) -> None:
     leads = DeltaTable(location)
     frame = leads.to_pandas()
     assert sorted(frame["id"]) == expected["id"].to_pylist()
-    live = leads.to_pyarrow_dataset()
+    live = leads.to_pyarrow_dataset()  # noqa: F841 (DuckDB finds it by its name)
     counted = duckdb.sql(
         "SELECT count(*), count(DISTINCT id) FROM live WHERE _zoho_deleted_at IS NULL"
     ).fetchall()
