@@ -7,8 +7,10 @@
    brings the warehouse back in line (REST for the small delta, deletions marked), checked
    against the simulator id by id;
 4. a backfill of Deals by date windows (windows too big for one page are split);
-5. a write-back of new Leads from a Parquet file with a mapping that has defaults, a few rows
-   deliberately invalid (dry-run first, then the real bulk write);
+5. write-backs (``cli.demo_writeback``): new Leads from a Parquet file with a mapping that
+   has defaults, a few rows deliberately invalid (dry-run first, then the real bulk write);
+   new Deals with their line items in one parent/child write (one Deal over the 200 items
+   limit); Recruit Candidates' status updated from a query on the warehouse;
 6. a query over the Leads lake table (`zoho-etl query`), checked against the warehouse;
 7. a summary table, where the files are, and a query to paste.
 
@@ -27,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
@@ -171,7 +172,12 @@ def _run_steps(
     _full_exports(console, report, settings, sim.base_url)
     _incremental(console, report, connection, settings, sim)
     _backfill(console, report, settings, sim)
-    _writeback(console, report, settings, sim.base_url)
+    from cli.demo_writeback import run_writebacks
+
+    run_writebacks(console, report, settings, sim)
+    from cli.demo_creator import creator_demo
+
+    creator_demo(console, report, sim)
     _lake_query(console, report, settings, connection)
 
 
@@ -293,43 +299,6 @@ def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: 
             bulk_jobs=sum(int(r.get("bulk jobs", 0)) for r in rows),
             credits=sum(int(r.get("credits", 0)) for r in rows),
         )
-    )
-
-
-def _writeback(console: Console, report: DemoReport, settings: RunSettings, base_url: str) -> None:
-
-    from flows.writeback import writeback_flow
-
-    folder = settings.data_path / "writeback" / "input"
-    folder.mkdir(parents=True, exist_ok=True)
-    mapping_path = folder / "new_leads.mapping.yaml"
-    mapping_path.write_text(DEMO_MAPPING, encoding="utf-8")
-    source = folder / "new_leads.parquet"
-    pq.write_table(demo_rows(), source)
-    for dry in (True, False):
-        mode = "dry run" if dry else "bulk write"
-        console.print(f"[bold]>[/bold] write-back of 20 new Leads ({mode}) ...")
-        summary = writeback_flow(
-            product="crm",
-            mapping_path=str(mapping_path),
-            source=str(source),
-            dry_run=dry,
-        )
-        counts = summary["counts"]
-        report.rows.append(
-            DemoRow(
-                step="write-back dry run" if dry else "write-back",
-                target=f"crm Leads ({summary['operation']})",
-                rows=counts.get("rows", "-"),
-                rejects=counts.get("rejected", "-"),
-                bulk_jobs=0 if dry else summary["jobs"],
-                credits=summary["credits"],
-                result=", ".join(f"{k} {v}" for k, v in counts.items() if k != "rows"),
-            )
-        )
-    report.checks.append(
-        f"write-back results: {settings.data_path / 'writeback' / 'results'} "
-        "and warehouse table writeback_crm_Leads"
     )
 
 

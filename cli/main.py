@@ -334,7 +334,12 @@ def write(
         ),
     ],
     mapping: Annotated[
-        Path, typer.Option("--mapping", help="Mapping file (YAML): module, operation, fields.")
+        Path,
+        typer.Option(
+            "--mapping",
+            help="Mapping file (YAML): module, operation, fields; with children: a "
+            "parent/child write (CRM).",
+        ),
     ],
     product: Annotated[str, typer.Option("--product", help="crm or recruit.")] = "crm",
     dry_run: Annotated[
@@ -392,19 +397,19 @@ def write(
                 on_invalid=on_invalid,
                 attach_jobs=attached,
             )
-        counts = [{"status": k, "rows": v} for k, v in summary["counts"].items()]
-        print_rows(
-            f"{'dry run' if dry_run else 'bulk write'} {name} {summary['module']} "
-            f"({summary['jobs']} job(s), {summary['credits_needed']} credits)",
-            counts,
-        )
-        if summary["issues"]:
+        for part in summary.modules:  # a parent/child write: the parent, then each child
             print_rows(
-                "invalid rows per error",
-                [{"error": k, "rows": v} for k, v in summary["issues"].items()],
+                f"{'dry run' if dry_run else 'bulk write'} {name} {part.module} "
+                f"({part.jobs} job(s), {part.credits_needed} credits)",
+                [{"status": k, "rows": v} for k, v in part.counts.items()],
             )
-        if summary.get("results_parquet"):
-            typer.echo(f"per-row results: {summary['results_parquet']}")
+            if part.issues:
+                print_rows(
+                    f"invalid {part.module} rows per error",
+                    [{"error": k, "rows": v} for k, v in part.issues.items()],
+                )
+            if part.results_parquet:
+                typer.echo(f"per-row results: {part.results_parquet}")
 
 
 def _attached_jobs(values: list[str]) -> dict[int, str] | None:
@@ -542,6 +547,9 @@ def _quiet_interpreter_teardown() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``zoho-etl``)."""
     args = argv if argv is not None else sys.argv[1:]
+    from cli.creator import creator_argv
+
+    args = creator_argv(args)  # export --product creator: the Creator command
     configure_prefect_env(args)
     if argv is None:
         atexit.register(_quiet_interpreter_teardown)
@@ -552,3 +560,8 @@ def main(argv: list[str] | None = None) -> None:
             from engine.runtime import close_runtimes
 
             close_runtimes()
+
+
+from cli.creator import register as _register_creator  # noqa: E402 (needs `app`)
+
+_register_creator(app)

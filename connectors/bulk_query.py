@@ -5,11 +5,17 @@ product's dialect (``shared/docs/zoho-bulk-api.md`` §1.2, §3): CRM v8 sends ``
 ``{"api_name": ...}`` and the next page as ``{"query": {"page_token": ...}}`` only; Recruit
 sends ``module`` as a string and asks for ``page`` N. ``to_state`` / ``from_state`` give a
 JSON-able form for a job ledger, so an export can resume after a crash.
+
+``bulk_read_selection`` picks the fields a bulk read can export from a module's metadata and
+says which it left out and why: the facts file lists one kind of field bulk read does not
+support, external fields (§1.1, [AWS-GLUE]). Asking for one explicitly is refused by
+``BulkReadQuery.validate`` before a job is created.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +31,48 @@ from connectors.fields import FieldSpec, is_field_reference
 from connectors.products import Product
 
 FILE_TYPES = frozenset({"csv", "ics"})
+
+log = logging.getLogger("connectors.bulk_query")
+
+
+def bulk_unreadable_reason(spec: FieldSpec) -> str | None:
+    """Why bulk read cannot export this field, or ``None`` when it can."""
+    if spec.external:
+        return "external field: bulk read does not support external fields"
+    return None
+
+
+@dataclass(frozen=True)
+class FieldSelection:
+    """The fields a bulk read asks for, and the ones it leaves out (name -> reason)."""
+
+    fields: tuple[FieldSpec, ...]
+    left_out: Mapping[str, str]
+
+    def describe(self) -> str:
+        """``A (reason); B (reason)`` for a summary or a log line; empty when none."""
+        return "; ".join(f"{name} ({reason})" for name, reason in self.left_out.items())
+
+
+def bulk_read_selection(fields: Sequence[FieldSpec], module: str | None = None) -> FieldSelection:
+    """Every field of ``fields`` a bulk read can export; logs one INFO line naming the rest."""
+    kept: list[FieldSpec] = []
+    left_out: dict[str, str] = {}
+    for spec in fields:
+        reason = bulk_unreadable_reason(spec)
+        if reason is None:
+            kept.append(spec)
+        else:
+            left_out[spec.api_name] = reason
+    selection = FieldSelection(tuple(kept), left_out)
+    if left_out:
+        log.info(
+            "bulk read of %s leaves out %d field(s) it cannot export: %s",
+            module or "the module",
+            len(left_out),
+            selection.describe(),
+        )
+    return selection
 
 
 @dataclass(frozen=True)
@@ -82,6 +130,16 @@ class BulkReadQuery:
         if self.criteria is not None:
             validate_criteria(self.criteria, fields, max_criteria=product.max_criteria)
         if fields is not None:
+            for name in self.fields:
+                spec = fields.get(name.split(".", 1)[0])
+                reason = bulk_unreadable_reason(spec) if spec is not None else None
+                if reason is not None:
+                    raise QueryValidationError(
+                        f"{self.module} field {name} cannot be exported by bulk read ({reason}); "
+                        "leave it out of the fields",
+                        code="FIELD_NOT_SUPPORTED",
+                        details={"api_name": name},
+                    )
             unknown = [
                 f
                 for f in self.fields

@@ -3,12 +3,14 @@
 Facts: ``shared/docs/zoho-bulk-api.md`` §2 (CRM v8) and §3 (Recruit v2). Product
 differences (upload path, org header, write path, host) come from ``Product`` data:
 
-- upload: ``POST {upload host}{product.upload_path}`` with ``feature: bulk-write`` and
+- upload: ``POST {product's upload host}{product.upload_path}`` with ``feature: bulk-write`` and
   ``X-CRM-ORG`` / ``X-RECRUIT-ORG``; multipart part ``file``; answer not wrapped,
   ``details.file_id`` (``details.id`` is accepted too: UNCERTAIN for Recruit). Upload
   errors that come back with HTTP 200 (``INVALID_FILE_FORMAT``...) and the upload host's
   ``ERROR_CODE`` shape are raised by the HTTP core like any other error;
-- create: ``POST {api}{product.bulk_write_path}`` (500 credits), ``details.id``;
+- create: ``POST {api}{product.bulk_write_path}`` (500 credits), ``details.id``; the body is
+  put in the product's shape first (``Product.write_job_body``: Recruit v2 takes
+  ``resource[].module`` as a string and ``ignore_empty`` on the resource);
 - status: ``GET .../{job_id}``, a bare object (a ``data[]`` wrapper is tolerated); both
   ``IN PROGRESS`` and ``INPROGRESS`` are accepted, as are ``FAILED`` / ``FAILURE``;
 - result: a plain GET of ``result.download_url``, absolute on the download host (a
@@ -198,9 +200,10 @@ class BulkWriteClient:
         names the module and file so the user can check Zoho before writing again.
         """
         url = self._jobs_url()
+        body = self.product.write_job_body(body)
         try:
             payload = self.http.request_json(
-                "POST", url, call_type=CallType.BULK_WRITE_CREATE, json=dict(body)
+                "POST", url, call_type=CallType.BULK_WRITE_CREATE, json=body
             )
         except OutcomeUnknownError as exc:
             raise OutcomeUnknownError(

@@ -126,8 +126,8 @@ class ZohoClient:
         return self.product.base_url(self.endpoints, api_domain)
 
     def upload_url(self) -> str:
-        """Bulk write upload endpoint (files host + product upload path)."""
-        return self.endpoints.upload + self.product.upload_path
+        """Bulk write upload endpoint (the product's files host + upload path)."""
+        return self.product.upload_url(self.endpoints)
 
     def org_headers(self) -> dict[str, str]:
         """``X-CRM-ORG`` / ``X-RECRUIT-ORG`` for uploads (needs ``org_id``)."""

@@ -78,6 +78,8 @@ class DeleteSummary:
     deleted: list[str] = field(default_factory=list)
     failed: list[tuple[str, int, str]] = field(default_factory=list)  # (ID, code, message)
     nothing_matched: bool = False
+    #: the last call's ``more_records`` (records past its 200 still match)
+    more_records: bool = False
 
 
 class CreatorClient:
@@ -270,6 +272,7 @@ class CreatorClient:
                 summary.nothing_matched = summary.calls == 1
                 break
             deleted = _collect(payload, summary, url)
+            summary.more_records = bool(payload.get("more_records", False))
             log.info(
                 "DELETE %s: %d deleted, %d failed", url_path(url), deleted, len(summary.failed)
             )

@@ -41,6 +41,7 @@ class DataCenter:
     upload: str
     download: str
     recruit: str
+    recruit_upload: str
     sandbox_api: str
     developer_api: str
 
@@ -68,7 +69,18 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{parts.hostname.lower()}:{port}"
 
 
-def _dc(code: str, name: str, tld: str, accounts: str, upload: str, recruit: str) -> DataCenter:
+def _dc(
+    code: str,
+    name: str,
+    tld: str,
+    accounts: str,
+    upload: str,
+    recruit: str,
+    recruit_upload: str | None = None,
+) -> DataCenter:
+    # Recruit uploads go to Zoho's files host (§3, §7.1, [R-BW-UPLOAD]: upload.zoho.com), not
+    # the CRM SDK's content host. Only the US host is documented; ``upload.zoho.{tld}`` for
+    # the other data centres follows the pattern (UNCERTAIN; override with ``recruit_upload``).
     return DataCenter(
         code=code,
         name=name,
@@ -77,6 +89,7 @@ def _dc(code: str, name: str, tld: str, accounts: str, upload: str, recruit: str
         upload=upload,
         download=f"https://download-accl.zoho.{tld}",
         recruit=recruit,
+        recruit_upload=recruit_upload or f"https://upload.zoho.{tld}",
         sandbox_api=f"https://sandbox.zohoapis.{tld}",
         developer_api=f"https://developer.zohoapis.{tld}",
     )
@@ -142,6 +155,7 @@ DATA_CENTERS: Mapping[str, DataCenter] = {
             "https://accounts.zohocloud.ca",
             "https://upload.zohocloud.ca",
             "https://recruit.zohocloud.ca",
+            "https://upload.zohocloud.ca",
         ),
         _dc(
             "sa",
@@ -150,6 +164,7 @@ DATA_CENTERS: Mapping[str, DataCenter] = {
             "https://accounts.zoho.sa",
             "https://files.zoho.sa",
             "https://recruit.zoho.sa",
+            "https://files.zoho.sa",
         ),
         # UK: only the accounts server is documented; the rest is UNCERTAIN.
         _dc(
@@ -170,6 +185,7 @@ SERVICES: Mapping[str, str] = {
     "upload": "content",
     "download": "download",
     "recruit": "recruit",
+    "recruit_upload": "upload",
 }
 
 
@@ -188,6 +204,7 @@ class Endpoints:
     upload: str
     download: str
     recruit: str
+    recruit_upload: str
     crm_api_pinned: bool = False
 
     def __post_init__(self) -> None:
@@ -208,7 +225,8 @@ class Endpoints:
     ) -> Endpoints:
         """Endpoints of a data centre, with optional per-service host overrides.
 
-        ``overrides`` keys are ``accounts``, ``crm_api``, ``upload``, ``download``, ``recruit``.
+        ``overrides`` keys are ``accounts``, ``crm_api``, ``upload``, ``download``, ``recruit``,
+        ``recruit_upload``.
         """
         try:
             center = DATA_CENTERS[dc.lower()]
@@ -229,6 +247,7 @@ class Endpoints:
             upload=center.upload,
             download=center.download,
             recruit=center.recruit,
+            recruit_upload=center.recruit_upload,
         )
         return endpoints.with_overrides(overrides or {})
 

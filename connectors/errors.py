@@ -1,8 +1,11 @@
 """Errors raised by the Zoho connectors, grouped by how a caller recovers from them.
 
-Retry code asks ``isinstance(exc, RetriableError)``; it never matches message text.
+Each branch derives from a marker of ``recovery`` (``RetriableError`` is a ``TransientError``,
+``FatalError`` a ``TerminalError``, ``SkippableError`` a ``recovery.SkippableError``); retry
+code asks ``recovery.is_transient(exc)``, never message text.
 
-    ZohoError                        root: code, message, details, http_status, method, path, hint
+    ZohoError                        root (an ``EtlError``): code, message, details, http_status,
+    │                                method, path, hint
     ├── RetriableError               try again after a backoff; nothing is wrong with the input
     │   ├── RateLimitedError         HTTP 429 / TOO_MANY_REQUESTS (carries ``retry_after``)
     │   ├── ServerError              HTTP 500 / 502 / 503 / 504
@@ -40,10 +43,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from recovery.errors import PicklableByState
+from recovery import errors as recovery
+from recovery.errors import EtlError, TerminalError, TransientError
 
 
-class ZohoError(PicklableByState):
+class ZohoError(EtlError):
     """Root of every connector error.
 
     ``code``/``message``/``details`` are Zoho's (or a client-side code such as
@@ -89,15 +93,15 @@ class ZohoError(PicklableByState):
         return text
 
 
-class RetriableError(ZohoError):
+class RetriableError(ZohoError, TransientError):
     """Transient: the same call may succeed after a backoff."""
 
 
-class FatalError(ZohoError):
+class FatalError(ZohoError, TerminalError):
     """Permanent: configuration or input must change before trying again."""
 
 
-class SkippableError(ZohoError):
+class SkippableError(ZohoError, recovery.SkippableError):
     """Only this module or record is affected; the rest of the run can continue."""
 
 

@@ -61,6 +61,8 @@ class FieldSpec:
     mandatory: bool = False
     unique: bool = False
     read_only: bool = False
+    #: an external-id field (metadata ``external`` set): bulk read cannot export it
+    external: bool = False
 
     @property
     def is_lookup(self) -> bool:
@@ -101,6 +103,7 @@ class FieldSpec:
             mandatory=bool(raw.get("system_mandatory") or raw.get("required")),
             unique=_truthy_unique(raw.get("unique")),
             read_only=bool(raw.get("read_only") or raw.get("field_read_only")),
+            external=bool(raw.get("external")),
         )
 
 

@@ -12,7 +12,7 @@ One ``ZohoHttp`` per org. Each logical call goes through:
    the token once for all threads and replays the call once;
 4. error mapping (``connectors.responses.error_for``);
 5. tenacity retries with exponential backoff + jitter, honouring ``Retry-After``. Idempotent
-   methods (GET...) retry every ``RetriableError``. A POST (job create, upload) is repeated
+   methods (GET...) retry every ``recovery.TransientError``. A POST (job create, upload) is repeated
    only when Zoho cannot have acted on it: it answered 429/5xx, or the connection could not be
    opened (``ConnectFailedError``). When the connection drops or times out *after* the request
    was sent, the POST is not repeated: ``OutcomeUnknownError`` tells the caller, which knows
@@ -50,7 +50,6 @@ from connectors.errors import (
     ForeignHostError,
     OutcomeUnknownError,
     RateLimitedError,
-    RetriableError,
     ServerError,
     TokenRejectedError,
     UnexpectedResponseError,
@@ -69,6 +68,7 @@ from connectors.responses import (
 )
 from connectors.retry import RetryPolicy
 from connectors.streaming import DownloadResult, stream_to_file
+from recovery.errors import TransientError
 
 log = logging.getLogger("connectors.http")
 
@@ -255,7 +255,7 @@ class ZohoHttp:
         ok_statuses: Collection[int],
         kwargs: dict[str, Any],
     ) -> requests.Response:
-        only = RetriableError if repeatable else NOT_ACTED_ON
+        only = TransientError if repeatable else NOT_ACTED_ON
         for attempt in self.retry.retrying(f"{method} {path}", only):
             with attempt:
                 response = self._metered_send(

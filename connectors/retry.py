@@ -1,8 +1,10 @@
 """Retry policy for Zoho calls, built on tenacity.
 
-Only ``RetriableError`` is retried (429, 500/502/503/504, dropped connections, corrupt
-downloads). Waits grow exponentially with jitter up to ``max_wait``; a ``Retry-After`` from
-Zoho, when present, is honoured instead (capped at ``max_retry_after``).
+Only a ``recovery.TransientError`` is retried (the one recovery vocabulary: 429,
+500/502/503/504, dropped connections, corrupt downloads, and any other package's transient
+error raised inside the retried call). Waits grow exponentially with jitter up to
+``max_wait``; a ``Retry-After`` from Zoho, when present, is honoured instead (capped at
+``max_retry_after``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from connectors.errors import RateLimitedError, RetriableError
+from connectors.errors import RateLimitedError
+from recovery.errors import TransientError
 
 log = logging.getLogger("connectors.retry")
 
@@ -58,11 +61,11 @@ class RetryPolicy:
     def retrying(
         self,
         what: str,
-        only: type[BaseException] | tuple[type[BaseException], ...] = RetriableError,
+        only: type[BaseException] | tuple[type[BaseException], ...] = TransientError,
     ) -> Retrying:
         """A tenacity controller; ``what`` names the call in log lines (no query strings).
 
-        ``only`` narrows which (retriable) errors this loop retries, for nested loops.
+        ``only`` narrows which (transient) errors this loop retries, for nested loops.
         """
 
         def before_sleep(state: RetryCallState) -> None:

@@ -1,19 +1,25 @@
-"""Errors raised by the flows, the job ledger, the credit budget and the ``zoho-etl`` CLI.
+"""Errors raised by the engine (ledger, page walk, credit budget, extract and write drivers).
 
-Grouped by what the user can do about them (library errors from ``connectors`` and
-``transforms`` keep their own trees and pass through unchanged)::
+Grouped by what the user can do about them; each branch derives from a marker of ``recovery``
+(library errors from ``connectors`` and ``transforms`` keep their own trees and pass through
+unchanged)::
 
-    FlowsError                      root of everything raised by ``flows``
-    ├── UsageError                  bad input: fix the command line, parameters or files
+    EngineError                     root of everything raised by ``engine`` (an ``EtlError``)
+    ├── UsageError                  TerminalError: fix the command line, parameters or files
     │   ├── UnknownModuleError      a module name the product does not have
     │   ├── BadDateRangeError       start after end, unparsable dates, empty windows
     │   ├── MissingCredentialsError no credentials in the environment or the named block
     │   └── SourceError             a write-back source (path, table, query) that cannot be read
     ├── BudgetExceededError         the org's credit budget cannot cover the run: resume later
-    ├── LedgerError                 the ledger refused a state change (a bug or a concurrent run)
-    ├── PageFailedError             Zoho ended a page's bulk job FAILURE: re-run for a new job
-    ├── PageNotLoadedError          an extract would close with a page not loaded (never done)
-    └── RunFailedError              one or more modules / windows failed; names each and why
+    │                               (also a ``connectors`` ``CreditBudgetExceededError``: the
+    │                               one budget family, so TerminalError)
+    ├── LedgerError                 TerminalError: the ledger refused a state change (a bug or
+    │                               a concurrent run)
+    ├── PageFailedError             TerminalError: Zoho ended a page's bulk job FAILURE; a
+    │                               re-run plans a new job (an automatic retry would spend
+    │                               credits without a person seeing Zoho's reason)
+    ├── PageNotLoadedError          TerminalError: an extract would close with a page not loaded
+    └── RunFailedError              TerminalError: modules / windows failed; names each and why
 
 Exit codes of the CLI follow the same grouping (see ``cli.main``).
 """
@@ -23,14 +29,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from recovery.errors import PicklableByState
+from connectors.errors import CreditBudgetExceededError
+from recovery.errors import EtlError, TerminalError
 
 
-class FlowsError(PicklableByState):
-    """Root of the errors raised by the flows package."""
+class EngineError(EtlError):
+    """Root of the errors raised by the engine package."""
 
 
-class UsageError(FlowsError):
+#: The root's name before the engine left ``flows`` (still imported by ``cli.main`` and
+#: ``engine.extracts``; both can name ``EngineError`` instead).
+FlowsError = EngineError
+
+
+class UsageError(EngineError, TerminalError):
     """Bad input from the user: the command line, flow parameters or a file they named."""
 
 
@@ -67,7 +79,7 @@ class SourceError(UsageError):
         super().__init__(f"cannot read write-back source {source!r}: {reason}")
 
 
-class BudgetExceededError(FlowsError):
+class BudgetExceededError(EngineError, CreditBudgetExceededError):
     """The run would spend more credits than the organisation has left today.
 
     Raised before anything is spent. Nothing is lost: re-run after ``available_at``
@@ -98,8 +110,14 @@ class BudgetExceededError(FlowsError):
         super().__init__(
             f"credit budget of org {org} exceeded by {what}: needs {needed} credits, "
             f"{available} of {budget} left in the last 24 h{when}{done}; "
-            "re-run later to resume, or raise the budget"
+            "re-run later to resume, or raise the budget",
+            needed=needed,
+            available=available,
         )
+
+    def _render(self) -> str:
+        """The message alone (it already says what to do; no Zoho code or hint appended)."""
+        return self.message
 
     def with_progress(self, progress: str) -> BudgetExceededError:
         """The same refusal, saying what the run loaded and what is left to resume."""
@@ -114,14 +132,14 @@ class BudgetExceededError(FlowsError):
         )
 
 
-class LedgerError(FlowsError):
+class LedgerError(EngineError, TerminalError):
     def __init__(self, job_key: str, reason: str) -> None:
         self.job_key = job_key
         self.reason = reason
         super().__init__(f"job ledger entry {job_key}: {reason}")
 
 
-class PageFailedError(FlowsError):
+class PageFailedError(EngineError, TerminalError):
     """Zoho ended a page's bulk job in FAILURE; the page is failed, never loaded.
 
     The failed job stays in the ledger with Zoho's reason; re-running creates a new job for
@@ -139,7 +157,7 @@ class PageFailedError(FlowsError):
         )
 
 
-class PageNotLoadedError(FlowsError):
+class PageNotLoadedError(EngineError, TerminalError):
     """An extract was about to close as loaded while one of its pages is not (a bug guard)."""
 
     def __init__(self, extract_id: str, module: str, reason: str) -> None:
@@ -156,7 +174,7 @@ class PageNotLoadedError(FlowsError):
 BUDGET_FAILURE_PREFIX = f"{BudgetExceededError.__name__}: "
 
 
-class RunFailedError(FlowsError):
+class RunFailedError(EngineError, TerminalError):
     """Some units of work (modules, windows, write chunks) failed; the others completed.
 
     ``failures`` maps each failed part to ``"ErrorType: first line"``. When every part was

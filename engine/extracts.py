@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from connectors.bulk_query import bulk_read_selection
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
@@ -96,8 +97,9 @@ def table_name(product: str, module: str) -> str:
 def bulk_fields(fields: Sequence[FieldSpec]) -> tuple[str, ...]:
     """Field names a bulk read asks for: every field, in metadata order (an explicit list keeps
     the columns the same on every page and equal to the REST path's). Past Zoho's 200-field
-    limit, an empty list (= all fields) is sent instead."""
-    names = tuple(rest_field_names(fields))
+    limit, an empty list (= all fields) is sent instead. Fields bulk read cannot export
+    (external fields) are left out, with one INFO line naming them."""
+    names = tuple(rest_field_names(bulk_read_selection(fields).fields))
     return names if len(names) <= BULK_MAX_FIELDS else ()
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from uuid import UUID
 
 from engine.summary import ModuleSummary
-from engine.writeback.run import PER_ROW_LIMIT
+from engine.writeback.summary import PER_ROW_LIMIT, WriteSummary
 
 log = logging.getLogger("flows.artifacts")
 
@@ -134,28 +134,28 @@ def publish_table(key: str, rows: Sequence[Mapping[str, Any]], description: str)
     create_table_artifact(table=[dict(r) for r in rows], key=key, description=description)
 
 
-def publish_write_artifacts(summary: Mapping[str, Any]) -> None:
-    """The summary table and the per-row table (or pointer) of one write-back run."""
+def publish_write_artifacts(summary: WriteSummary) -> None:
+    """The summary table and the per-row table (or pointer) of one module's write-back."""
     if not _in_run():
         return
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    product, module = summary["product"], summary["module"]
-    mode = "dry run" if summary["dry_run"] else "bulk write"
+    product, module = summary.product, summary.module
+    mode = "dry run" if summary.dry_run else "bulk write"
     head = {
         "mode": mode,
-        "operation": summary["operation"],
-        "jobs": summary["jobs"],
-        "credits": summary["credits"],
-        **summary["counts"],
+        "operation": summary.operation,
+        "jobs": summary.jobs,
+        "credits": summary.credits,
+        **summary.counts,
     }
     create_table_artifact(
         table=[head],
         key=artifact_key("write", product, module),
         description=f"{mode} of {product} {module}: rows per status, jobs and credits",
     )
-    rows: list[dict[str, Any]] = summary["row_results"]
-    total: int = summary["rows_total"]
+    rows = summary.row_results
+    total = summary.rows_total
     key = artifact_key("write-rows", product, module)
     if total <= PER_ROW_LIMIT:
         if rows:
@@ -169,8 +169,8 @@ def publish_write_artifacts(summary: Mapping[str, Any]) -> None:
     lines = [
         f"# {mode} of {product} {module}: {total} rows",
         "",
-        f"Every row's key, status, record id and reason: `{summary.get('results_parquet')}`"
-        f" (warehouse table `{summary.get('results_table') or '-'}`).",
+        f"Every row's key, status, record id and reason: `{summary.results_parquet}`"
+        f" (warehouse table `{summary.results_table or '-'}`).",
         "",
         f"First {len(failed)} rows that failed or were rejected:" if failed else "No row failed.",
         "",

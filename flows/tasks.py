@@ -28,7 +28,6 @@ from connectors.errors import (
     ConnectionDroppedError,
     CorruptZipError,
     RateLimitedError,
-    RetriableError,
     ServerError,
 )
 from engine.extracts import (
@@ -47,11 +46,12 @@ from engine.runtime import Runtime, runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from engine.summary import ModuleSummary
 from flows.artifacts import Progress
+from recovery import is_transient
 
 log = logging.getLogger("flows.tasks")
 
-#: Retriable errors that every HTTP request (or download) already retried with backoff.
-RETRIED_PER_REQUEST: tuple[type[RetriableError], ...] = (
+#: Transient errors that every HTTP request (or download) already retried with backoff.
+RETRIED_PER_REQUEST: tuple[type[Exception], ...] = (
     RateLimitedError,
     ServerError,
     ConnectionDroppedError,
@@ -60,8 +60,12 @@ RETRIED_PER_REQUEST: tuple[type[RetriableError], ...] = (
 
 
 def whole_task_retriable(error: BaseException) -> bool:
-    """Whether a failed Zoho task can succeed on a retry that nothing below already made."""
-    return isinstance(error, RetriableError) and not isinstance(error, RETRIED_PER_REQUEST)
+    """Whether a failed task can succeed on a retry that nothing below already made.
+
+    The recovery vocabulary decides (``recovery.is_transient``): a transient error the HTTP
+    layer did not already retry (a job that timed out, a warehouse outage) is retried here.
+    """
+    return is_transient(error) and not isinstance(error, RETRIED_PER_REQUEST)
 
 
 def only_retriable(task: Any, task_run: Any, state: Any) -> bool:

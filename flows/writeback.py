@@ -12,13 +12,13 @@ A killed write resumes from its state directory without sending rows twice.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from engine.modules import ProductName, validate_product
-from engine.writeback.run import run_write
+from engine.writeback.run import WriteSummary, run_write
 from flows.artifacts import publish_write_artifacts
 from flows.blocks import WarehouseSettings, ZohoCredentials
 from flows.connection import flow_connection, flow_settings
@@ -45,13 +45,14 @@ def writeback_flow(
     credentials: ZohoCredentials | None = None,
     warehouse: WarehouseSettings | None = None,
     attach_jobs: dict[int, str] | None = None,
-) -> dict[str, Any]:
+) -> WriteSummary:
     """Validate rows against the module's field metadata and, unless a dry run, write them.
 
     Args:
         product: Which Zoho product the module belongs to.
         mapping_path: The mapping file (YAML): module, operation, key and fields, relative
-            to the working directory of the run.
+            to the working directory of the run. A mapping with children is a parent/child
+            write (CRM): source holds the parent rows, each child names its own source.
         source: The rows: a Parquet file or directory, table:NAME (a warehouse table) or
             sql:SELECT ... (a query on the warehouse).
         dry_run: Validate only: no upload, no write credits (500 per bulk-write job).
@@ -69,17 +70,10 @@ def writeback_flow(
     settings = flow_settings(warehouse)
     connection = flow_connection(credentials)
     name = "bulk-write (dry run)" if dry_run else "bulk-write"
-    summary: dict[str, Any] = bulk_write_task.with_options(task_run_name=name)(
+    summary: WriteSummary = bulk_write_task.with_options(task_run_name=name)(
         connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
     )
-    publish_write_artifacts(summary)
-    log.info(_describe(summary))
+    for part in summary.modules:
+        publish_write_artifacts(part)
+    log.info(summary.describe())
     return summary
-
-
-def _describe(summary: dict[str, Any]) -> str:
-    mode = "dry run" if summary["dry_run"] else "bulk write"
-    return (
-        f"{mode} of {summary['product']} {summary['module']} ({summary['operation']}): "
-        f"{summary['jobs']} job(s), {summary['credits_needed']} credits"
-    )

@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator import (
-    bulk_write,
     routes_admin,
     routes_bulk_read,
+    routes_bulk_write,
     routes_metadata,
     routes_oauth,
     routes_rest,
@@ -45,10 +45,11 @@ ROUTERS = (
     *routes_bulk_read.routers,
     *routes_rest.routers,
     routes_admin.router,
-    bulk_write.crm_router,
-    bulk_write.recruit_router,
-    bulk_write.download_router,
+    routes_bulk_write.crm_router,
+    routes_bulk_write.recruit_router,
+    routes_bulk_write.download_router,
     upload.router,
+    upload.recruit_router,
     creator_meta.router,
     creator_data.router,
     creator_bulk.router,

@@ -60,6 +60,8 @@ class FieldDef:
     unique: bool = False
     read_only: bool = False
     empty_pct: int = 0  # share of records (0-100) where the value is empty
+    #: an external-id field (metadata ``external``): bulk read cannot export it (§1.1)
+    external: bool = False
 
     @property
     def json_type(self) -> str:
@@ -105,6 +107,11 @@ class FieldDef:
             "read_only": self.read_only,
             "field_read_only": self.read_only,
             "custom_field": False,
+            "external": (
+                {"show": True, "type": "user", "allow_multiple_config": False}
+                if self.external
+                else None
+            ),
         }
 
 
@@ -129,6 +136,11 @@ class ModuleSchema:
     @property
     def names(self) -> list[str]:
         return [f.api_name for f in self.fields]
+
+    @property
+    def bulk_names(self) -> list[str]:
+        """The fields a bulk read exports when asked for all of them (no external fields)."""
+        return [f.api_name for f in self.fields if not f.external]
 
     def with_field_added(self, new: FieldDef) -> ModuleSchema:
         if self.field(new.api_name) is not None:
@@ -253,6 +265,7 @@ ACCOUNTS = ModuleSchema(
         F("Is_Key_Account", "boolean"),
         F("Regions", "multiselectpicklist", picklist=("EMEA", "APAC", "Americas", "Africa")),
         F("Last_Activity_Time", "datetime", kind="activity_time", empty_pct=15),
+        F("External_Account_Id", "text", kind="ticker", empty_pct=30, external=True),
         *_audit(),
     ),
 )

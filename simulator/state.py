@@ -1,7 +1,8 @@
 """``SimState``: everything the simulated Zoho knows, and the admin operations on it.
 
 One instance backs one server: orgs and their tokens, the record stores and schemas of every
-org/product/module, bulk read jobs and page tokens, credits, rate windows, faults and stats.
+org/product/module, bulk read jobs and page tokens, bulk write jobs (``write_jobs``), uploaded
+files (``uploads``), Creator (``creator``), credits, rate windows, faults and stats.
 Tests call its methods in-process (``SimServer.state``); the ``/_sim`` HTTP routes call the
 same methods for other processes.
 """
@@ -15,12 +16,13 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from simulator.auth import TokenRegistry
 from simulator.bulk_read import COMPLETED, FAILURE, BulkReadJob, PageCursor, ReadSpec
+from simulator.bulk_write import WriteRegistry
 from simulator.clock import SimClock, format_time
 from simulator.config import OrgSpec, SimConfig
 from simulator.cursors import CursorCodec
@@ -38,6 +40,10 @@ from simulator.schema import (
 )
 from simulator.stats import SimStats
 from simulator.store import RecordStore
+from simulator.upload_store import UploadStore
+
+if TYPE_CHECKING:
+    from simulator.creator.state import CreatorState
 
 WORKERS = 2
 CALLBACK_TICK = 0.05
@@ -71,8 +77,9 @@ class SimState:
         self._stores: dict[tuple[str, str, str], RecordStore] = {}
         self.jobs: dict[str, BulkReadJob] = {}
         self.cursors = CursorCodec(config.seed)
-        #: per-state data of add-on routers (bulk write, upload); emptied by ``reset``
-        self.extensions: dict[str, Any] = {}
+        self.write_jobs = WriteRegistry()
+        self.uploads = UploadStore()
+        self.creator: CreatorState | None = None  # made on first use (creator_state)
 
     # -- lifecycle ----------------------------------------------------------------------
     def reset(self, config: SimConfig | None = None) -> None:

@@ -1,8 +1,10 @@
 """Bulk write step 1: the upload host (docs/zoho-bulk-api.md §2.1, §3).
 
-- CRM ``POST {base}/{dc}/content/crm/v8/upload`` with ``feature: bulk-write`` and
-  ``X-CRM-ORG: <zgid>``; Recruit ``POST {base}/{dc}/content/recruit/v2/upload`` with
-  ``X-RECRUIT-ORG``. Multipart, one part named ``file``.
+- CRM ``POST {base}/{dc}/content/crm/v8/upload`` (the SDK's ``content.zohoapis`` host) with
+  ``feature: bulk-write`` and ``X-CRM-ORG: <zgid>``; Recruit ``POST
+  {base}/{dc}/upload/recruit/v2/upload`` (Zoho's ``upload.zoho`` files host, §3, §7.1) with
+  ``X-RECRUIT-ORG``. Multipart, one part named ``file``. A Recruit upload sent to the CRM
+  content host gets ``INVALID_URL_PATTERN`` (404), as a path a host does not serve does.
 - Success (200, not wrapped): ``{"status": "success", "code": "FILE_UPLOAD_SUCCESS",
   "message": "file uploaded.", "details": {"file_id", "created_time"}}``.
 - A missing ``feature`` header or a missing / wrong org header gets the upload host's own
@@ -12,17 +14,14 @@
   say 400). Over 25 MB: ``FILE_TOO_LARGE`` with 413 on CRM and 200 on Recruit.
 
 What is inside the zip (one CSV, 25,000 rows, 200 columns) is checked when a job is
-created from the file (``simulator.bulk_write``).
+created from the file (``simulator.write_requests``). The files live in
+``state.uploads`` (``simulator.upload_store``).
 """
 
 from __future__ import annotations
 
 import io
-import itertools
-import threading
-import weakref
 import zipfile
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -30,64 +29,13 @@ from fastapi.responses import JSONResponse
 
 from simulator.clock import format_time
 from simulator.deps import CallContext, api_call
-from simulator.errors import FatalApiError
-from simulator.state import SimState
+from simulator.errors import FatalApiError, invalid_url_pattern
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 ORG_HEADERS = {"crm": "X-CRM-ORG", "recruit": "X-RECRUIT-ORG"}
 
 router = APIRouter(prefix="/{dc}/content")
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """One uploaded zip, usable by one bulk write job of the same org and product."""
-
-    file_id: str
-    org_key: str
-    product: str
-    data: bytes
-    created_at: float
-
-
-class UploadStore:
-    """Uploaded files of one ``SimState``; emptied when the state is reset."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._files: dict[str, UploadedFile] = {}
-        self._counter = itertools.count(1)
-
-    def add(self, org_key: str, id_prefix: int, product: str, data: bytes, now: float) -> str:
-        with self._lock:
-            file_id = str(id_prefix * 10**12 + 1_492_000 + next(self._counter))
-            self._files[file_id] = UploadedFile(file_id, org_key, product, data, now)
-        return file_id
-
-    def get(self, file_id: str) -> UploadedFile | None:
-        with self._lock:
-            return self._files.get(file_id)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._files)
-
-
-_STORES: weakref.WeakKeyDictionary[SimState, tuple[object, UploadStore]] = (
-    weakref.WeakKeyDictionary()
-)
-_STORES_LOCK = threading.Lock()
-
-
-def upload_store(state: SimState) -> UploadStore:
-    """The upload store of ``state`` (a fresh one after ``state.reset()``)."""
-    with _STORES_LOCK:
-        entry = _STORES.get(state)
-        # ``reset`` replaces ``state.jobs``; use it to notice a reset without a hook.
-        if entry is None or entry[0] is not state.jobs:
-            entry = (state.jobs, UploadStore())
-            _STORES[state] = entry
-        return entry[1]
+recruit_router = APIRouter(prefix="/{dc}/upload")
 
 
 def upload_host_error(product: str, status: int = 400) -> JSONResponse:
@@ -147,7 +95,7 @@ async def _upload(request: Request, ctx: CallContext) -> JSONResponse:
             200,
             created,
         )
-    file_id = upload_store(state).add(
+    file_id = state.uploads.add(
         ctx.org.key, ctx.org.id_prefix, ctx.product, data, state.clock.now()
     )
     body = {
@@ -178,6 +126,12 @@ async def crm_upload(request: Request, ctx: CrmUpload) -> JSONResponse:
     return await _upload(request, ctx)
 
 
-@router.post("/recruit/v2/upload")
+@recruit_router.post("/recruit/v2/upload")
 async def recruit_upload(request: Request, ctx: RecruitUpload) -> JSONResponse:
     return await _upload(request, ctx)
+
+
+@router.post("/recruit/v2/upload")
+def recruit_upload_on_the_crm_host(dc: str) -> JSONResponse:
+    """Recruit's upload path on the CRM content host: not a URL that host serves."""
+    raise invalid_url_pattern()

@@ -2,14 +2,14 @@
 
 ::
 
-    TransformError                      root of every error raised here
-    ├── FatalTransformError             (marker) retrying the same input gives the same result
+    TransformError                      root of every error raised here (an ``EtlError``)
+    ├── FatalTransformError             (``TerminalError``) the same input gives the same result
     │   ├── InvalidIdentifierError      a column/table name is not a Zoho API name
     │   ├── CsvFormatError              the zip/CSV cannot be read at all (no header, no id, ...)
     │   │   └── DamagedZipError         the file is damaged (bad CRC, cut short): download again
     │   ├── SchemaDriftError            a field changed type and the table's policy is ``freeze``
     │   └── UnsupportedTypeError        a column type has no mapping in the target warehouse
-    └── RetriableTransformError         (marker) the input is fine; try the same call again
+    └── RetriableTransformError         (``TransientError``) the input is fine; try the call again
         ├── WarehouseError              the warehouse failed during staging or merge; the target
         │                               is unchanged (the merge is one transaction)
         └── LakeTableError              a Delta table write failed; the table is at its last
@@ -22,18 +22,18 @@ and builds its message from them; no message ever contains a data value from a r
 
 from __future__ import annotations
 
-from recovery.errors import PicklableByState
+from recovery.errors import EtlError, TerminalError, TransientError
 
 
-class TransformError(PicklableByState):
+class TransformError(EtlError):
     """Root of every error raised by ``transforms``."""
 
 
-class FatalTransformError(TransformError):
+class FatalTransformError(TransformError, TerminalError):
     """Marker: the same call with the same input fails again; a person has to act."""
 
 
-class RetriableTransformError(TransformError):
+class RetriableTransformError(TransformError, TransientError):
     """Marker: the input is fine, the failure was in the environment; re-run the call."""
 
 

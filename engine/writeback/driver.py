@@ -5,7 +5,8 @@ BulkWriteClient`` is one; tests may pass fakes), so this module stays free of HT
 of Prefect. Steps:
 
 1. `preflight` renders and validates every row (zero credits); ``dry_run=True`` stops
-   here and reports what would be sent and what it would cost.
+   here and reports what would be sent and what it would cost (chunks planned from the
+   row count, nothing zipped).
 2. `build_chunks` zips the valid rows, at most 25,000 rows / 25 MB per job.
 3. Per chunk: upload -> create job -> wait -> download result, with up to
    ``max_in_flight`` jobs submitted ahead of the one awaited. With ``state_dir`` every
@@ -35,9 +36,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors.credits import CRM_COSTS, CallType
 from connectors.fields import FieldSpec
 from connectors.zipcheck import check_zip_bytes
-from transforms.writeback.csv_builder import MAX_ROWS_PER_CHUNK, Chunk, build_chunks
+from transforms.writeback.csv_builder import (
+    MAX_ROWS_PER_CHUNK,
+    Chunk,
+    build_chunks,
+    plan_chunks,
+)
 from transforms.writeback.errors import ChunkJobFailed, ResumeStateError
 from transforms.writeback.mapping import WriteMapping
 from transforms.writeback.reconcile import (
@@ -60,7 +67,8 @@ from transforms.writeback.validate import (
 
 log = logging.getLogger(__name__)
 
-BULK_WRITE_CREATE_CREDITS = 500
+#: Credits of one bulk write job (Zoho charges the create call; ``connectors.credits``).
+BULK_WRITE_CREATE_CREDITS = CRM_COSTS[CallType.BULK_WRITE_CREATE]
 #: Jobs submitted before the oldest is awaited. How many bulk write jobs Zoho runs at once
 #: per org is UNCERTAIN (docs §8); 2 overlaps processing without piling up jobs.
 DEFAULT_IN_FLIGHT = 2
@@ -170,8 +178,13 @@ def write_table(
     max_rows_per_job: int = MAX_ROWS_PER_CHUNK,
     max_in_flight: int = DEFAULT_IN_FLIGHT,
     on_progress: Callable[[ChunkRun], None] | None = None,
+    pre: Preflight | None = None,
+    chunks: Sequence[Chunk] | None = None,
 ) -> WriteReport:
     """Validate ``table`` against ``fields`` and write it to Zoho through ``writer``.
+
+    ``pre`` / ``chunks``: the pre-flight of ``table`` and the chunks built from it, when
+    the caller has them already (each is computed once per write, never twice).
 
     ``dry_run`` validates and plans only (no writer needed, zero credits). Invalid rows
     are REJECTED and not sent (``policy.on_invalid="send_valid"``) or stop the run
@@ -180,27 +193,24 @@ def write_table(
     `resume_write`. Results go to ``results_parquet`` and/or ``warehouse_url`` +
     ``results_table`` when given, and are always in ``WriteReport.results``.
     """
-    pre = preflight(table, mapping, fields, policy)
+    if pre is None:
+        pre = preflight(table, mapping, fields, policy)
     enforce_policy(pre, policy)
-    chunks = build_chunks(pre, max_rows=max_rows_per_job)
+    if dry_run:
+        planned = [
+            ChunkRun(i, n, 0, "", state="planned")
+            for i, n in enumerate(plan_chunks(pre, max_rows_per_job))
+        ]
+        return _report(mapping, pre, planned, dry_run=True, state_dir=state_dir)
+    if writer is None:
+        raise ValueError("write_table needs a writer unless dry_run=True")
+    if chunks is None:
+        chunks = build_chunks(pre, max_rows=max_rows_per_job)
     runs = [
         ChunkRun(c.index, c.row_count, c.zipped_size, hashlib.sha256(c.zip_bytes).hexdigest())
         for c in chunks
     ]
-    report = WriteReport(
-        module=mapping.module,
-        operation=mapping.operation,
-        dry_run=dry_run,
-        preflight=pre.summary(),
-        chunks=runs,
-        credits_estimate=BULK_WRITE_CREATE_CREDITS * len(chunks),
-        issues=pre.issues,
-        state_dir=str(state_dir) if state_dir is not None else None,
-    )
-    if dry_run:
-        return report
-    if writer is None:
-        raise ValueError("write_table needs a writer unless dry_run=True")
+    report = _report(mapping, pre, runs, dry_run=False, state_dir=state_dir)
     state = (
         _State.create(state_dir, mapping, pre, chunks, runs, max_rows_per_job)
         if state_dir
@@ -225,6 +235,7 @@ def resume_write(
     results_table: str | None = None,
     max_in_flight: int = DEFAULT_IN_FLIGHT,
     on_progress: Callable[[ChunkRun], None] | None = None,
+    pre: Preflight | None = None,
 ) -> WriteReport:
     """Finish a write interrupted after upload or job creation; no row is sent twice.
 
@@ -234,7 +245,8 @@ def resume_write(
     (from Zoho's UI / your logs): guessing would risk writing the rows twice.
     """
     state = _State.load(state_dir)
-    pre = preflight(table, mapping, fields, policy)
+    if pre is None:
+        pre = preflight(table, mapping, fields, policy)
     state.check_matches(mapping, pre)
     rebuilt = build_chunks(pre, max_rows=int(state.meta.get("max_rows", MAX_ROWS_PER_CHUNK)))
     if [hashlib.sha256(c.zip_bytes).hexdigest() for c in rebuilt] != [r.sha256 for r in state.runs]:
@@ -248,16 +260,7 @@ def resume_write(
         state.runs[index].create_sent = True
         state.save()
     chunks = state.chunks()
-    report = WriteReport(
-        module=mapping.module,
-        operation=mapping.operation,
-        dry_run=False,
-        preflight=pre.summary(),
-        chunks=state.runs,
-        credits_estimate=BULK_WRITE_CREATE_CREDITS * len(chunks),
-        issues=pre.issues,
-        state_dir=str(state_dir),
-    )
+    report = _report(mapping, pre, state.runs, dry_run=False, state_dir=state_dir)
     driver = _Driver(pre, mapping, writer, state, on_progress, max_in_flight)
     outcomes = driver.run(chunks, state.runs)
     return _finish(report, pre, outcomes, results_parquet, warehouse_url, results_table)
@@ -306,6 +309,26 @@ def retry_failed_rows(
 
 
 # ------------------------------------------------------------------------------ internals
+
+
+def _report(
+    mapping: WriteMapping,
+    pre: Preflight,
+    runs: list[ChunkRun],
+    *,
+    dry_run: bool,
+    state_dir: str | Path | None,
+) -> WriteReport:
+    return WriteReport(
+        module=mapping.module,
+        operation=mapping.operation,
+        dry_run=dry_run,
+        preflight=pre.summary(),
+        chunks=runs,
+        credits_estimate=BULK_WRITE_CREATE_CREDITS * len(runs),
+        issues=pre.issues,
+        state_dir=str(state_dir) if state_dir is not None else None,
+    )
 
 
 class _Driver:

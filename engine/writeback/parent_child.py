@@ -15,7 +15,9 @@ the same batch, so they work for parents that do not exist yet:
 
 Pre-flight runs for every module (the child without ``Parent_Id``, which is supplied by
 the link). A child row whose key names no parent row that is sent is rejected before
-sending (``INVALID_DATA`` on ``Parent_Id``), as are parent keys that repeat. The batch
+sending (``INVALID_DATA`` on ``Parent_Id``), as are parent keys that repeat. A parent
+with more than 200 rows of one child module (Zoho's subform limit) is rejected before
+sending with all its children (``LIMIT_EXCEEDED``, naming the parent key). The batch
 is one job: at most 25,000 rows per CSV (split bigger batches by parent). Results are
 reconciled per module with the same per-row table as `write_table`
 (``rows == added + updated + skipped + failed + rejected`` for each).
@@ -25,8 +27,9 @@ Recruit has no parent/child imports (one CSV per zip, §3).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.fields import FieldSpec
-from engine.writeback.driver import BULK_WRITE_CREATE_CREDITS, BulkWriter
+from engine.writeback.driver import BULK_WRITE_CREATE_CREDITS, BulkWriter, ChunkRun
 from transforms.writeback.csv_builder import (
     DEFAULT_COMPRESSLEVEL,
     MAX_ROWS_PER_CHUNK,
@@ -43,7 +46,7 @@ from transforms.writeback.csv_builder import (
     csv_buffer,
     zip_members,
 )
-from transforms.writeback.errors import PreflightError
+from transforms.writeback.errors import PreflightError, ResumeStateError
 from transforms.writeback.mapping import WriteMapping
 from transforms.writeback.reconcile import (
     ChunkOutcome,
@@ -66,6 +69,8 @@ from transforms.writeback.validate import (
 log = logging.getLogger("engine.writeback.parent_child")
 
 LINK_HEADER = "_parent_key"
+#: Zoho's subform limit (docs §2.4, wording UNCERTAIN): rows of one subform per parent.
+MAX_CHILD_ROWS_PER_PARENT = 200
 PARENT_ID = "Parent_Id"
 
 
@@ -111,12 +116,19 @@ def write_parent_child(
     dry_run: bool = False,
     policy: PreflightPolicy | None = None,
     compresslevel: int = DEFAULT_COMPRESSLEVEL,
+    saved: ChunkRun | None = None,
+    on_progress: Callable[[ChunkRun], None] | None = None,
+    job_index: int = 0,
 ) -> ParentChildReport:
     """Validate, zip, send and reconcile a parent table and its child tables in one job.
 
     ``parent_key``: the parent table's column whose values the children's
     ``ChildWrite.parent_key`` columns hold. ``dry_run``: pre-flight and zip only (zero
     write credits); ``report.counts`` then gives rows / valid / rejected per module.
+    ``on_progress`` is called with the job's `ChunkRun` around each step (to save it);
+    ``saved`` is that run as saved by an interrupted earlier call with the same rows: its
+    file id is reused and its job polled, so nothing is sent twice. ``job_index``: which
+    job of a write split by parent this is.
     """
     if not children:
         raise ValueError("a parent/child write needs at least one child")
@@ -125,8 +137,13 @@ def write_parent_child(
     policy = policy or PreflightPolicy()
     parent_pre = _parent_preflight(parent_table, parent_mapping, parent_fields, policy)
     sent_keys = _link_values(parent_table, parent_mapping.module, parent_key)
+    crowded = [_crowded_parents(child) for child in children]
+    parent_pre = _reject_crowded_parents(parent_pre, sent_keys, children, crowded)
     parent_keys = pc.if_else(pa.array(parent_pre.valid), sent_keys, pa.scalar(None, pa.string()))
-    child_pres = [_child_preflight(child, parent_keys, policy) for child in children]
+    child_pres = [
+        _child_preflight(child, parent_keys, policy, over)
+        for child, over in zip(children, crowded, strict=True)
+    ]
     for pre in (parent_pre, *child_pres):
         enforce_policy(pre, policy)
     modules = (parent_mapping.module, *(c.mapping.module for c in children))
@@ -147,24 +164,82 @@ def write_parent_child(
             }  # fmt: skip
         return report
     assert writer is not None
-    report.file_id = writer.upload(data, f"{parent_mapping.module}-parent-child.zip")
-    for resource in resources:
-        resource["file_id"] = report.file_id
-    body = {
-        "operation": parent_mapping.operation,
-        "ignore_empty": parent_mapping.ignore_empty,
-        "character_encoding": "UTF-8",
-        "resource": resources,
-    }
-    report.job_id = writer.create_job(body)
-    log.info("parent/child bulk write job %s created (%s)", report.job_id, ", ".join(modules))
-    details = writer.wait_for_job(report.job_id)
+    rows = sum(len(p.valid_rows) for p in (parent_pre, *child_pres))
+    digest = hashlib.sha256(data).hexdigest()
+    run = saved or ChunkRun(job_index, rows, len(data), digest)
+    if run.sha256 != digest:
+        raise ResumeStateError(
+            parent_mapping.module,
+            "the input rows differ from the ones the saved write was built from",
+        )
+    _send(writer, run, data, parent_mapping, resources, on_progress)
+    report.file_id, report.job_id = run.file_id, run.job_id
+    assert run.job_id is not None
+    details = writer.wait_for_job(run.job_id)
     outcomes = _outcomes(writer, details, report, (parent_pre, *child_pres), members, data)
+    run.state = "failed" if report.failure else "done"
+    run.failure, run.counts = report.failure, _total_counts(report.file_counts)
+    if on_progress is not None:
+        on_progress(run)
     for pre in (parent_pre, *child_pres):
         module = pre.mapping.module
         report.results[module] = reconcile(pre, outcomes[module])
         report.counts[module] = summarize(report.results[module])
     return report
+
+
+def _send(
+    writer: BulkWriter,
+    run: ChunkRun,
+    data: bytes,
+    mapping: WriteMapping,
+    resources: list[dict[str, Any]],
+    on_progress: Callable[[ChunkRun], None] | None,
+) -> None:
+    """Upload unless a file id was saved, create the job unless a job id was saved.
+
+    ``on_progress`` sees the run after the upload, *before* the create call goes out
+    (``create_sent``) and after it answered, so a saved state never hides a sent create.
+    """
+
+    def saved(state: str | None = None) -> None:
+        if state is not None:
+            run.state = state
+        if on_progress is not None:
+            on_progress(run)
+
+    if run.job_id is None and run.create_sent:
+        raise ResumeStateError(
+            mapping.module,
+            f"create-job was sent for file {run.file_id} but its job id was not saved, so "
+            "Zoho may have created it. Find the job in Zoho (Setup > Data Administration > "
+            f"Import history) and re-run with --attach-job {run.index}=JOB_ID",
+        )
+    if run.file_id is None:
+        run.file_id = writer.upload(data, f"{mapping.module}-parent-child.zip")
+        saved("uploaded")
+    for resource in resources:
+        resource["file_id"] = run.file_id
+    if run.job_id is None:
+        run.create_sent = True
+        saved()
+        body = {
+            "operation": mapping.operation,
+            "ignore_empty": mapping.ignore_empty,
+            "character_encoding": "UTF-8",
+            "resource": resources,
+        }
+        run.job_id = writer.create_job(body)
+        log.info("parent/child bulk write job %s created (%s)", run.job_id, mapping.module)
+        saved("created")
+
+
+def _total_counts(file_counts: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in file_counts.values():
+        for name, value in counts.items():
+            total[name] = total.get(name, 0) + value
+    return total
 
 
 def _parent_preflight(
@@ -177,8 +252,73 @@ def _parent_preflight(
     return preflight(table, mapping, fields, policy)
 
 
+def _crowded_parents(child: ChildWrite) -> dict[str, int]:
+    """Parent keys with more than `MAX_CHILD_ROWS_PER_PARENT` rows of this child -> count."""
+    keys = _link_values(child.table, child.mapping.module, child.parent_key)
+    counts = pc.value_counts(pc.drop_null(keys)).to_pylist()
+    return {
+        str(c["values"]): int(c["counts"])
+        for c in counts
+        if c["counts"] > MAX_CHILD_ROWS_PER_PARENT
+    }
+
+
+def _reject_crowded_parents(
+    pre: Preflight,
+    keys: pa.Array,
+    children: Sequence[ChildWrite],
+    crowded: Sequence[dict[str, int]],
+) -> Preflight:
+    """A parent row with too many child rows is not sent (nor are its children)."""
+    for child, over in zip(children, crowded, strict=True):
+        if not over:
+            continue
+        hit = pc.fill_null(pc.is_in(keys, value_set=pa.array(list(over))), False)
+        rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        module = child.mapping.module
+        messages = [_too_many(keys[int(r)].as_py(), over, module) for r in rows]
+        pre = _with_issues(pre, rows, module, "LIMIT_EXCEEDED", messages)
+    return pre
+
+
+def _too_many(key: str, over: Mapping[str, int], module: str) -> str:
+    return (
+        f"parent key '{key}' has {over[key]} {module} rows; Zoho takes at most "
+        f"{MAX_CHILD_ROWS_PER_PARENT} per parent, so neither the parent nor its children "
+        "are sent"
+    )
+
+
+def _with_issues(
+    pre: Preflight, rows: np.ndarray, api_name: str, code: str, messages: Sequence[str]
+) -> Preflight:
+    """``pre`` with ``rows`` made invalid, each with one more issue."""
+    if len(rows) == 0:
+        return pre
+    idx = pa.array(rows, pa.int64())
+    issues = pa.table(
+        {
+            "row": idx,
+            "key": pre.keys.take(idx),
+            "api_name": pa.repeat(api_name, len(rows)),
+            "code": pa.repeat(code, len(rows)),
+            "message": pa.array(messages, pa.string()),
+        },
+        schema=ISSUE_SCHEMA,
+    )
+    merged = pa.concat_tables([pre.issues, issues]).sort_by(
+        [("row", "ascending"), ("api_name", "ascending")]
+    )
+    invalid = np.zeros(pre.total_rows, dtype=bool)
+    invalid[rows] = True
+    return replace(pre, valid=pre.valid & ~invalid, issues=merged)
+
+
 def _child_preflight(
-    child: ChildWrite, parent_keys: pa.Array, policy: PreflightPolicy
+    child: ChildWrite,
+    parent_keys: pa.Array,
+    policy: PreflightPolicy,
+    crowded: Mapping[str, int],
 ) -> Preflight:
     module = child.mapping.module
     _check_size(child.table, module)
@@ -192,29 +332,17 @@ def _child_preflight(
     specs.pop(PARENT_ID)
     pre = preflight(child.table, child.mapping, specs, policy)
     keys = _link_values(child.table, module, child.parent_key)
+    over = pc.fill_null(pc.is_in(keys, value_set=pa.array(list(crowded), pa.string())), False)
+    over_rows = np.flatnonzero(over.to_numpy(zero_copy_only=False))
+    messages = [_too_many(keys[int(r)].as_py(), crowded, module) for r in over_rows]
+    pre = _with_issues(pre, over_rows, PARENT_ID, "LIMIT_EXCEEDED", messages)
     known = pc.is_in(keys, value_set=pc.drop_null(parent_keys))
-    orphan = pc.fill_null(pc.invert(known), True).to_numpy(zero_copy_only=False)
-    if not orphan.any():
-        return pre
+    orphan = np.array(pc.fill_null(pc.invert(known), True).to_numpy(zero_copy_only=False))
+    orphan[over_rows] = False
     rows = np.flatnonzero(orphan)
-    idx = pa.array(rows, pa.int64())
-    shown = pc.fill_null(keys.take(idx), "")
-    issues = pa.table(
-        {
-            "row": idx,
-            "key": pre.keys.take(idx),
-            "api_name": pa.repeat(PARENT_ID, len(rows)),
-            "code": pa.repeat("INVALID_DATA", len(rows)),
-            "message": pc.binary_join_element_wise(
-                "parent key '", shown, "' names no parent row that is sent", ""
-            ),
-        },
-        schema=ISSUE_SCHEMA,
-    )
-    merged = pa.concat_tables([pre.issues, issues]).sort_by(
-        [("row", "ascending"), ("api_name", "ascending")]
-    )
-    return replace(pre, valid=pre.valid & ~orphan, issues=merged)
+    shown = pc.fill_null(keys.take(pa.array(rows, pa.int64())), "").to_pylist()
+    messages = [f"parent key '{k}' names no parent row that is sent" for k in shown]
+    return _with_issues(pre, rows, PARENT_ID, "INVALID_DATA", messages)
 
 
 def _check_size(table: pa.Table, module: str) -> None:
@@ -224,6 +352,11 @@ def _check_size(table: pa.Table, module: str) -> None:
             [f"{table.num_rows} rows; one parent/child job takes at most {MAX_ROWS_PER_CHUNK} "
              "per CSV (split the batch by parent)"],
         )  # fmt: skip
+
+
+def link_values(table: pa.Table, module: str, column: str) -> pa.Array:
+    """The link column as trimmed text, empty as null (errors name the module)."""
+    return _link_values(table, module, column)
 
 
 def _link_values(table: pa.Table, module: str, column: str) -> pa.Array:

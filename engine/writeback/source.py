@@ -33,12 +33,10 @@ def read_source(rt: Runtime, source: str) -> pa.Table:
 
 def _query(rt: Runtime, source: str, sql: str) -> pa.Table:
     """One read-only SELECT on the warehouse (``transforms.writeback.sql_source``)."""
-    from transforms.writeback.sql_source import SourceQueryError, read_duckdb, read_postgres
+    from transforms.writeback.sql_source import SourceQueryError, read_select
 
     try:
         with rt.load_lock:
-            if rt.warehouse.dialect == "duckdb":
-                return read_duckdb(rt.warehouse.connection, sql)  # type: ignore[attr-defined]
-            return read_postgres(rt.ledger.engine, sql)
+            return read_select(rt.warehouse, sql)
     except SourceQueryError as exc:
         raise SourceError(source, exc.problem) from None

@@ -1,6 +1,6 @@
 """Creator's part of the simulator state: config, accounts, stores, jobs, cursors, limits.
 
-One ``CreatorState`` per ``SimState``, kept in ``SimState.extensions["creator"]`` (so
+One ``CreatorState`` per ``SimState``, kept in ``SimState.creator`` (so
 ``SimState.reset`` also resets Creator); ``creator_state(sim)`` gets or creates it. Tests call
 its methods in-process (``configure``, ``revoke_scope``, ``lock_records``, ``update_record``).
 """
@@ -229,9 +229,7 @@ class CreatorState:
 
 def creator_state(sim: SimState) -> CreatorState:
     """The Creator state of ``sim`` (created on first use, dropped by ``sim.reset``)."""
-    with sim._lock:  # the simulator's own lock guards its extensions
-        found = sim.extensions.get("creator")
-        if not isinstance(found, CreatorState):
-            found = CreatorState(sim)
-            sim.extensions["creator"] = found
-        return found
+    with sim._lock:  # the simulator's own lock guards its per-state parts
+        if sim.creator is None:
+            sim.creator = CreatorState(sim)
+        return sim.creator

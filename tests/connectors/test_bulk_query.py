@@ -1,14 +1,22 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
-from connectors.bulk_query import BulkReadQuery, check_field_names, criteria_from_json
+from connectors.bulk_query import (
+    BulkReadQuery,
+    bulk_read_selection,
+    check_field_names,
+    criteria_from_json,
+)
 from connectors.criteria import all_of, where
 from connectors.errors import FatalError, QueryValidationError
 from connectors.fields import FieldSpec
 from connectors.products import CRM, RECRUIT
+from simulator.testing import SimServer
+from tests.connectors.simhelpers import sim_client
 
 
 def test_query_bodies_per_product() -> None:
@@ -76,3 +84,39 @@ def test_check_field_names_accepts_api_names_lookup_paths_and_pseudo_fields() ->
     check_field_names("Leads", ["Last_Name", "Owner.last_name", "$converted", "id", "X__c"])
     with pytest.raises(QueryValidationError, match="'Bad-Name'"):
         check_field_names("Leads", ["Last_Name", "Bad-Name"])
+
+
+EXTERNAL = FieldSpec.from_api(
+    {"api_name": "Ext_Id", "data_type": "text", "external": {"show": True, "type": "user"}}
+)
+PLAIN = FieldSpec.from_api({"api_name": "Name", "data_type": "text", "external": None})
+
+
+def test_the_selection_leaves_out_external_fields_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert EXTERNAL.external
+    assert not PLAIN.external
+    with caplog.at_level(logging.INFO, logger="connectors.bulk_query"):
+        selection = bulk_read_selection([PLAIN, EXTERNAL], "Accounts")
+    assert [f.api_name for f in selection.fields] == ["Name"]
+    assert list(selection.left_out) == ["Ext_Id"]
+    assert "external field" in selection.left_out["Ext_Id"]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("bulk read of Accounts leaves out 1 field(s) it cannot export: Ext_Id")
+    assert bulk_read_selection([PLAIN]).left_out == {}
+
+
+def test_asking_for_an_external_field_is_refused_before_any_job(sim: SimServer) -> None:
+    client = sim_client(sim, "crm")
+    try:
+        query = BulkReadQuery("Accounts", fields=("Account_Name", "External_Account_Id"))
+        with pytest.raises(QueryValidationError) as info:
+            client.bulk_read.create_job(query, check_metadata=True)
+        message = str(info.value)
+        assert "Accounts field External_Account_Id cannot be exported by bulk read" in message
+        assert "\n" not in message
+        assert isinstance(info.value, FatalError)
+        assert sim.state.stats.snapshot()["total_jobs"] == 0
+    finally:
+        client.close()

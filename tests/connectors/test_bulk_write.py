@@ -373,6 +373,50 @@ def test_recruit_candidates(sim: SimServer) -> None:
         client.close()
 
 
+def test_a_recruit_write_uses_the_v2_shapes_and_reconciles_exactly(sim: SimServer) -> None:
+    """Recruit v2: module as a string, ignore_empty on the resource, upload on the upload host.
+
+    The simulator refuses the CRM v8 shapes on Recruit paths, so this fails if one is sent.
+    """
+    client = sim_client(sim, "recruit", org_id=US.zgid)
+    try:
+        writer = BulkWriteClient.for_client(client)
+        assert writer._upload_url().endswith("/us/upload/recruit/v2/upload")
+        fields = client.metadata.fields_by_name("Candidates")
+        names = ["Rao", "Kim", "Lee"]
+        table = pa.table({"last": names, "email": [f"{n.lower()}@x.io" for n in names]})
+        insert = WriteMapping(
+            "Candidates", "insert",
+            (FieldMapping("Last_Name", "last"), FieldMapping("Email", "email")),
+        )  # fmt: skip
+        report = write_table(table, insert, fields, writer)
+        assert report.counts["added"] == 3
+        assert report.results is not None
+        ids = report.results["record_id"].to_pylist()
+        assert len(set(ids)) == 3
+        for rid, name in zip(ids, names, strict=True):
+            record = sim.state.get_record("us-enterprise", "recruit", "Candidates", rid)
+            assert record is not None
+            assert record["Last_Name"] == name
+        # ignore_empty on the resource: an empty Email leaves the stored one alone
+        update = WriteMapping(
+            "Candidates", "update",
+            (FieldMapping("id", "id"), FieldMapping("Last_Name", "last"),
+             FieldMapping("Email", "email")),
+            find_by="id", ignore_empty=True,
+        )  # fmt: skip
+        changed = pa.table(
+            {"id": ids[:1], "last": ["Rao-Singh"], "email": pa.array([None], pa.string())}
+        )
+        again = write_table(changed, update, fields, writer)
+        assert again.counts["updated"] == 1
+        record = sim.state.get_record("us-enterprise", "recruit", "Candidates", ids[0])
+        assert record is not None
+        assert (record["Last_Name"], record["Email"]) == ("Rao-Singh", "rao@x.io")
+    finally:
+        client.close()
+
+
 def test_dry_run_of_the_example_mapping_costs_no_write_credits(sim: SimServer) -> None:
     client = sim_client(sim, "recruit", org_id=US.zgid)
     try:

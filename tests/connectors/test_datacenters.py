@@ -147,3 +147,12 @@ def test_origin_of_normalises_case_and_default_ports() -> None:
         origin_of("/crm/bulk/v8/read/1/result")
     with pytest.raises(ValueError, match="absolute"):
         origin_of("ftp://www.zohoapis.com/x")
+
+
+def test_recruit_uploads_go_to_the_upload_host_which_is_trusted() -> None:
+    us = Endpoints.for_dc("us")
+    assert us.recruit_upload == "https://upload.zoho.com"  # §3, [R-BW-UPLOAD]
+    assert "https://upload.zoho.com:443" in us.trusted_origins()
+    assert Endpoints.for_dc("eu").recruit_upload == "https://upload.zoho.eu"
+    sim = Endpoints.for_simulator("http://127.0.0.1:8000", "jp")
+    assert sim.recruit_upload == "http://127.0.0.1:8000/jp/upload"

@@ -23,8 +23,8 @@ from connectors.datacenters import Endpoints
 from connectors.errors import FatalError, ForeignHostError, OutcomeUnknownError
 from connectors.http import Timeouts
 from engine.writeback.driver import write_table
-from simulator.bulk_write import wait_write_jobs
 from simulator.testing import SimServer
+from simulator.write_processing import wait_write_jobs
 from tests.connectors.simhelpers import US, sim_client
 from tests.support.faultproxy import FaultProxy, ForeignHost, Rule
 from transforms.writeback import FieldMapping, WriteMapping

@@ -43,3 +43,35 @@ def test_differences_are_data() -> None:
     assert RECRUIT.metadata_fields_path == "/recruit/v2/settings/fields"
     assert CRM.credit_costs[CallType.BULK_READ_CREATE] == 50
     assert RECRUIT.credit_costs[CallType.GET_RECORDS] == 3
+
+
+def test_each_product_uploads_to_its_own_files_host() -> None:
+    us = Endpoints.for_dc("us")
+    assert CRM.upload_url(us) == "https://content.zohoapis.com/crm/v8/upload"
+    assert RECRUIT.upload_url(us) == "https://upload.zoho.com/recruit/v2/upload"
+    sim = Endpoints.for_simulator("http://127.0.0.1:9", "eu")
+    assert RECRUIT.upload_url(sim) == "http://127.0.0.1:9/eu/upload/recruit/v2/upload"
+
+
+def test_write_job_body_takes_each_products_shape() -> None:
+    body = {
+        "operation": "update",
+        "ignore_empty": True,
+        "resource": [{"type": "data", "module": {"api_name": "Candidates"}, "file_id": "1"}],
+    }
+    assert RECRUIT.write_job_body(body) == {
+        "operation": "update",
+        "resource": [
+            {"type": "data", "module": "Candidates", "file_id": "1", "ignore_empty": True}
+        ],
+    }
+    plain = {"operation": "insert", "resource": [{"module": "Leads", "file_id": "2"}]}
+    assert CRM.write_job_body({**plain, "ignore_empty": False}) == {
+        "operation": "insert",
+        "resource": [{"module": {"api_name": "Leads"}, "file_id": "2"}],
+        "ignore_empty": False,
+    }
+    assert CRM.write_job_body(plain) == {
+        "operation": "insert",
+        "resource": [{"module": {"api_name": "Leads"}, "file_id": "2"}],
+    }

@@ -8,8 +8,18 @@ from connectors.errors import (
     InvalidRequestError,
     RateLimitedError,
     ServerError,
+    ZohoError,
 )
 from connectors.retry import RetryPolicy
+from recovery import TerminalError, TransientError
+
+
+class WarehouseOutage(TransientError):
+    """A transient error of another package (not a ``ZohoError``)."""
+
+
+class BadMapping(TerminalError):
+    """A terminal error of another package."""
 
 
 def run(policy: RetryPolicy, outcomes: list[Exception | str], only: type = Exception) -> str:
@@ -79,3 +89,31 @@ def test_policy_validation() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match=">= 0"):
         RetryPolicy(initial_wait=-1)
+
+
+def test_a_transient_error_from_any_package_is_retried() -> None:
+    waits: list[float] = []
+    policy = RetryPolicy(max_attempts=3, initial_wait=0.5, jitter=0, sleep=waits.append)
+    outage = WarehouseOutage("the warehouse is down")
+    assert not isinstance(outage, ZohoError)
+    assert run_default(policy, [outage, "ok"]) == "ok"
+    assert waits == [0.5]
+
+
+def test_a_terminal_error_from_any_package_is_not_retried() -> None:
+    waits: list[float] = []
+    policy = RetryPolicy(max_attempts=3, sleep=waits.append)
+    with pytest.raises(BadMapping):
+        run_default(policy, [BadMapping("no such field"), "ok"])
+    assert waits == []
+
+
+def run_default(policy: RetryPolicy, outcomes: list[Exception | str]) -> str:
+    """``run`` with the policy's own default of what is retried."""
+    for attempt in policy.retrying("GET /x"):
+        with attempt:
+            item = outcomes.pop(0)
+            if isinstance(item, Exception):
+                raise item
+            return item
+    raise AssertionError("unreachable")

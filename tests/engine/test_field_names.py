@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import pytest
@@ -31,3 +32,20 @@ def test_an_invalid_field_name_in_the_metadata_stops_the_export_before_any_job(
     spent = stats["credits_used"][ORG]
     assert spent == 1  # the field metadata call only (the probe spent ~52)
     assert rt.ledger.credits_spent_since(rt.org, datetime(2000, 1, 1)) == spent
+
+
+def test_a_module_with_an_external_field_exports_without_it_and_says_so(
+    sim: SimServer, rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="connectors.bulk_query"):
+        summary = export_module(rt, "crm", "Accounts", ExportOptions(mode="full"), DirectSteps(rt))
+    store = sim.state.store(ORG, "crm", "Accounts")
+    assert store is not None
+    assert summary.rows_loaded == len(store)
+    with rt.load_lock:
+        columns = rt.warehouse.read_table("crm_Accounts").column_names
+    assert "Account_Name" in columns
+    assert "External_Account_Id" not in columns
+    said = [r.getMessage() for r in caplog.records if "leaves out" in r.getMessage()]
+    assert said
+    assert "External_Account_Id (external field" in said[0]

@@ -27,8 +27,8 @@ from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings
 from engine.simulated import simulated_connection
 from engine.writeback.run import run_write
-from simulator.bulk_write import wait_write_jobs
 from simulator.testing import SimServer
+from simulator.write_processing import wait_write_jobs
 from tests.conftest import FAST_DOWNLOADS, FAST_JOBS
 from tests.support.faultproxy import FaultProxy, Rule
 
@@ -99,10 +99,10 @@ def test_a_lost_upload_answer_is_resent_and_each_row_written_once(
     before = leads(sim)
     summary = run_write(rt.connection, settings, "crm", mapping, source, dry_run=False)
     assert rule.fired == 1
-    assert summary["counts"]["added"] == 25
+    assert summary.counts["added"] == 25
     assert leads(sim) - before == 25  # records in the simulator = input rows
     stats = sim.state.stats.snapshot()
-    assert stats["jobs_created"][f"{ORG}/crm/Leads#write"] == summary["jobs"] == 1
+    assert stats["jobs_created"][f"{ORG}/crm/Leads#write"] == summary.jobs == 1
     assert rt.client("crm").meter.report().used == stats["credits_used"][ORG]
 
 

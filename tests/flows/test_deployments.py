@@ -21,7 +21,13 @@ PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 
 def test_prefect_yaml_is_read_with_every_schedule_and_limit() -> None:
     specs = {s.name: s for s in read_specs(PREFECT_YAML)}
-    assert set(specs) == {"crm-incremental-hourly", "recruit-nightly", "crm-leads-write-back"}
+    assert set(specs) == {
+        "crm-incremental-hourly",
+        "recruit-nightly",
+        "crm-leads-write-back",
+        "creator-orders-nightly",
+        "creator-orders-retention-weekly",
+    }
     hourly = specs["crm-incremental-hourly"]
     assert [s.schedule.cron for s in hourly.schedules] == ["5 * * * *"]  # type: ignore[union-attr]
     assert hourly.parameters["modules"] == ["Leads", "Contacts", "Deals"]

@@ -116,17 +116,17 @@ def test_backfill_and_writeback_flows_publish_their_tables(
         source=str(source),
         dry_run=True,
     )
-    assert dry["counts"] == {"rows": 20, "valid": 17, "rejected": 3}
-    assert dry["credits"] == 0
+    assert dry.counts == {"rows": 20, "valid": 17, "rejected": 3}
+    assert dry.credits == 0
     real = writeback_flow(
         product="crm",
         mapping_path=str(mapping),
         source=str(source),
         dry_run=False,
     )
-    assert real["counts"]["added"] == 17
-    assert real["counts"]["rejected"] == 3
-    assert real["results_table"] == "writeback_crm_Leads"
+    assert real.counts["added"] == 17
+    assert real.counts["rejected"] == 3
+    assert real.results_table == "writeback_crm_Leads"
     assert sim.state.store(ORG, "crm", "Leads").find("Last_Name", "Writeback 1")
     keys = artifact_keys(prefect_api, ["backfill-crm-deals", "write-crm-leads"])
     assert keys == {"backfill-crm-deals", "write-crm-leads"}
@@ -137,7 +137,7 @@ def test_backfill_and_writeback_flows_publish_their_tables(
             "operation": "insert",
             "jobs": 1,
             "credits": 500,
-            **real["counts"],
+            **real.counts,
         }
     ]
     per_row = json.loads(latest_artifact(prefect_api, "write-rows-crm-leads")["data"])

@@ -169,7 +169,7 @@ def test_prefect_deploy_all_registers_every_deployment_of_prefect_yaml(
         crons = [s["schedule"]["cron"] for s in deployment["schedules"]]
         assert crons == [s.schedule.cron for s in spec.schedules]  # type: ignore[union-attr]
         # the build step turned the block slug into the id reference the block picker shows
-        block = "zoho-recruit" if spec.parameters["product"] == "recruit" else "zoho-crm"
+        block = "zoho-recruit" if spec.parameters.get("product") == "recruit" else "zoho-crm"
         reference = {"$ref": {"block_document_id": block_ids[block]}}
         assert deployment["parameters"]["credentials"] == reference
     # the scheduler plans runs of the active deployments (none of the paused write-back)

@@ -13,6 +13,7 @@ from connectors.errors import (
 )
 from engine.errors import BudgetExceededError
 from flows.tasks import only_retriable
+from transforms.errors import WarehouseError
 
 
 @pytest.mark.parametrize(
@@ -20,6 +21,8 @@ from flows.tasks import only_retriable
     [
         # a bulk job that outlived the poll timeout: a task retry re-attaches to it
         (JobTimeoutError("job 1 still IN PROGRESS", job_id="1"), True),
+        # transient but not HTTP: no request retried it (a warehouse outage during a load)
+        (WarehouseError("leads", "merge", OSError("down")), True),
         # each request already retried these with backoff: no second layer on top
         (RateLimitedError("429 from Zoho"), False),
         (ServerError("503 from Zoho"), False),

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from simulator.bulk_write import block_record, wait_write_jobs
 from simulator.testing import SimServer
+from simulator.write_processing import block_record, wait_write_jobs
 from tests.simulator.conftest import ZohoCaller
 
 
@@ -34,7 +34,7 @@ class Writer:
             self.write_url = f"{caller.api}/crm/bulk/v8/write"
             self.org_header = "X-CRM-ORG"
         else:
-            self.upload_url = f"{caller.sim.base_url}/{dc}/content/recruit/v2/upload"
+            self.upload_url = f"{caller.sim.base_url}/{dc}/upload/recruit/v2/upload"
             self.write_url = f"{caller.host}/recruit/bulk/v2/write"
             self.org_header = "X-RECRUIT-ORG"
 
@@ -46,6 +46,10 @@ class Writer:
         )
         assert response.status_code == 200, response.text
         return str(response.json()["details"]["file_id"])
+
+    def module_ref(self, module: str) -> Any:
+        """CRM v8 names a module as an object, Recruit v2 as a string."""
+        return {"api_name": module} if self.c.product == "crm" else module
 
     def create(self, body: dict[str, Any]) -> requests.Response:
         return self.c.post(self.write_url, json=body)
@@ -59,14 +63,20 @@ class Writer:
         **resource: Any,
     ) -> str:
         file_id = self.upload(make_zip(rows))
-        res: dict[str, Any] = {"type": "data", "module": {"api_name": module}, "file_id": file_id}
+        res: dict[str, Any] = {
+            "type": "data",
+            "module": self.module_ref(module),
+            "file_id": file_id,
+        }
         if mappings is not None:
             res["field_mappings"] = mappings
         ignore_empty = resource.pop("ignore_empty", None)
         res.update(resource)
         body: dict[str, Any] = {"operation": operation, "resource": [res]}
-        if ignore_empty is not None:
-            body["ignore_empty"] = ignore_empty
+        if ignore_empty is not None and self.c.product == "crm":
+            body["ignore_empty"] = ignore_empty  # CRM v8: top level
+        elif ignore_empty is not None:
+            res["ignore_empty"] = ignore_empty  # Recruit v2: on the resource
         response = self.create(body)
         assert response.status_code == 201, response.text
         return str(response.json()["details"]["id"])
@@ -334,7 +344,7 @@ def test_field_mapping_errors(
 
 
 def test_file_limits(w: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import simulator.bulk_write as bw
+    import simulator.write_requests as bw
 
     two = io.BytesIO()
     with zipfile.ZipFile(two, "w") as archive:
@@ -639,9 +649,36 @@ def test_recruit_takes_one_csv_per_zip(recruit: ZohoCaller) -> None:
     files = {"Candidates.csv": [header, ["Ng", "Al", "al@ng.io"]],
              "Other.csv": [header, ["Li", "Bo", "bo@li.io"]]}  # fmt: skip
     file_id = w.upload(multi_zip(files))
-    resource = {"type": "data", "module": {"api_name": "Candidates"}, "file_id": file_id,
+    resource = {"type": "data", "module": "Candidates", "file_id": file_id,
                 "file_names": ["Candidates.csv"]}  # fmt: skip
     for resources in ([resource], [resource, {**resource, "file_names": ["Other.csv"]}]):
         response = w.create({"operation": "insert", "resource": resources})
         assert response.status_code == 400, response.text
         assert response.json()["code"] == "FILE_NOT_SUPPORTED"
+
+
+def test_recruit_refuses_the_crm_v8_request_shapes(recruit: ZohoCaller, crm: ZohoCaller) -> None:
+    w = Writer(recruit)
+    rows = [["Last_Name", "Email"], ["Rao", "rao@x.io"]]
+    file_id = w.upload(make_zip(rows))
+    v2 = {"type": "data", "module": "Candidates", "file_id": file_id}
+    object_module = w.create({"operation": "insert", "resource": [
+        {**v2, "module": {"api_name": "Candidates"}}]})  # fmt: skip
+    assert object_module.status_code == 400, object_module.text
+    assert object_module.json()["code"] == "INVALID_DATA"
+    assert object_module.json()["details"]["json_path"] == "$.resource[0].module"
+    top_level = w.create({"operation": "insert", "ignore_empty": True, "resource": [v2]})
+    assert top_level.status_code == 400, top_level.text
+    assert top_level.json()["details"]["api_name"] == "ignore_empty"
+    on_resource = w.create({"operation": "insert", "resource": [{**v2, "ignore_empty": True}]})
+    assert on_resource.status_code == 201, on_resource.text
+    # the CRM SDK's content host does not serve Recruit uploads
+    wrong_host = recruit.session.post(
+        f"{recruit.sim.base_url}/{recruit.org.dc}/content/recruit/v2/upload",
+        headers={**recruit.headers, "feature": "bulk-write", "X-RECRUIT-ORG": recruit.org.zgid},
+        files={"file": ("x.zip", make_zip(rows))},
+    )
+    assert wrong_host.status_code == 404, wrong_host.text
+    assert wrong_host.json()["code"] == "INVALID_URL_PATTERN"
+    # CRM v8 keeps its own shape
+    assert Writer(crm).job([["Last_Name", "Company"], ["A", "B"]], ignore_empty=True)

@@ -94,7 +94,9 @@ def test_all_fields_when_fields_left_out(crm: ZohoCaller, sim: SimServer) -> Non
     rows = crm.read_all({"module": {"api_name": "Accounts"}})
     schema = sim.state.schema("us-enterprise", "crm", "Accounts")
     assert schema is not None
-    assert list(rows[0]) == ["id", *schema.names]
+    # every field bulk read can export: all but the external ones
+    assert list(rows[0]) == ["id", *schema.bulk_names]
+    assert set(schema.names) - set(schema.bulk_names) == {"External_Account_Id"}
     assert len(rows) == 300
 
 
@@ -508,3 +510,19 @@ def test_page_tokens_survive_a_simulator_restart(sim: SimServer, crm: ZohoCaller
         assert caller.create({"page_token": tampered}).json()["code"] == "INVALID_DATA"
         caller.close()
     assert len(expected) == 800
+
+
+def test_external_fields_are_listed_but_not_exported(crm: ZohoCaller) -> None:
+    """Bulk read does not support external fields (facts file §1.1): refused when named,
+    left out when every field is exported."""
+    meta = crm.get(f"{crm.host}/crm/v8/settings/fields", params={"module": "Accounts"}).json()
+    by_name = {f["api_name"]: f for f in meta["fields"]}
+    assert by_name["External_Account_Id"]["external"]
+    assert not by_name["Account_Name"]["external"]
+    named = crm.create({"module": {"api_name": "Accounts"}, "fields": ["External_Account_Id"]})
+    assert named.status_code == 400, named.text
+    assert named.json()["code"] == "INVALID_DATA"
+    assert named.json()["details"]["api_name"] == "External_Account_Id"
+    rows = crm.read_all({"module": {"api_name": "Accounts"}})
+    assert "Account_Name" in rows[0]
+    assert "External_Account_Id" not in rows[0]

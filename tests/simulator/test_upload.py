@@ -8,7 +8,6 @@ import zipfile
 import pytest
 import requests
 
-from simulator.upload import upload_store
 from tests.simulator.conftest import ZohoCaller
 
 
@@ -26,9 +25,9 @@ def upload(
     part: str = "file",
 ) -> requests.Response:
     org_header = "X-CRM-ORG" if caller.product == "crm" else "X-RECRUIT-ORG"
-    path = "crm/v8/upload" if caller.product == "crm" else "recruit/v2/upload"
+    path = "content/crm/v8/upload" if caller.product == "crm" else "upload/recruit/v2/upload"
     default = {"feature": "bulk-write", org_header: caller.org.zgid}
-    url = f"{caller.sim.base_url}/{caller.org.dc}/content/{path}"
+    url = f"{caller.sim.base_url}/{caller.org.dc}/{path}"
     return caller.session.post(
         url,
         headers={**caller.headers, **(default if headers is None else headers)},
@@ -51,7 +50,7 @@ def test_upload_answers_a_bare_success(crm: ZohoCaller, recruit: ZohoCaller, pro
     assert isinstance(file_id, str)
     assert len(file_id) == 19
     assert body["details"]["created_time"].endswith("-07:00")
-    stored = upload_store(caller.sim.state).get(file_id)
+    stored = caller.sim.state.uploads.get(file_id)
     assert stored is not None
     assert stored.product == product
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import Literal
 
 import pyarrow as pa
 
@@ -139,12 +140,19 @@ class MergeResult:
         }
 
 
+StoreMode = Literal["replace", "append"]
+
+
 class Warehouse(ABC):
     """A warehouse connection that loads pages into tables and marks deleted records."""
 
     dialect: str = ""
     #: Driver exceptions that mean "the warehouse failed" (wrapped in `WarehouseError`).
     driver_errors: tuple[type[BaseException], ...] = ()
+    #: Whether `store_table` keeps nested values (lists, structs) as they are.
+    stores_nested: bool = False
+    #: Whether the server itself refuses a query text holding more than one statement.
+    refuses_many_statements: bool = False
 
     # -- public API -------------------------------------------------------------------
     def load(
@@ -260,6 +268,18 @@ class Warehouse(ABC):
         # Staging is temporary; failing to drop it must not hide the load's own error.
         with contextlib.suppress(*self.driver_errors):
             self.drop_staging(staging)
+
+    # -- tables that are not pages (write-back results, sources) -----------------------
+    @abstractmethod
+    def store_table(self, name: str, table: pa.Table, mode: StoreMode = "replace") -> int:
+        """Create (``replace``: replace) table ``name`` from ``table``, or append to it.
+
+        ``name`` must already be a checked identifier; returns the rows written.
+        """
+
+    @abstractmethod
+    def query_arrow(self, sql: str) -> pa.Table:
+        """Run one SELECT in a READ ONLY transaction that is rolled back; its rows."""
 
     # -- what a dialect implements ----------------------------------------------------
     def storable_schema(self, schema: pa.Schema) -> pa.Schema:

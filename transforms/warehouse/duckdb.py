@@ -39,6 +39,7 @@ from transforms.warehouse.base import (
     KeptBatches,
     LoadHooks,
     LoadProgress,
+    StoreMode,
     Warehouse,
     coalesce,
     deletions_batch,
@@ -61,6 +62,7 @@ class DuckDbWarehouse(Warehouse):
 
     dialect = DIALECT
     driver_errors = (duckdb.Error,)
+    stores_nested = True
 
     def __init__(self, path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         if str(path) != ":memory:":
@@ -98,6 +100,32 @@ class DuckDbWarehouse(Warehouse):
     def read_table(self, table: str) -> pa.Table:
         query = f"SELECT * FROM {quote(table)} ORDER BY {quote(ID_COLUMN)}"
         return self._con.sql(query).to_arrow_table()
+
+    def store_table(self, name: str, table: pa.Table, mode: StoreMode = "replace") -> int:
+        target, view = quote(name), "_zoho_etl_store_input"
+        self._con.register(view, table)
+        try:
+            if mode == "replace":
+                self._con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {view}")
+            else:
+                self._con.execute(
+                    f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {view} LIMIT 0"
+                )
+                self._con.execute(f"INSERT INTO {target} SELECT * FROM {view}")
+        finally:
+            self._con.unregister(view)
+        return table.num_rows
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                return cursor.sql(sql).to_arrow_table()
+            finally:
+                cursor.execute("ROLLBACK")
+        finally:
+            cursor.close()
 
     def create_staging(self, staging: str, schema: pa.Schema) -> None:
         defs = column_defs(DIALECT, schema)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from transforms.drift import DriftPlan
 from transforms.identifiers import quote
 from transforms.schema import EXTRACTED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
-from transforms.warehouse.base import LoadHooks, Warehouse
+from transforms.warehouse.base import LoadHooks, StoreMode, Warehouse
 from transforms.warehouse.sql import column_list, render
 
 DIALECT = "generic"
@@ -68,6 +68,24 @@ class GenericWarehouse(Warehouse):
             rows = conn.execute(query).fetchall()
         data = {n: [_from_db(row[i]) for row in rows] for i, n in enumerate(schema.names)}
         return pa.table(data, schema=schema)
+
+    def store_table(self, name: str, table: pa.Table, mode: StoreMode = "replace") -> int:
+        table.to_pandas().to_sql(
+            name, self._engine, if_exists="replace" if mode == "replace" else "append", index=False
+        )
+        return table.num_rows
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        """Run in a transaction that is rolled back (no READ ONLY mode in every database)."""
+        with self._engine.connect() as conn:
+            try:
+                result = conn.exec_driver_sql(sql)
+                names = list(result.keys())
+                rows = [tuple(row) for row in result.fetchall()]
+            finally:
+                conn.rollback()
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        return pa.Table.from_pandas(frame, preserve_index=False)
 
     def create_staging(self, staging: str, schema: pa.Schema) -> None:
         self._staged[staging] = []

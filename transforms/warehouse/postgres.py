@@ -39,6 +39,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +55,7 @@ from transforms.warehouse.base import (
     KeptBatches,
     LoadHooks,
     LoadProgress,
+    StoreMode,
     Warehouse,
     deletions_batch,
     staging_name,
@@ -83,6 +85,7 @@ class PostgresWarehouse(Warehouse):
 
     dialect = DIALECT
     driver_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+    refuses_many_statements = True  # a prepared statement holds exactly one command
 
     def __init__(self, url: str, *, ingest: Ingest = "binary") -> None:
         if ingest not in ("binary", "csv"):
@@ -123,6 +126,32 @@ class PostgresWarehouse(Warehouse):
         rows = cursor.fetchall()
         columns = {name: [row[i] for row in rows] for i, name in enumerate(schema.names)}
         return pa.table(columns, schema=schema)
+
+    def store_table(self, name: str, table: pa.Table, mode: StoreMode = "replace") -> int:
+        """Through ``COPY ... (FORMAT csv)``: integers as bigint/integer, the rest as text."""
+        target = quote(name)
+        columns = ", ".join(f"{quote(f.name)} {_plain_type(f.type)}" for f in table.schema)
+        sink = io.BytesIO()
+        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
+        with self._con.transaction(), self._con.cursor() as cursor:
+            if mode == "replace":
+                cursor.execute(f"DROP TABLE IF EXISTS {target}")
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {target} ({columns})")
+            with cursor.copy(f"COPY {target} FROM STDIN (FORMAT csv)") as copy:
+                copy.write(sink.getvalue())
+        return table.num_rows
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        """A prepared statement (one command) in a READ ONLY transaction, rolled back."""
+        with self._con.transaction(force_rollback=True), self._con.cursor() as cursor:
+            cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(sql.encode(), prepare=True)
+            if cursor.description is None:
+                raise psycopg.ProgrammingError("the query returns no rows (not a SELECT)")
+            names = [column.name for column in cursor.description]
+            rows = cursor.fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        return pa.Table.from_pandas(frame, preserve_index=False)
 
     def create_staging(self, staging: str, schema: pa.Schema) -> None:
         defs = column_defs(DIALECT, schema)
@@ -327,6 +356,14 @@ class ConcurrentCreateError(psycopg.errors.DuplicateTable):
 
 def _add_primary_key(table: str) -> str:
     return render(DIALECT, "add_primary_key", target=quote(table))
+
+
+def _plain_type(arrow: pa.DataType) -> str:
+    if pa.types.is_int64(arrow):
+        return "bigint"
+    if pa.types.is_integer(arrow):
+        return "integer"
+    return "text"
 
 
 def merge_statement(

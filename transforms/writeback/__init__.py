@@ -1,9 +1,10 @@
-"""Write-back to Zoho through Bulk Write: mappings, pre-flight, CSV chunks, reconciliation.
+"""Write-back building blocks: mappings, pre-flight, CSV chunks, reconciliation, sinks.
 
-Entry point for callers (flows, CLI): `write_table` (also the dry run), `resume_write`,
-`retry_failed_rows`. Building blocks: `WriteMapping` / `load_mapping`, `preflight`,
-`build_chunks`, `reconcile`. No network and no Prefect here: the transport is passed in
-(``connectors.bulk_write.BulkWriteClient`` satisfies `BulkWriter`).
+`WriteMapping` / `load_mapping` (one module) and `load_parent_child_mapping` (a parent and
+its subforms), `preflight`, `build_chunks`, `reconcile`, and the result sinks. Pure
+functions over Arrow tables: no network, no Prefect. The driver that sends chunks and
+resumes a write (`write_table`, `resume_write`, `write_parent_child`) is
+``engine.writeback``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from transforms.writeback.mapping import (
     Lookup,
     ParentChildMapping,
     WriteMapping,
+    has_children,
     load_mapping,
     load_parent_child_mapping,
     mapping_from_dict,
@@ -44,6 +46,7 @@ __all__ = [
     "WriteMapping",
     "apply_record_ids",
     "build_chunks",
+    "has_children",
     "load_mapping",
     "load_parent_child_mapping",
     "mapping_from_dict",

@@ -147,6 +147,18 @@ def _zip_csv_zipfile(members: Sequence[tuple[str, bytes]], compresslevel: int) -
     return sink.getvalue()
 
 
+def plan_chunks(preflight: Preflight, max_rows: int = MAX_ROWS_PER_CHUNK) -> list[int]:
+    """Rows per chunk `build_chunks` starts from, without writing a CSV or a zip.
+
+    A chunk whose zip would pass 25 MB is split further when it is built, so this is the
+    least number of jobs (a dry run's estimate).
+    """
+    if not 0 < max_rows <= MAX_ROWS_PER_CHUNK:
+        raise ValueError(f"max_rows must be between 1 and {MAX_ROWS_PER_CHUNK}")
+    valid = len(preflight.valid_rows)
+    return [min(max_rows, valid - start) for start in range(0, valid, max_rows)]
+
+
 def build_chunks(
     preflight: Preflight,
     rows: Sequence[int] | np.ndarray | None = None,

@@ -2,8 +2,8 @@
 
 ::
 
-    WritebackError                     root of everything in transforms.writeback
-    ├── WritebackFatal                 marker: fix the input or the mapping, then run again
+    WritebackError                     root of everything in transforms.writeback (an ``EtlError``)
+    ├── WritebackFatal                 ``TerminalError``: fix the input or the mapping, run again
     │   ├── MappingError               a mapping file or object is wrong (names file and line)
     │   ├── PreflightError             the batch as a whole cannot be sent (unknown field,
     │   │                              mandatory field not mapped, > 200 columns, read-only field)
@@ -11,11 +11,12 @@
     │   ├── ChunkTooLargeError         one row alone exceeds the 25 MB zipped limit
     │   ├── ReconciliationError        Zoho's result file does not line up with what was sent
     │   └── ResumeStateError           a saved write cannot be resumed safely
-    └── WritebackSkippable             marker: the rest of the run can continue
+    └── WritebackSkippable             ``SkippableError``: the rest of the run can continue
         └── ChunkJobFailed             one chunk's bulk write job ended FAILED (its rows are
                                        reported FAILED and can be retried)
 
-Marker bases let callers ask ``isinstance(e, WritebackFatal)`` instead of matching text.
+The markers come from ``recovery``: callers ask ``recovery.is_transient(e)`` or
+``isinstance(e, WritebackFatal)`` instead of matching text.
 Messages name the module, job, row or field concerned and never contain credentials.
 """
 
@@ -24,18 +25,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from recovery.errors import PicklableByState
+from recovery.errors import EtlError, SkippableError, TerminalError
 
 
-class WritebackError(PicklableByState):
+class WritebackError(EtlError):
     """Root of every error raised by ``transforms.writeback``."""
 
 
-class WritebackFatal(WritebackError):
+class WritebackFatal(WritebackError, TerminalError):
     """Marker: nothing was (or will be) sent; fix the cause and run again."""
 
 
-class WritebackSkippable(WritebackError):
+class WritebackSkippable(WritebackError, SkippableError):
     """Marker: one part failed, the run continues and reports it."""
 
 

@@ -38,6 +38,7 @@ column holding the parent's key)::
     children:
       - module: Deal_Line_Items
         parent_key: deal_ref
+        source: table:deal_items   # optional: where the child rows come from
         fields:
           - {source: product, api_name: Product_Name}
 
@@ -213,10 +214,14 @@ def parse_mapping(text: str, origin: str = "<mapping>") -> WriteMapping:
 
 @dataclass(frozen=True)
 class ChildMapping:
-    """A child module's mapping and the child source column holding its parent's key."""
+    """A child module's mapping, the child source column holding its parent's key, and
+    where its rows come from (``source``: as the write's own source; optional, a caller
+    may give it instead).
+    """
 
     mapping: WriteMapping
     parent_key: str
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,13 +257,26 @@ def parse_parent_child_mapping(text: str, origin: str = "<mapping>") -> ParentCh
     for item in children_node.value:
         if not isinstance(item, yaml.MappingNode):
             raise _err(origin, item, "each child must be a YAML object")
-        child_key = cast("str", _Obj(item, origin).string("parent_key", required=True))
-        child = _mapping_node(item, origin, extra={"parent_key"})
+        node = _Obj(item, origin)
+        child_key = cast("str", node.string("parent_key", required=True))
+        child_source = node.string("source")
+        child = _mapping_node(item, origin, extra={"parent_key", "source"})
         if any(c.mapping.module == child.module for c in children):
             raise _err(origin, item, f"child module {child.module} is listed twice")
-        children.append(ChildMapping(child, child_key))
+        children.append(ChildMapping(child, child_key, child_source))
     parent = _mapping_node(root, origin, extra={"parent_key", "children"})
     return ParentChildMapping(parent, parent_key, tuple(children))
+
+
+def has_children(path: str | Path) -> bool:
+    """Whether a mapping file is a parent/child mapping (it has a top-level ``children``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read mapping file: {exc.strerror}", source=path) from None
+    root = _root(text, str(path))
+    return any(isinstance(k, yaml.ScalarNode) and k.value == "children" for k, _ in root.value)
 
 
 def _root(text: str, origin: str) -> yaml.MappingNode:

@@ -10,11 +10,14 @@ The per-row result table (`RESULT_SCHEMA`) covers every input row exactly once:
 
 =========  ==============================================================
 status     ADDED / UPDATED / SKIPPED (Zoho), FAILED (Zoho ``UNPROCESSED``
-           or a job that failed), REJECTED (pre-flight; never sent)
+           or a job that failed), REJECTED (pre-flight; never sent),
+           UNKNOWN (a STATUS cell this tool does not know; the raw value is in
+           ``message``, nothing is guessed)
 errors     list of {code, fields}; ``CODE-a,b:CODE2-c`` parsed
 =========  ==============================================================
 
-so ``rows == added + updated + skipped + failed + rejected`` (checked by `summarize`).
+so ``rows == added + updated + skipped + failed + rejected + unknown`` (checked by
+`summarize`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from transforms.writeback.errors import ReconciliationError
 from transforms.writeback.render import as_text
 from transforms.writeback.validate import Preflight
 
-STATUSES = ("ADDED", "UPDATED", "SKIPPED", "FAILED", "REJECTED")
+STATUSES = ("ADDED", "UPDATED", "SKIPPED", "FAILED", "REJECTED", "UNKNOWN")
 RESULT_COLUMNS = ("STATUS", "RECORD_ID", "ERRORS")
 
 #: Zoho's STATUS cell values (spelling UNCERTAIN, docs §2.6) -> our status.
@@ -199,7 +202,10 @@ def reconcile(preflight: Preflight, outcomes: Sequence[ChunkOutcome]) -> pa.Tabl
 
 
 def summarize(results: pa.Table) -> dict[str, int]:
-    """Counts per status; asserts rows == added + updated + skipped + failed + rejected."""
+    """Counts per status; checks they add up to the rows.
+
+    ``unknown`` (rows whose STATUS this tool does not know) is there only when not zero.
+    """
     counts = {s.lower(): 0 for s in STATUSES}
     values = pc.value_counts(results.column("status").combine_chunks()).to_pylist()
     for item in values:
@@ -207,9 +213,11 @@ def summarize(results: pa.Table) -> dict[str, int]:
         if status not in STATUSES:
             raise ReconciliationError("-", f"unknown status {status!r} in results")
         counts[status.lower()] = int(item["counts"])
-    counts["rows"] = results.num_rows
-    if sum(counts[s.lower()] for s in STATUSES) != results.num_rows:
+    if sum(counts.values()) != results.num_rows:
         raise ReconciliationError("-", "status counts do not add up to the input rows")
+    if not counts["unknown"]:
+        del counts["unknown"]
+    counts["rows"] = results.num_rows
     return counts
 
 
@@ -274,11 +282,15 @@ def _chunk_part(preflight: Preflight, outcome: ChunkOutcome) -> pa.Table:
     known = pa.array(list(ZOHO_STATUS), pa.string())
     mapped = pa.array(list(ZOHO_STATUS.values()), pa.string()).take(pc.index_in(raw_status, known))
     unknown = pc.is_null(mapped)
-    if pc.any(unknown).as_py():
-        first = raw_status.filter(unknown)[0].as_py()
-        raise ReconciliationError(job, f"unknown STATUS value {first!r}")
     error_cells = result.column("ERRORS").to_pylist()
-    errors = pa.array([parse_errors(c) for c in error_cells], pa.list_(ERROR_TYPE))
+    if pc.any(unknown).as_py():
+        mapped = pc.fill_null(mapped, "UNKNOWN")
+        raw = result.column("STATUS").to_pylist()
+        for i in np.flatnonzero(unknown.to_numpy(zero_copy_only=False)):
+            note = f"unknown STATUS value {raw[i]!r} in the result of job {job}"
+            error_cells[i] = f"{note}; {error_cells[i]}" if error_cells[i] else note
+    cells = result.column("ERRORS").to_pylist()
+    errors = pa.array([parse_errors(c) for c in cells], pa.list_(ERROR_TYPE))
     record_id = pc.utf8_trim_whitespace(result.column("RECORD_ID").combine_chunks())
     record_id = pc.if_else(pc.equal(record_id, ""), pa.scalar(None, pa.string()), record_id)
     return pa.table(

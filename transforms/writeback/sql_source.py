@@ -16,11 +16,10 @@ tables and the job ledger, so it must not be able to change anything:
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
 import pyarrow as pa
 
+from transforms.warehouse.base import Warehouse
 from transforms.writeback.errors import WritebackFatal
 
 
@@ -57,48 +56,13 @@ def single_select(sql: str, *, strict: bool = True) -> str:
     return text
 
 
-def read_duckdb(connection: Any, sql: str) -> pa.Table:
-    """Run one SELECT on a DuckDB connection in a READ ONLY transaction (rolled back)."""
-    query = single_select(sql)
-    cursor = connection.cursor()
+def read_select(warehouse: Warehouse, sql: str) -> pa.Table:
+    """Run one SELECT on the warehouse (`Warehouse.query_arrow`: READ ONLY, rolled back)."""
+    query = single_select(sql, strict=not warehouse.refuses_many_statements)
     try:
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        try:
-            return cursor.sql(query).to_arrow_table()
-        finally:
-            cursor.execute("ROLLBACK")
-    except duckdb.Error as exc:
+        return warehouse.query_arrow(query)
+    except warehouse.driver_errors as exc:
         raise SourceQueryError(f"{type(exc).__name__}: {_first_line(exc)}") from None
-    finally:
-        cursor.close()
-
-
-def read_postgres(engine: Any, sql: str) -> pa.Table:
-    """Run one SELECT on PostgreSQL: a prepared statement in a READ ONLY transaction."""
-    import pandas as pd
-    import psycopg
-
-    query = single_select(sql, strict=False)
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        driver.rollback()
-        try:
-            with driver.cursor() as cursor:
-                cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute(query, prepare=True)
-                if cursor.description is None:
-                    raise SourceQueryError("the query returns no rows (not a SELECT)")
-                names = [column.name for column in cursor.description]
-                rows = cursor.fetchall()
-        finally:
-            driver.rollback()
-    except psycopg.Error as exc:
-        raise SourceQueryError(f"{type(exc).__name__}: {_first_line(exc)}") from None
-    finally:
-        raw.close()
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _first_line(exc: BaseException) -> str:

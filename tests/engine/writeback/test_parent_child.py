@@ -209,3 +209,25 @@ def test_mapping_file_mistakes_name_the_line(text: str, line: int, why: str) -> 
         parse_parent_child_mapping(text, origin="deals.yaml")
     assert caught.value.line == line
     assert "deals.yaml" in str(caught.value)
+
+
+def test_more_than_200_children_on_one_parent_are_rejected_before_sending() -> None:
+    refs: list[str | None] = [*(["a"] * 201), *(["b"] * 200)]
+    writer = ParentChildWriter()
+    report = write_parent_child(deals(), DEALS, DEAL_FIELDS, [child(items(refs))], writer,
+                                parent_key="ref")  # fmt: skip
+    sent = writer.csvs()
+    assert [r[0] for r in sent["Deals.csv"][1:]] == ["b"]
+    assert {r[0] for r in sent["Deal_Line_Items.csv"][1:]} == {"b"}
+    assert len(sent["Deal_Line_Items.csv"]) == 1 + 200
+    parents = report.results["Deals"]
+    assert parents.column("status").to_pylist() == ["REJECTED", "ADDED", "REJECTED"]
+    too_many = (
+        "parent key 'a' has 201 Deal_Line_Items rows; Zoho takes at most 200 per parent, "
+        "so neither the parent nor its children are sent"
+    )
+    assert parents.column("message")[0].as_py() == f"Deal_Line_Items: {too_many}"
+    kids = report.results["Deal_Line_Items"]
+    assert kids.column("status").to_pylist() == ["REJECTED"] * 201 + ["ADDED"] * 200
+    assert set(kids.column("message").to_pylist()[:201]) == {f"Parent_Id: {too_many}"}
+    assert report.counts["Deal_Line_Items"]["rejected"] == 201

@@ -63,10 +63,10 @@ def test_every_source_kind_validates_in_a_dry_run(
     mapping.write_text(DEMO_MAPPING, encoding="utf-8")
     given = str(outbox) if source == "PARQUET" else source
     summary = run_write(connection, settings, "crm", str(mapping), given, dry_run=True)
-    assert summary["counts"] == {"rows": rows, "valid": rows - rejected, "rejected": rejected}
-    assert summary["credits"] == 0
-    assert summary["credits_needed"] == 500
-    assert "MANDATORY_NOT_FOUND-Last_Name" in summary["issues"] or rows == 18
+    assert summary.counts == {"rows": rows, "valid": rows - rejected, "rejected": rejected}
+    assert summary.credits == 0
+    assert summary.credits_needed == 500
+    assert "MANDATORY_NOT_FOUND-Last_Name" in summary.issues or rows == 18
 
 
 @pytest.mark.parametrize(
@@ -214,5 +214,38 @@ def test_a_lost_job_id_is_attached_with_the_cli_option(
         run_write(*args)
     assert "job_ids=" not in str(refused.value).split("(Python")[0]
     summary = run_write(*args, attach_jobs={0: lost.job_id})
-    assert summary["counts"]["added"] == 17
+    assert summary.counts["added"] == 17
     assert sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"] == 1
+
+
+def test_a_real_write_runs_preflight_once_and_zips_each_chunk_once(
+    connection: ZohoConnection,
+    settings: RunSettings,
+    outbox: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import engine.writeback.driver
+    import transforms.writeback
+    import transforms.writeback.csv_builder as csv_builder
+
+    calls = {"preflight": 0, "zip": 0}
+    real_preflight, real_zip = transforms.writeback.preflight, csv_builder.zip_csv
+
+    def counted_preflight(*args: Any, **kwargs: Any) -> Any:
+        calls["preflight"] += 1
+        return real_preflight(*args, **kwargs)
+
+    def counted_zip(*args: Any, **kwargs: Any) -> bytes:
+        calls["zip"] += 1
+        return real_zip(*args, **kwargs)
+
+    monkeypatch.setattr(transforms.writeback, "preflight", counted_preflight)
+    monkeypatch.setattr(engine.writeback.driver, "preflight", counted_preflight)
+    monkeypatch.setattr(csv_builder, "zip_csv", counted_zip)
+    mapping = tmp_path / "leads.yaml"
+    mapping.write_text(DEMO_MAPPING, encoding="utf-8")
+    summary = run_write(connection, settings, "crm", str(mapping), "table:outbox", False)
+    assert summary.counts["added"] == 17
+    assert summary.jobs == 1
+    assert calls == {"preflight": 1, "zip": 1}

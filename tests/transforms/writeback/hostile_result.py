@@ -19,7 +19,6 @@ import pyarrow as pa
 
 from connectors.bulk_write import BulkWriteClient
 from engine.writeback.driver import write_table
-from simulator.bulk_write import write_registry
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, sim_client
 from transforms.writeback import FieldMapping, WriteMapping
@@ -44,7 +43,7 @@ class HostileResult:
 
     def wait_for_job(self, job_id: str) -> Mapping[str, Any]:
         details = self.inner.wait_for_job(job_id)
-        write_registry(self.sim.state).jobs[job_id].result_zip = self.bomb
+        self.sim.state.write_jobs.jobs[job_id].result_zip = self.bomb
         self.peak_before_download = peak_mb()
         return details
 

@@ -137,13 +137,45 @@ def test_misaligned_results_are_refused(contact_fields: tuple[FieldSpec, ...]) -
     )
     with pytest.raises(ReconciliationError, match="1 result rows for 2 rows sent"):
         reconcile(pre, [ChunkOutcome(0, np.arange(2), "9", result=short)])
-    odd = result_csv(["Last_Name,STATUS,RECORD_ID,ERRORS", "A,WEIRD,1,", "B,ADDED,2,"])
-    with pytest.raises(ReconciliationError, match="unknown STATUS value 'WEIRD'"):
-        reconcile(pre, [ChunkOutcome(0, np.arange(2), "9", result=odd)])
     with pytest.raises(ReconciliationError, match="1 input rows have no outcome"):
         reconcile(pre, [ChunkOutcome(0, np.arange(1), "9", result=short)])
     with pytest.raises(ReconciliationError, match="no STATUS"):
         result_csv(["Last_Name,RECORD_ID,ERRORS", "A,1,"])
+
+
+def test_unknown_status_is_reported_per_row_not_guessed(
+    contact_fields: tuple[FieldSpec, ...],
+) -> None:
+    source = pa.table(
+        {
+            "last": ["A", "B", "C"],
+            "first": ["a", "b", "c"],
+            "src": ["Web", "Web", "Web"],
+            "email": ["a@x.io", "b@x.io", "c@x.io"],
+            "score": [1, 2, 3],
+        }
+    )
+    pre = preflight(source, FIVE_COLUMNS, contact_fields)
+    odd = result_csv(
+        [
+            "Last_Name,First_Name,Lead_Source,STATUS,RECORD_ID,ERRORS",
+            "A,a,Web,Weird,1,",
+            "B,b,Web,ADDED,2,",
+            "C,c,Web,HALF_DONE,3,INVALID_DATA-Email",
+        ]
+    )
+    results = reconcile(pre, [ChunkOutcome(0, np.arange(3), "9", result=odd)])
+    assert results.column("status").to_pylist() == ["UNKNOWN", "ADDED", "UNKNOWN"]
+    messages = results.column("message").to_pylist()
+    assert messages[0] == "unknown STATUS value 'Weird' in the result of job 9"
+    assert messages[2] == (
+        "unknown STATUS value 'HALF_DONE' in the result of job 9; INVALID_DATA-Email"
+    )
+    assert results.column("errors").to_pylist()[2] == [
+        {"code": "INVALID_DATA", "fields": ["Email"]}
+    ]
+    counts = summarize(results)
+    assert (counts["unknown"], counts["added"], counts["rows"]) == (2, 1, 3)
 
 
 def test_failed_job_marks_its_rows_failed(contact_fields: tuple[FieldSpec, ...]) -> None:

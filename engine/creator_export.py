@@ -1,0 +1,411 @@
+"""Export of one Zoho Creator report into the warehouse table ``creator_{app}_{report}``.
+
+- **Full**: bulk read jobs of up to 200,000 records chained by a ``record_cursor`` that lives
+  15 minutes. Each job is a ledger page; as soon as a job completes, the next page's job is
+  created from its cursor, *then* the current zip is downloaded and loaded. A cursor that
+  Creator refuses (it expired while a page was converted, or a crash outlived it) costs
+  nothing: the next page is planned again as a job for the records after the last ``ID``
+  loaded (``CreatorBulkQuery.resumed_after``), so no record is read twice.
+- **Incremental**: records with ``Modified_Time`` at or after the watermark minus the overlap
+  (the CRM incremental's rule; the merge on ``id`` makes the re-read harmless), the time
+  written in the app's date format and time zone. Get Records (1,000 a call) unless bulk is
+  cheaper in calls: past ``rest_max_records`` changed records the run switches to a bulk read
+  with the same criteria.
+- **Resume**: the extract, each page's job id, cursor and state are in the ledger; a re-run
+  continues where the last one stopped (a full export killed half-way is finished first).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from connectors.creator import CreatorClient
+from connectors.creator_bulk import CreatorBulkJob, CreatorBulkQuery, CreatorBulkReader
+from connectors.creator_bulk import last_record_id as zip_last_id
+from connectors.errors import InvalidRequestError
+from engine.creator_load import PageLoad, PageLoader, csv_batches, json_batches
+from engine.creator_source import (
+    PRODUCT,
+    CreatorReportShape,
+    CreatorSettings,
+    creator_client,
+    describe_report,
+    find_application,
+    poll_policy,
+)
+from engine.errors import FlowsError
+from engine.ledger import (
+    SUPERSEDED,
+    ExtractRecord,
+    ExtractState,
+    JobRecord,
+    JobState,
+    Watermark,
+    utcnow,
+)
+from engine.pages import sha256_of
+from engine.planning import incremental_since
+from engine.summary import ModuleSummary
+from transforms.creator import SYSTEM_DATETIMES, java_date_format
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+log = logging.getLogger("engine.creator_export")
+
+CreatorMode = Literal["full", "incremental"]
+#: a bulk job is about create + 2 status polls + download in calls; REST reads 1,000 a call
+BULK_CALLS_PER_JOB = 4
+REST_PER_CALL = 1000
+
+
+@dataclass(frozen=True)
+class CreatorExportOptions:
+    mode: CreatorMode = "incremental"
+    overlap: timedelta = timedelta(minutes=10)
+    #: past this many changed records an incremental run reads them by bulk instead
+    rest_max_records: int = 5_000
+    bulk_max_records: int = 200_000
+
+
+def creator_since_criteria(since: datetime, date_format: str, time_zone: str) -> str:
+    """``Modified_Time >= '…'`` with ``since`` (naive UTC) in the app's format and zone."""
+    local = since.replace(tzinfo=UTC).astimezone(ZoneInfo(time_zone))
+    text = local.strftime(java_date_format(date_format) + " %H:%M:%S")
+    return f"Modified_Time >= '{text}'"
+
+
+def rest_is_cheaper(records: int, bulk_max_records: int = 200_000) -> bool:
+    """Calls of Get Records (1,000 a call) against a bulk read's jobs for ``records``."""
+    rest_calls = max(1, -(-records // REST_PER_CALL))
+    bulk_calls = max(1, -(-records // bulk_max_records)) * BULK_CALLS_PER_JOB
+    return rest_calls <= bulk_calls
+
+
+class CreatorExport:
+    """One report's export on a runtime: ledger, warehouse, settings and a Creator client."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        client: CreatorClient,
+        shape: CreatorReportShape,
+        options: CreatorExportOptions,
+        reader: CreatorBulkReader | None = None,
+    ) -> None:
+        self.rt = rt
+        self.client = client
+        self.shape = shape
+        self.options = options
+        self.reader = reader or CreatorBulkReader(client)
+        self.ledger = rt.ledger
+        #: finished jobs seen by this process (their download paths: no second status call)
+        self._done: dict[str, CreatorBulkJob] = {}
+
+    # -- entry ------------------------------------------------------------------------
+    def run(self) -> ModuleSummary:
+        started = time.monotonic()
+        extract, resumed = self._open_extract()
+        summary = ModuleSummary(
+            PRODUCT,
+            self.shape.module,
+            kind=extract.kind,
+            method=extract.method,
+            reason=extract.reason + (" (resumed)" if resumed else ""),
+            table=self.shape.table,
+        )
+        if extract.method == "rest":
+            switched = self._rest_page(extract, summary)
+            if switched:
+                extract = self.ledger.get_extract(extract.extract_id)
+                summary.method, summary.reason = extract.method, extract.reason
+        if extract.method == "bulk":
+            self._bulk_pages(extract, summary)
+        self.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
+        jobs = [
+            j
+            for j in self.ledger.jobs_for_extract(extract.extract_id)
+            if j.state is JobState.LOADED
+        ]
+        summary.pages = len(jobs)
+        summary.rows_read = sum(j.rows_read or 0 for j in jobs)
+        summary.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
+        summary.rows_rejected = sum(j.rows_rejected or 0 for j in jobs)
+        every = self.ledger.jobs_for_extract(extract.extract_id, live_only=False)
+        summary.bulk_jobs_created = sum(
+            1 for j in every if j.job_id and not j.job_id.startswith("rest-")
+        )
+        summary.credits = self.client.http.meter.used  # Creator calls of this run, meta included
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _open_extract(self) -> tuple[ExtractRecord, bool]:
+        org, module = self.rt.org, self.shape.module
+        for kind in ("full", "incremental"):  # a full export killed half-way is finished first
+            running = self.ledger.find_extract(
+                org=org, product=PRODUCT, module=module, kind=kind, state=ExtractState.RUNNING
+            )
+            if running is not None and (kind == "full" or self.options.mode == "incremental"):
+                return running, True
+        watermark = self.ledger.get_watermark(org, PRODUCT, module)
+        since = None
+        if self.options.mode == "incremental":
+            since = incremental_since(watermark, self.options.overlap)
+        fields = [*self.shape.field_names, *SYSTEM_DATETIMES]  # the incremental's version column
+        query: dict[str, Any] = {"fields": fields, "form": self.shape.form}
+        if since is None:
+            kind, method = "full", "bulk"
+            reason = (
+                "full export: bulk read"
+                if self.options.mode == "full"
+                else "no watermark yet: full bulk read"
+            )
+        else:
+            kind = "incremental"
+            app = self.shape.application
+            query["criteria"] = creator_since_criteria(since, app.date_format, app.time_zone)
+            query["modified_since"] = since.replace(tzinfo=UTC).isoformat()
+            method, reason = self._incremental_method(module)
+        return self.ledger.open_extract(
+            org=org, product=PRODUCT, module=module, kind=kind, query=query,
+            method=method, reason=reason,
+        )  # fmt: skip
+
+    def _incremental_method(self, module: str) -> tuple[str, str]:
+        previous = self.ledger.find_extract(
+            org=self.rt.org, product=PRODUCT, module=module, kind="incremental",
+            state=ExtractState.LOADED,
+        )  # fmt: skip
+        cap = self.options.rest_max_records
+        if previous is None:
+            return "rest", f"no delta estimate yet: Get Records, switching to bulk past {cap}"
+        if previous.rows_loaded > cap or not rest_is_cheaper(previous.rows_loaded):
+            return "bulk", f"~{previous.rows_loaded} changed records last time: bulk is cheaper"
+        return "rest", f"~{previous.rows_loaded} changed records last time: Get Records"
+
+    # -- REST -------------------------------------------------------------------------
+    def _rest_page(self, extract: ExtractRecord, summary: ModuleSummary) -> bool:
+        """The change set by Get Records as one ledger page; True when it switched to bulk."""
+        job = self.ledger.plan_page(extract, 1, query=extract.query)
+        if job.state is JobState.LOADED:
+            return False
+        cap = self.options.rest_max_records
+        pages: list[list[dict[str, Any]]] = []
+        fetched = 0
+        shape = self.shape
+        for page in self.client.iter_records(
+            shape.owner, shape.app, shape.report, criteria=extract.query["criteria"],
+            field_config="detail_view", max_records=1000,
+        ):  # fmt: skip
+            pages.append(page)
+            fetched += len(page)
+            if fetched > cap:
+                reason = f"more than {cap} changed records: bulk read with the same criteria"
+                self.ledger.mark_expired(job.job_key, reason)
+                self.ledger.set_extract_method(extract.extract_id, "bulk", reason)
+                return True
+        job_id = f"rest-{extract.extract_id[:16]}"
+        if job.state is JobState.PLANNED:
+            job = self.ledger.mark_created(job.job_key, job_id, credits=len(pages))
+        if job.state is JobState.CREATED:
+            job = self.ledger.mark_completed(
+                job.job_key, record_count=fetched, per_page=None, more_records=False,
+                next_page_token=None,
+            )  # fmt: skip
+        loaded = self._load(job, job_id, json_batches(pages, shape.schema), summary)
+        self._mark_loaded(job, loaded)
+        return False
+
+    # -- bulk -------------------------------------------------------------------------
+    def _base_query(self, extract: ExtractRecord) -> CreatorBulkQuery:
+        return CreatorBulkQuery(
+            fields=tuple(extract.query["fields"]),
+            criteria=extract.query.get("criteria"),
+            max_records=self.options.bulk_max_records,
+        )
+
+    def _bulk_pages(self, extract: ExtractRecord, summary: ModuleSummary) -> None:
+        job = self.ledger.plan_page(extract, 1, query={})
+        while True:
+            job = self._advance(extract, job, summary)
+            if not job.more_records:
+                return
+            live = [j for j in self._attempts(extract, job.page + 1) if j.state not in SUPERSEDED]
+            job = live[-1] if live else self._after(extract, job.page + 1, job)
+
+    def _attempts(self, extract: ExtractRecord, page: int) -> list[JobRecord]:
+        jobs = self.ledger.jobs_for_extract(extract.extract_id, live_only=False)
+        return [j for j in jobs if j.page == page]
+
+    def _advance(self, extract: ExtractRecord, job: JobRecord, summary: ModuleSummary) -> JobRecord:
+        """Take one page from wherever it is to loaded (its successor's job created early)."""
+        if job.state is JobState.PLANNED:
+            job = self._create(extract, job)
+        if job.state is JobState.CREATED:
+            job = self._wait(job)
+        if job.state is JobState.COMPLETED:
+            if job.more_records and job.next_page_token:
+                self._chain_next(extract, job)
+            job = self._download(extract, job)
+        if job.state is JobState.DOWNLOADED:
+            assert job.file_path is not None
+            assert job.job_id is not None
+            batches = csv_batches(Path(job.file_path), self.shape.schema)
+            loaded = self._load(job, job.job_id, batches, summary)
+            job = self._mark_loaded(job, loaded)
+        return job
+
+    def _create(self, extract: ExtractRecord, job: JobRecord) -> JobRecord:
+        shape = self.shape
+        if job.page_token:
+            try:
+                created = self.reader.create(
+                    shape.owner, shape.app, shape.report, record_cursor=job.page_token
+                )
+            except InvalidRequestError as exc:
+                self.ledger.mark_expired(job.job_key, f"record_cursor refused ({exc.code})")
+                previous = self._loaded_page(extract, job.page - 1)
+                job = self._after(extract, job.page, previous)
+                return self._create(extract, job)
+        else:
+            query = self._base_query(extract)
+            after = job.query.get("after_id")
+            created = self.reader.create(
+                shape.owner, shape.app, shape.report,
+                query.resumed_after(after) if after else query,
+            )  # fmt: skip
+        return self.ledger.mark_created(job.job_key, created.id, credits=1)
+
+    def _wait(self, job: JobRecord) -> JobRecord:
+        assert job.job_id is not None
+        started = time.monotonic()
+        shape = self.shape
+        done = self.reader.wait(shape.owner, shape.app, shape.report, job.job_id)
+        self._done[done.id] = done
+        return self.ledger.mark_completed(
+            job.job_key,
+            record_count=done.count or 0,
+            per_page=self.options.bulk_max_records,
+            more_records=bool(done.record_cursor),
+            next_page_token=done.record_cursor,
+            job_seconds=time.monotonic() - started,
+        )
+
+    def _chain_next(self, extract: ExtractRecord, job: JobRecord) -> None:
+        """Create the next page's job from ``job``'s cursor before ``job`` is converted."""
+        if self._attempts(extract, job.page + 1):
+            return  # created by an earlier run (or refused: re-planned after the last ID)
+        following = self.ledger.plan_page(
+            extract, job.page + 1, page_token=job.next_page_token, query={"cursor_of": job.job_id}
+        )
+        shape = self.shape
+        try:
+            created = self.reader.create(
+                shape.owner, shape.app, shape.report, record_cursor=following.page_token
+            )
+        except InvalidRequestError as exc:  # re-planned from the last ID once this page is in
+            self.ledger.mark_expired(following.job_key, f"record_cursor refused ({exc.code})")
+            return
+        self.ledger.mark_created(following.job_key, created.id, credits=1)
+
+    def _after(self, extract: ExtractRecord, page: int, previous: JobRecord) -> JobRecord:
+        """Page ``page`` planned as the records after the last ID of the loaded ``previous``."""
+        last = zip_last_id(Path(previous.file_path)) if previous.file_path else None
+        if last is None:
+            raise FlowsError(
+                f"{self.shape.module}: page {previous.page}'s file is gone and its cursor "
+                "expired; run with --full"
+            )
+        log.info("%s page %d: continuing after ID %s", self.shape.module, page, last)
+        return self.ledger.plan_page(extract, page, query={"after_id": last})
+
+    def _loaded_page(self, extract: ExtractRecord, page: int) -> JobRecord:
+        for job in self.ledger.jobs_for_extract(extract.extract_id):
+            if job.page == page and job.state is JobState.LOADED:
+                return job
+        raise FlowsError(f"{self.shape.module}: page {page} is not loaded")
+
+    def _download(self, extract: ExtractRecord, job: JobRecord) -> JobRecord:
+        assert job.job_id is not None
+        shape = self.shape
+        live = self._done.pop(job.job_id, None) or self.reader.status(
+            shape.owner, shape.app, shape.report, job.job_id
+        )
+        dest = self.rt.settings.downloads_dir / PRODUCT / shape.table
+        dest.mkdir(parents=True, exist_ok=True)
+        path = self.reader.download(live, dest / f"creator-{job.job_id}.zip")
+        return self.ledger.mark_downloaded(
+            job.job_key, path=str(path), sha256=sha256_of(path), size=path.stat().st_size
+        )
+
+    # -- load -------------------------------------------------------------------------
+    def _load(self, job: JobRecord, job_id: str, batches: Any, summary: ModuleSummary) -> PageLoad:
+        settings = self.rt.settings
+        loader = PageLoader(
+            self.shape.schema,
+            module=self.shape.module,
+            job_id=job_id,
+            extracted_at=(job.completed_at or utcnow()).replace(tzinfo=UTC),
+            rejects_path=settings.rejects_root / PRODUCT / self.shape.table / f"{job_id}.csv",
+        )
+        with self.rt.load_lock:
+            loaded = loader.load(
+                self.rt.warehouse, self.shape.table, batches, settings.drift_policy
+            )
+        if loaded.drift:
+            summary.drift.append(loaded.drift)
+        if loaded.rejects_path:
+            summary.rejects_paths.append(str(loaded.rejects_path))
+        return loaded
+
+    def _mark_loaded(self, job: JobRecord, loaded: PageLoad) -> JobRecord:
+        done = self.ledger.mark_loaded(
+            job.job_key,
+            rows_read=loaded.rows_read,
+            rows_loaded=loaded.rows_loaded,
+            rows_rejected=loaded.rows_rejected,
+        )
+        if loaded.newest is not None:
+            watermark = Watermark(loaded.newest, tuple(loaded.newest_ids))
+            self.ledger.set_watermark(
+                self.rt.org, PRODUCT, self.shape.module, watermark, job.extract_id
+            )
+        return done
+
+
+def open_report(
+    rt: Runtime,
+    app: str,
+    report: str,
+    *,
+    creator: CreatorSettings,
+    form: str | None = None,
+) -> tuple[CreatorClient, CreatorReportShape]:
+    """A Creator client on ``rt``'s connection and ledger, and the report's shape."""
+    client = creator_client(rt.connection, rt.ledger, creator, rt.settings)
+    application = find_application(client, app, creator.owner)
+    return client, describe_report(client, application, report, form=form)
+
+
+def export_creator_report(
+    rt: Runtime,
+    app: str,
+    report: str,
+    *,
+    creator: CreatorSettings,
+    options: CreatorExportOptions,
+    form: str | None = None,
+) -> ModuleSummary:
+    """Export one report (full or incremental) into ``creator_{app}_{report}``."""
+    client, shape = open_report(rt, app, report, creator=creator, form=form)
+    try:
+        reader = CreatorBulkReader(client, poll_policy(rt.settings))
+        return CreatorExport(rt, client, shape, options, reader).run()
+    finally:
+        client.http.close()

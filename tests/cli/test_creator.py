@@ -1,0 +1,122 @@
+"""``zoho-etl export --product creator`` and ``zoho-etl delete``: real subprocesses against the
+simulator over loopback HTTP, exit codes scripts can trust."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from cli.creator import HIDDEN_EXPORT, creator_argv
+from cli.main import ExitCode, app
+from simulator.testing import SimServer
+from tests.engine.creatorhelpers import APP, FORM, ORG, REPORT, TABLE, calls_today, sim_creator
+
+runner = CliRunner()
+
+
+def zoho_etl(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "ZOHO_ETL_POLL_INTERVAL": "0.05",
+        "ZOHO_ETL_DOWNLOADS_PER_MINUTE": "1000",
+        "ZOHO_CREATOR_OWNER": "",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
+        check=False,
+    )
+
+
+def _rows(data: Path, sql: str) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_export_product_creator_is_routed_to_the_creator_command() -> None:
+    argv = ["export", "--product", "creator", "--app", "a", "--report", "r"]
+    assert creator_argv(argv) == [HIDDEN_EXPORT, *argv[1:]]
+    assert creator_argv(["export", "--product=creator"]) == [HIDDEN_EXPORT, "--product=creator"]
+    assert creator_argv(["export", "Leads", "--product", "crm"]) == [
+        "export",
+        "Leads",
+        "--product",
+        "crm",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "pass --dry-run to count matching records, or --yes"),
+        (["--dry-run", "--yes"], "pass --dry-run to count matching records, or --yes"),
+        (["--yes", "--criteria", "  "], "--criteria is empty"),
+        (["--yes", "--criteria", "ID != 0"], "matches every record; pass --all"),
+        (["--yes", "--product", "crm"], "this command takes --product creator"),
+    ],
+)
+def test_delete_refuses_bad_input_with_exit_2(extra: list[str], message: str) -> None:
+    args = ["delete", "--app", APP, "--report", REPORT, "--simulator", "http://127.0.0.1:9"]
+    if "--criteria" not in extra:
+        args += ["--criteria", 'Status == "Closed"']
+    result = runner.invoke(app, [*args, *extra])
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.stderr
+
+
+def test_export_then_dry_run_then_delete(sim: SimServer, tmp_path: Path) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 1_500})
+    base = creator.form_store(ORG, APP, FORM).values.base_id
+    data = tmp_path / "data"
+    common = ("--app", APP, "--report", REPORT, "--simulator", sim.base_url)
+    exported = zoho_etl("export", "--product", "creator", *common, "--full", data=data)
+    assert exported.returncode == 0, exported.stderr
+    assert "creator" in exported.stdout
+    assert _rows(data, f'select count(*), count(distinct id) from "{TABLE}"') == [(1_500, 1_500)]
+    criteria = f"ID < {base + 250}"
+    dry = zoho_etl("delete", "--product", "creator", *common, "--criteria", criteria,
+                   "--dry-run", data=data)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: 250 record(s) match; nothing deleted" in dry.stdout
+    assert len(creator.form_store(ORG, APP, FORM)) == 1_500
+    done = zoho_etl("delete", "--product", "creator", *common, "--criteria", criteria, "--yes",
+                    data=data)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "250 deleted in 2 delete call(s)" in done.stdout
+    assert len(creator.form_store(ORG, APP, FORM)) == 1_250
+    assert _rows(data, f'select count(*) from "{TABLE}" where _zoho_deleted_at is not null') == [
+        (250,)
+    ]
+
+
+def test_the_daily_call_cap_stops_the_run_with_exit_3_before_the_call_over_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 500})
+    data = tmp_path / "data"
+    common = ("--app", APP, "--report", REPORT, "--simulator", sim.base_url)
+    before = calls_today(creator)
+    capped = zoho_etl(
+        "export", "--product", "creator", *common, "--full", data=data,
+        ZOHO_CREATOR_DAILY_CALLS="5",
+    )  # fmt: skip
+    assert capped.returncode == ExitCode.BUDGET, capped.stderr
+    assert "daily call cap of 5 is reached" in capped.stderr
+    assert calls_today(creator) - before == 5  # the sixth call was never sent
+    # the cap counts the account's calendar day across runs: a second run makes no call
+    again = zoho_etl(
+        "export", "--product", "creator", *common, "--full", data=data,
+        ZOHO_CREATOR_DAILY_CALLS="5",
+    )  # fmt: skip
+    assert again.returncode == ExitCode.BUDGET
+    assert calls_today(creator) - before == 5

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from engine.creator_export import creator_since_criteria, rest_is_cheaper
+from engine.creator_source import module_key, table_for
+from engine.ledger import JobState
+from engine.runtime import Runtime, close_runtimes, runtime_for
+from engine.settings import ZohoConnection
+from simulator.testing import SimServer
+from tests.conftest import fast_settings
+from tests.engine.creatorhelpers import ACCOUNT, APP, FORM, ORG, REPORT, TABLE, sim_creator, table
+from tests.engine.creatorhelpers import export as run_export
+
+EXPECTED_TYPES = {
+    "id": pa.string(),
+    "Order_Name": pa.string(),
+    "Contact_Email": pa.string(),
+    "Quantity": pa.int64(),
+    "Weight": pa.decimal128(38, 9),
+    "Discount": pa.decimal128(38, 9),
+    "Amount": pa.decimal128(38, 9),
+    "Due_Date": pa.date32(),
+    "Visit_Time": pa.timestamp("us", tz="UTC"),
+    "Status": pa.string(),
+    "Tags": pa.list_(pa.string()),
+    "Expedited": pa.bool_(),
+    "Customer__ID": pa.string(),
+    "Customer__display": pa.string(),
+    "Website": pa.string(),
+    "Added_Time": pa.timestamp("us", tz="UTC"),
+    "Modified_Time": pa.timestamp("us", tz="UTC"),
+}
+
+
+def test_table_name_replaces_characters_outside_the_identifier_set() -> None:
+    assert table_for("order-desk", "All_Orders") == TABLE
+    assert table_for("field.inspections 2", "Report-1") == "creator_field_inspections_2_Report_1"
+
+
+def test_since_criteria_is_in_the_apps_format_and_zone() -> None:
+    since = dt.datetime(2026, 3, 1, 18, 45, 0)  # naive UTC
+    assert (
+        creator_since_criteria(since, "dd-MMM-yyyy", "Asia/Kolkata")
+        == "Modified_Time >= '02-Mar-2026 00:15:00'"
+    )
+    assert (
+        creator_since_criteria(since, "MM-dd-yyyy", "America/Los_Angeles")
+        == "Modified_Time >= '03-01-2026 10:45:00'"
+    )
+
+
+def test_rest_or_bulk_by_call_cost() -> None:
+    assert rest_is_cheaper(3_000)  # 3 Get Records calls against ~4 for one bulk job
+    assert not rest_is_cheaper(50_000)  # 50 calls against ~4
+
+
+@pytest.mark.parametrize(
+    ("app", "report", "form", "zone", "date_format"),
+    [
+        (APP, REPORT, FORM, "Asia/Kolkata", "%d-%b-%Y"),
+        ("field-inspections", "Inspection_Report", "Inspection", "America/Los_Angeles", "%m-%d-%Y"),
+    ],
+)
+def test_every_field_type_is_typed_and_round_trips_to_the_warehouse(
+    sim: SimServer, rt: Runtime, app: str, report: str, form: str, zone: str, date_format: str
+) -> None:
+    sim_creator(sim, records={f"{app}/{form}": 300})
+    summary = run_export(rt, "full", app=app, report=report)
+    assert (summary.rows_loaded, summary.rows_rejected, summary.pages) == (300, 0, 1)
+    loaded = table(rt, table_for(app, report))
+    prefix = form if form != FORM else "Order"
+    parent = "Customer" if app == APP else "Site"
+    expected = {
+        k.replace("Order_Name", f"{prefix}_Name").replace("Customer", parent): v
+        for k, v in EXPECTED_TYPES.items()
+    }
+    for name, arrow_type in expected.items():
+        assert loaded.schema.field(name).type == arrow_type, name
+    assert loaded.num_rows == 300
+    # values: compare a few records with Get Records JSON parsed by hand
+    from engine.creator_source import creator_client
+
+    client = creator_client(rt.connection, rt.ledger, ACCOUNT, rt.settings)
+    raw = {
+        str(r["ID"]): r
+        for page in client.iter_records("jason18", app, report, field_config="detail_view")
+        for r in page
+    }
+    rows = {r["id"]: r for r in loaded.to_pylist()}
+    tz = ZoneInfo(zone)
+    for record_id in list(raw)[:40]:
+        source, row = raw[record_id], rows[record_id]
+        assert row["Quantity"] == (int(source["Quantity"]) if source["Quantity"] != "" else None)
+        if source["Amount"] != "":
+            assert row["Amount"] == Decimal(str(source["Amount"]))
+        if source["Due_Date"]:
+            assert row["Due_Date"] == dt.datetime.strptime(source["Due_Date"], date_format).date()
+        local = dt.datetime.strptime(source["Visit_Time"], date_format + " %H:%M:%S")
+        assert row["Visit_Time"] == local.replace(tzinfo=tz).astimezone(dt.UTC)
+        assert row["Tags"] == (list(source["Tags"]) or None)
+        assert row["Expedited"] is (source["Expedited"] == "true")
+        lookup = source[parent]
+        assert isinstance(lookup, dict)
+        assert row[f"{parent}__display"] == lookup["zc_display_value"]
+        assert row["Status"] == (source["Status"] or None)
+        assert row["Website"] == (source["Website"] or None)
+
+
+def test_450000_records_through_3_chained_jobs_each_once(sim: SimServer, rt: Runtime) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 450_000})
+    summary = run_export(rt, "full")
+    assert summary.pages == 3
+    assert len(creator.jobs) == summary.bulk_jobs_created == 3
+    store = creator.form_store(ORG, APP, FORM)
+    loaded = table(rt)
+    ids = loaded["id"]
+    assert loaded.num_rows == pc.count_distinct(ids).as_py() == len(store) == 450_000
+    jobs = rt.ledger.jobs_for_extract(rt.ledger.recent_extracts(1)[0].extract_id)
+    assert [j.state for j in jobs] == [JobState.LOADED] * 3
+    assert [j.record_count for j in jobs] == [200_000, 200_000, 50_000]
+
+
+def test_an_expired_cursor_is_recovered_without_duplicates(
+    sim: SimServer, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 320_000})
+    from engine import creator_export
+
+    loads = 0
+    real = creator_export.PageLoader.load
+
+    def slow_load(self: creator_export.PageLoader, *args: object, **kw: object) -> object:
+        nonlocal loads
+        loads += 1
+        result = real(self, *args, **kw)  # type: ignore[arg-type]
+        if loads == 1:  # converting page 1 takes 16 minutes: page 2's own cursor expires
+            sim.state.clock.advance(16 * 60)
+        return result
+
+    monkeypatch.setattr(creator_export.PageLoader, "load", slow_load)
+    summary = run_export(rt, "full", bulk_max_records=100_000)
+    loaded = table(rt)
+    assert loaded.num_rows == pc.count_distinct(loaded["id"]).as_py() == 320_000
+    extract = rt.ledger.recent_extracts(1)[0]
+    jobs = rt.ledger.jobs_for_extract(extract.extract_id, live_only=False)
+    expired = [j for j in jobs if j.state is JobState.EXPIRED]
+    assert [j.page for j in expired] == [3]
+    assert "record_cursor refused" in (expired[0].error or "")
+    resumed = [j for j in jobs if j.query.get("after_id")]
+    assert [j.page for j in resumed] == [3]
+    assert summary.pages == 4
+    assert len(creator.jobs) == 4  # the refused cursor created no job
+
+
+def test_incremental_picks_up_changes(sim: SimServer, rt: Runtime) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 1_000})
+    first = run_export(rt, "incremental")
+    assert (first.kind, first.rows_loaded) == ("full", 1_000)
+    store = creator.form_store(ORG, APP, FORM)
+    sim.state.clock.advance(3600)
+    changed = str(store.values.base_id + 10)
+    creator.update_record(ORG, APP, FORM, changed, {"Status": "Closed", "Quantity": "4242"})
+    added = creator.insert_record(ORG, APP, FORM, {"Order_Name": "New order", "Quantity": "7"})
+    second = run_export(rt, "incremental")
+    assert (second.kind, second.method) == ("incremental", "rest")
+    # the two changes, plus what the 10-minute overlap re-reads before the old watermark
+    assert 2 <= second.rows_loaded < 10
+    rows = {r["id"]: r for r in table(rt).to_pylist()}
+    assert len(rows) == 1_001
+    assert str(rows[changed]["_zoho_job_id"]).startswith("rest-")
+    assert (rows[changed]["Status"], rows[changed]["Quantity"]) == ("Closed", 4242)
+    assert rows[added]["Order_Name"] == "New order"
+    watermark = rt.ledger.get_watermark(rt.org, "creator", module_key(APP, REPORT))
+    assert watermark is not None
+    assert set(watermark.ids) == {changed, added}
+    third = run_export(rt, "incremental")  # the overlap re-reads the two; the merge keeps one
+    assert third.rows_loaded == 2
+    assert table(rt).num_rows == 1_001
+
+
+def test_values_that_do_not_convert_are_rejected_with_their_id(
+    sim: SimServer, rt: Runtime, tmp_path: Path
+) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 50})
+    bad = creator.insert_record(ORG, APP, FORM, {"Order_Name": "odd", "Due_Date": "31-Foo-2026"})
+    summary = run_export(rt, "full")
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (51, 50, 1)
+    (rejects,) = summary.rejects_paths
+    text = Path(rejects).read_text(encoding="utf-8")
+    assert bad in text
+    assert "Due_Date" in text
+    assert "31-Foo-2026" in text
+
+
+def test_every_field_type_round_trips_to_postgresql(
+    sim: SimServer, connection: ZohoConnection, pg_url: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP TABLE IF EXISTS "{TABLE}"'))
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS zoho_etl CASCADE"))
+    engine.dispose()
+    sim_creator(sim, records={f"{APP}/{FORM}": 200})
+    settings = fast_settings(tmp_path / "pg", warehouse_url=pg_url)
+    rt = runtime_for(connection, settings)
+    try:
+        summary = run_export(rt, "full")
+        assert (summary.rows_loaded, summary.rows_rejected) == (200, 0)
+        loaded = table(rt)
+        for name, arrow_type in EXPECTED_TYPES.items():
+            assert loaded.schema.field(name).type == arrow_type, name
+        assert loaded.num_rows == pc.count_distinct(loaded["id"]).as_py() == 200
+        assert any(tags for tags in loaded["Tags"].to_pylist())
+    finally:
+        close_runtimes()
