@@ -103,7 +103,7 @@ def _timed_steps(rt: Any, clock: CallClock, pages: list[dict[str, Any]]) -> Dire
             seconds = time.perf_counter() - started
             after = clock.snapshot()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
-            load = float((outcome.load or {}).get("seconds", 0.0))
+            load = outcome.load.seconds if outcome.load is not None else 0.0
             create, wait = spent.get("create_job", 0.0), spent.get("wait", 0.0)
             download = spent.get("download", 0.0)
             done = outcome.job

@@ -33,9 +33,12 @@ KeepLanding = Annotated[
     ),
 ]
 LandingDays = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--landing-days", min=0, help="With --keep-landing: days the landing files are kept."
+        "--landing-days",
+        min=0,
+        help="With --keep-landing: days the landing files are kept "
+        "(env ZOHO_ETL_KEEP_LANDING_DAYS, default 7).",
     ),
 ]
 Product = Annotated[str, typer.Option("--product", help="crm or recruit.")]
@@ -44,10 +47,12 @@ DataDir = Annotated[
 ]
 
 
-def with_landing(settings: RunSettings, keep: bool, days: float) -> RunSettings:
-    """``settings`` keeping landing files ``days`` days when ``keep`` is set."""
+def with_landing(settings: RunSettings, keep: bool, days: float | None) -> RunSettings:
+    """``settings`` keeping landing files when ``keep`` is set: ``days`` days, else the
+    environment's ``ZOHO_ETL_KEEP_LANDING_DAYS``, else 7."""
     if not keep:
         return settings
+    days = days if days is not None else settings.keep_landing_days or DEFAULT_LANDING_DAYS
     return settings.model_copy(update={"keep_landing_days": days})
 
 
@@ -96,9 +101,9 @@ def query(
     ] = False,
 ) -> None:
     """Run one SELECT over a module's lake table (DuckDB, read-only)."""
-    from cli.main import _errors_as_exit_codes
+    from cli.exit_codes import errors_as_exit_codes
 
-    with _errors_as_exit_codes():
+    with errors_as_exit_codes():
         from engine.modules import validate_module, validate_product
 
         name = validate_product(product)
@@ -165,9 +170,9 @@ def _optimized(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _maintain(product: str, modules: list[str], data_dir: Path, step: Any) -> None:
-    from cli.main import _errors_as_exit_codes
+    from cli.exit_codes import errors_as_exit_codes
 
-    with _errors_as_exit_codes():
+    with errors_as_exit_codes():
         from cli.reporting import print_rows
         from engine.lake import open_lake_table
         from engine.modules import validate_module, validate_product

@@ -32,7 +32,8 @@ from connectors.errors import (
 )
 from connectors.fields import FieldSpec
 from connectors.http import DownloadResult, ZohoHttp, join_url
-from connectors.products import BulkPaging, Product
+from connectors.paginators import BulkReadPaginator, next_bulk_query
+from connectors.products import Product
 from connectors.zipcheck import (
     DEFAULT_MAX_UNCOMPRESSED,
     VerifiedZip,
@@ -402,13 +403,7 @@ class BulkReadClient:
 
     def next_query(self, query: BulkReadQuery, job: BulkReadJob) -> BulkReadQuery | None:
         """The query for the page after ``job``'s, or None when there are no more records."""
-        result = job.result
-        if result is None or not result.more_records:
-            return None
-        if self.product.bulk_paging is BulkPaging.PAGE_TOKEN and result.next_page_token:
-            return replace(query, page_token=result.next_page_token, page=result.page + 1)
-        # Recruit (and CRM answers without a token): ask for the next page number.
-        return replace(query, page_token=None, page=result.page + 1)
+        return next_bulk_query(query, job.result, self.product.bulk_paging)
 
     # -- the whole walk ----------------------------------------------------------------
 
@@ -424,10 +419,11 @@ class BulkReadClient:
     ) -> Iterator[DownloadedPage]:
         """Every page of the export, in order. ``resume_job_id`` re-attaches the first one."""
         obs = observer or BulkReadObserver()
-        current: BulkReadQuery | None = query
+        paginator = BulkReadPaginator(self.product.bulk_paging, query.page, query.page_token)
+        current = query
         job_id = resume_job_id
         sequence = 0
-        while current is not None and (max_pages is None or sequence < max_pages):
+        while paginator.has_next_page and (max_pages is None or sequence < max_pages):
             sequence += 1
             if job_id is not None:
                 job = self.reattach(job_id)
@@ -441,7 +437,10 @@ class BulkReadClient:
             page = self.download(job, dest_dir, query=current, sequence=sequence)
             obs.page_downloaded(page)
             yield page
-            current = self.next_query(current, job)
+            if job.result is None:
+                return
+            paginator.update_state(job.result)
+            current = paginator.update_request(current)
             job_id = None
 
     def export(self, query: BulkReadQuery, dest_dir: Path, **kw: Any) -> Sequence[DownloadedPage]:

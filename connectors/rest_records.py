@@ -19,6 +19,7 @@ from typing import Any, Literal
 from connectors.credits import CallType
 from connectors.errors import QueryValidationError, UnexpectedResponseError
 from connectors.http import ZohoHttp
+from connectors.paginators import RestPagePaginator
 from connectors.products import Product
 
 log = logging.getLogger("connectors.rest_records")
@@ -125,32 +126,17 @@ class RestRecordsClient:
         if modified_since is not None:
             headers["If-Modified-Since"] = http_datetime(modified_since)
         url = self._base_url() + path
-        page_number = 1
-        token: str | None = None
+        paginator = RestPagePaginator(self.product.rest_page_token, path=url)
         fetched = 0
-        while max_pages is None or fetched < max_pages:
-            params = dict(base_params)
-            if token is not None:
-                params["page_token"] = token
-            else:
-                params["page"] = page_number
+        while paginator.has_next_page and (max_pages is None or fetched < max_pages):
+            params = paginator.update_request(base_params)
             payload = self.http.request_json(
                 "GET", url, call_type=call_type, params=params, headers=headers
             )
             fetched += 1
-            page = _parse_page(module, payload, page_number, url)
+            page = _parse_page(module, payload, paginator.page, url)
             yield page
-            if not page.more_records:
-                return
-            if self.product.rest_page_token and page.next_page_token:
-                token = page.next_page_token
-            elif token is not None:
-                raise UnexpectedResponseError(
-                    "more_records is true but the page-token walk got no next_page_token",
-                    method="GET",
-                    path=url,
-                )
-            page_number += 1
+            paginator.update_state(page)
 
 
 def _parse_page(module: str, payload: Any, page_number: int, url: str) -> RecordPage:

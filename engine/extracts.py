@@ -1,10 +1,10 @@
-"""The work of the export and backfill flows, as plain functions over a ``Runtime``.
+"""One module's export over a ``Runtime``: full, or incremental from its watermark.
 
-``export_module`` exports one module (full, or incremental from its watermark with an overlap,
-by REST or bulk as ``planning.choose_method`` decides, deletions captured); ``backfill_window``
-loads one date window, splitting it when one page cannot hold it. Each step that talks to Zoho
-goes through a ``Steps`` object: ``DirectSteps`` calls the functions, the Prefect flows supply
-steps that run them as named tasks.
+``export_module_steps`` exports one module (full, or incremental from its watermark with an
+overlap, by REST or bulk as ``planning.choose_method`` decides, deletions captured). It is a
+driver of ``engine.steps``: each step that talks to Zoho is yielded to the caller, which runs
+it (the Prefect flows as a named task). ``export_module`` runs every step through a ``Steps``
+object (``DirectSteps``: in the calling thread).
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from connectors.bulk_query import bulk_read_selection
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
-from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
-from engine.pages import PageOutcome, ReplanExtract, run_bulk_extract, run_bulk_page, sha256_of
+from engine.pages import ReplanExtract, bulk_extract_steps
 from engine.planning import (
     Method,
     Window,
@@ -33,16 +33,20 @@ from engine.planning import (
     choose_method,
     estimate_delta,
     incremental_since,
-    split_window,
 )
-from engine.rest import (
-    RestDeltaTooLarge,
-    fetch_rest_delta,
-    records_to_zip,
-    rest_field_names,
-    rest_page_cost,
+from engine.progress import module_finished, module_started
+from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
+from engine.steps import (
+    BulkPageStep,
+    DeletedStep,
+    Driver,
+    RestDeltaStep,
+    StepRunner,
+    drive,
+    run_step,
 )
-from engine.summary import ModuleSummary
+from engine.summary import ModuleSummary, PageOutcome
+from transforms import default_table_name
 
 if TYPE_CHECKING:
     from connectors.fields import FieldSpec
@@ -71,27 +75,21 @@ class Steps(Protocol):
 
 
 class DirectSteps:
-    """Run every step in the calling thread, without Prefect."""
+    """Run every step in the calling thread, without Prefect (``engine.steps.run_step``)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     def page(self, extract: ExtractRecord, job: JobRecord, allow_split: bool) -> PageOutcome:
-        fields = self.rt.fields(extract.product, extract.module)
-        return run_bulk_page(self.rt, extract, job.job_key, fields, allow_split=allow_split)
+        outcome: PageOutcome = run_step(self.rt, BulkPageStep(extract, job, allow_split))
+        return outcome
 
     def rest(self, extract: ExtractRecord, since: datetime, max_records: int) -> PageOutcome:
-        return run_rest_page(self.rt, extract, since, max_records)
+        outcome: PageOutcome = run_step(self.rt, RestDeltaStep(extract, since, max_records))
+        return outcome
 
     def deleted(self, product: str, module: str, table: str, since: datetime | None) -> int:
-        from engine.rest import capture_deleted
-
-        return capture_deleted(self.rt, product, module, table, since)
-
-
-def table_name(product: str, module: str) -> str:
-    """The warehouse table of a module (the loader's default)."""
-    return f"{product}_{module}"
+        return int(run_step(self.rt, DeletedStep(product, module, table, since)))
 
 
 def bulk_fields(fields: Sequence[FieldSpec]) -> tuple[str, ...]:
@@ -179,6 +177,13 @@ def open_module_extract(
 def export_module(
     rt: Runtime, product: str, module: str, options: ExportOptions, steps: Steps
 ) -> ModuleSummary:
+    """Export one module end to end, each step through ``steps``."""
+    return drive(export_module_steps(rt, product, module, options), StepRunner(steps))
+
+
+def export_module_steps(
+    rt: Runtime, product: str, module: str, options: ExportOptions
+) -> Driver[ModuleSummary]:
     """Export one module end to end; the ledger makes it resumable at every step."""
     started = time.monotonic()
     rt.forget_fields(product, module)  # a new run sees fields Zoho added or changed since
@@ -191,14 +196,18 @@ def export_module(
         method=extract.method,
         reason=extract.reason + (" (resumed)" if resumed else ""),
     )
-    table = table_name(product, module)
+    module_started(product, module, extract.method)
+    table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None
     outcomes: list[PageOutcome] = []
     if extract.method == Method.REST.value:
         assert since is not None
         try:
-            outcomes.append(steps.rest(extract, to_naive_utc(since), options.rest_max_records))
+            rest: PageOutcome = yield RestDeltaStep(
+                extract, to_naive_utc(since), options.rest_max_records
+            )
+            outcomes.append(rest)
         except RestDeltaTooLarge as exc:
             for job in rt.ledger.jobs_for_extract(extract.extract_id):
                 if job.state is not JobState.LOADED:
@@ -208,17 +217,18 @@ def export_module(
             summary.method, summary.reason = extract.method, extract.reason
     if extract.method == Method.BULK.value:
         try:
-            outcomes.extend(_bulk_with_replan(rt, extract, steps))
+            outcomes.extend((yield from bulk_with_replan(rt, extract)))
         except BudgetExceededError as exc:
-            raise exc.with_progress(_progress_so_far(rt, extract)) from None
-        extract = rt.ledger.get_extract(_latest_running_id(rt, extract))
+            raise exc.with_progress(progress_so_far(rt, extract)) from None
+        extract = rt.ledger.get_extract(latest_running_id(rt, extract))
     if extract.kind == "incremental" and options.capture_deletes:
-        summary.deleted = steps.deleted(product, module, table, since)
-    _advance_watermark(rt, extract)
+        summary.deleted = yield DeletedStep(product, module, table, since)
+    advance_module_watermark(rt, extract)
     finished = finish_loaded(rt, extract)
     _fill_summary(summary, rt, finished, outcomes)
     summary.table = table
     summary.seconds = time.monotonic() - started
+    module_finished(summary)
     return summary
 
 
@@ -237,9 +247,9 @@ def finish_loaded(rt: Runtime, extract: ExtractRecord) -> ExtractRecord:
     return rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
 
 
-def _progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
+def progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
     """One phrase for a run stopped half-way: what is loaded and what a re-run resumes."""
-    latest = rt.ledger.get_extract(_latest_running_id(rt, extract))
+    latest = rt.ledger.get_extract(latest_running_id(rt, extract))
     loaded = [
         j for j in rt.ledger.jobs_for_extract(latest.extract_id) if j.state is JobState.LOADED
     ]
@@ -254,31 +264,31 @@ def _progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
     )
 
 
-def _latest_running_id(rt: Runtime, extract: ExtractRecord) -> str:
+def latest_running_id(rt: Runtime, extract: ExtractRecord) -> str:
     running = rt.ledger.find_extract(
         org=extract.org,
         product=extract.product,
         module=extract.module,
         kind=extract.kind,
-        window=_window_of(extract),
+        window=window_of(extract),
         state=ExtractState.RUNNING,
     )
     return running.extract_id if running is not None else extract.extract_id
 
 
-def _window_of(extract: ExtractRecord) -> tuple[datetime, datetime] | None:
+def window_of(extract: ExtractRecord) -> tuple[datetime, datetime] | None:
     if extract.window_start is None or extract.window_end is None:
         return None
     return extract.window_start, extract.window_end
 
 
-def _bulk_with_replan(
-    rt: Runtime, extract: ExtractRecord, steps: Steps, *, allow_split: bool = False
-) -> list[PageOutcome]:
-    """``run_bulk_extract``, starting a fresh extract when a page token chain expired."""
+def bulk_with_replan(
+    rt: Runtime, extract: ExtractRecord, *, allow_split: bool = False
+) -> Driver[list[PageOutcome]]:
+    """``bulk_extract_steps``, starting a fresh extract when a page token chain expired."""
     for _ in range(3):
         try:
-            return run_bulk_extract(rt, extract, steps.page, allow_split=allow_split)
+            return (yield from bulk_extract_steps(rt, extract, allow_split=allow_split))
         except ReplanExtract as exc:
             log.warning("%s", exc)
             rt.ledger.finish_extract(extract.extract_id, ExtractState.FAILED)
@@ -290,7 +300,7 @@ def _bulk_with_replan(
                 query=extract.query,
                 method=extract.method,
                 reason=f"{extract.reason}; re-planned: {exc.reason}",
-                window=_window_of(extract),
+                window=window_of(extract),
                 parent_id=extract.parent_id,
             )
     raise FlowsError(f"{extract.module}: page tokens keep expiring; run the export again")
@@ -308,159 +318,48 @@ def _fill_summary(
     summary.credits += sum(o.credits for o in outcomes)
     for outcome in outcomes:
         summary.parquet_files.extend(outcome.parquet_files)
-        if outcome.load:
-            drift = outcome.load.get("drift")
-            if isinstance(drift, dict) and drift.get("changes"):
-                summary.drift.append(drift)
-            rejects = outcome.load.get("rejects_path")
-            if rejects:
-                summary.rejects_paths.append(str(rejects))
+        load = outcome.load
+        if load is not None:
+            if load.drift is not None and load.drift_changes:
+                summary.drift.append(load.drift.to_dict())
+            if load.rejects_path is not None:
+                summary.rejects_paths.append(str(load.rejects_path))
 
 
-def _advance_watermark(rt: Runtime, extract: ExtractRecord) -> None:
-    """Move the module's watermark to the newest ``Modified_Time`` this extract loaded."""
+def advance_module_watermark(rt: Runtime, extract: ExtractRecord) -> None:
+    """Move the module's watermark to the newest ``Modified_Time`` this extract loaded (each
+    page's load recorded its newest records in the ledger)."""
     current = rt.ledger.get_watermark(extract.org, extract.product, extract.module)
     pairs: list[tuple[str, datetime]] = []
     for job in rt.ledger.jobs_for_extract(extract.extract_id):
         if job.state is not JobState.LOADED or job.job_id is None:
             continue
-        pairs.extend(_newest_in_page(rt, extract, job.job_id))
-    newest = advance_watermark(current, pairs)
-    if newest is not None and newest != current:
+        recorded, newest = rt.ledger.page_newest(job.job_key)
+        if not recorded:  # loaded by a version that did not record it: read the page back
+            pairs.extend(_newest_in_page(rt, extract, job.job_id))
+        elif newest is not None:
+            pairs.extend((record_id, newest.modified_time) for record_id in newest.ids)
+    newest_seen = advance_watermark(current, pairs)
+    if newest_seen is not None and newest_seen != current:
         rt.ledger.set_watermark(
-            extract.org, extract.product, extract.module, newest, extract.extract_id
+            extract.org, extract.product, extract.module, newest_seen, extract.extract_id
         )
 
 
 def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tuple[str, datetime]]:
-    return newest_in_page(rt.settings, extract.product, extract.module, job_id)
-
-
-# ---- REST ---------------------------------------------------------------------------------
-
-
-def run_rest_page(
-    rt: Runtime, extract: ExtractRecord, since: datetime, max_records: int
-) -> PageOutcome:
-    """A REST delta as one ledger 'page': fetched, written as a bulk-style zip, loaded."""
-    from engine.pages import _load
-
-    ledger = rt.ledger
-    fields = rt.fields(extract.product, extract.module)
-    job = ledger.plan_page(extract, 1, query=extract.query)
-    outcome = PageOutcome(job=job)
-    if job.state is JobState.LOADED:
-        return outcome
-    if job.state is JobState.DOWNLOADED and job.file_path and Path(job.file_path).exists():
-        if sha256_of(Path(job.file_path)) == job.sha256:
-            outcome.reused_download = True
-            return _load(rt, extract, job, Path(job.file_path), fields, outcome)
-        job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
-    job_id = f"rest-{extract.extract_id[:16]}"
-    records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
-    ledger.add_job_credits(job.job_key, spent)
-    outcome.credits += spent
-    path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
-    count = records_to_zip(records, fields, path)
-    if job.state is JobState.PLANNED:
-        job = ledger.mark_created(job.job_key, job_id, credits=0)
-    if job.state is JobState.CREATED:
-        job = ledger.mark_completed(
-            job.job_key,
-            record_count=count,
-            per_page=None,
-            more_records=False,
-            next_page_token=None,
-        )
-    job = ledger.mark_downloaded(
-        job.job_key, path=str(path), sha256=sha256_of(path), size=path.stat().st_size
-    )
-    return _load(rt, extract, job, path, fields, outcome)
-
-
-# ---- backfill -----------------------------------------------------------------------------
-
-
-@dataclass
-class WindowResult:
-    window: Window
-    skipped: bool = False
-    split_into: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    credits: int = 0
-    bulk_jobs_created: int = 0
-
-
-def window_query(module: str, window: Window, fields: Sequence[FieldSpec]) -> dict[str, object]:
-    criteria = where("Modified_Time").greater_equal(iso_utc(window.start)) & where(
-        "Modified_Time"
-    ).less_than(iso_utc(window.end))
-    return BulkReadQuery(module=module, fields=bulk_fields(fields), criteria=criteria).to_state()
-
-
-def backfill_window(
-    rt: Runtime,
-    product: str,
-    module: str,
-    window: Window,
-    steps: Steps,
-    *,
-    parent_id: str | None = None,
-) -> WindowResult:
-    """Load one window; finished windows are no-ops; overflowing windows split in two."""
-    ledger = rt.ledger
-    bounds = (window.start, window.end)
-    result = WindowResult(window)
-    find = partial(ledger.find_extract, org=rt.org, product=product, module=module, kind="backfill")
-    if find(window=bounds, state=ExtractState.LOADED) is not None:
-        result.skipped = True
-        return result
-    split = find(window=bounds, state=ExtractState.SPLIT)
-    if split is None:
-        extract, _ = ledger.open_extract(
-            org=rt.org,
-            product=product,
-            module=module,
-            kind="backfill",
-            query=window_query(module, window, rt.fields(product, module)),
-            method=Method.BULK.value,
-            reason=f"backfill window {window.label()}",
-            window=bounds,
-            parent_id=parent_id,
-        )
-        try:
-            outcomes = _bulk_with_replan(rt, extract, steps, allow_split=True)
-        except BudgetExceededError as exc:
-            raise exc.with_progress(_progress_so_far(rt, extract)) from None
-        extract = ledger.get_extract(_latest_running_id(rt, extract))
-        result.credits += sum(o.credits for o in outcomes)
-        result.bulk_jobs_created += sum(o.jobs_created for o in outcomes)
-        if not (outcomes and outcomes[0].split):
-            finished = finish_loaded(rt, extract)
-            jobs = ledger.jobs_for_extract(finished.extract_id)
-            result.rows_loaded = sum(j.rows_loaded or 0 for j in jobs)
-            result.rows_rejected = sum(j.rows_rejected or 0 for j in jobs)
-            _advance_watermark_if_newer(rt, finished)
-            return result
-        split = ledger.finish_extract(extract.extract_id, ExtractState.SPLIT)
-    halves = split_window(window)
-    if halves is None:
-        raise FlowsError(
-            f"backfill {product} {module} window {window.label()} holds more records than one "
-            "bulk page and is too short to split"
-        )
-    result.split_into = 2
-    for half in halves:
-        sub = backfill_window(rt, product, module, half, steps, parent_id=split.extract_id)
-        result.rows_loaded += sub.rows_loaded
-        result.rows_rejected += sub.rows_rejected
-        result.credits += sub.credits
-        result.bulk_jobs_created += sub.bulk_jobs_created
-    return result
-
-
-def _advance_watermark_if_newer(rt: Runtime, extract: ExtractRecord) -> None:
-    """A backfill only moves the watermark when one exists (it never starts incrementals)."""
-    if rt.ledger.get_watermark(extract.org, extract.product, extract.module) is not None:
-        _advance_watermark(rt, extract)
+    """The newest records of a page read back from its Parquet (pages loaded before the
+    ledger recorded them)."""
+    root = rt.settings.parquet_root / extract.product / extract.module
+    files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
+    out: list[tuple[str, datetime]] = []
+    for path in files:
+        table = pq.read_table(path, columns=["id", "Modified_Time"])
+        if table.num_rows == 0:
+            continue
+        newest = pc.max(table["Modified_Time"]).as_py()
+        if newest is None:
+            continue
+        mask = pc.equal(table["Modified_Time"], pc.max(table["Modified_Time"]))
+        ids = table.filter(mask)["id"].to_pylist()
+        out.extend((str(i), newest) for i in ids)
+    return out

@@ -15,9 +15,10 @@ killed at any step and started again:
   (``PageFailedError``), and the next run reads the page with a new job (both stay in the
   ledger).
 
-``run_bulk_extract`` walks the pages of one extract (``more_records`` / ``next_page_token``
-for CRM, ``page`` for Recruit). Both are plain functions; the Prefect flows wrap each page in a
-task named ``bulk-read {module} page {n}``.
+``bulk_extract_steps`` walks the pages of one extract (``more_records`` / ``next_page_token``
+for CRM, ``page`` for Recruit) as a driver of ``engine.steps``: it yields one step per page,
+which the caller runs (in this thread, or as a Prefect task named ``bulk-read {module} page
+{n}``).
 """
 
 from __future__ import annotations
@@ -25,22 +26,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
 from connectors.errors import BulkJobFailedError, NotFoundError, OutcomeUnknownError, RetriableError
+from connectors.paginators import BulkReadPaginator
 from connectors.products import BulkPaging
 from engine.budget import BULK_READ_CREATE, PLAIN_CALL
+from engine.cancel import cancellable_sleep
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint, kill_when_file_appears
 from engine.lake import commit_page as commit_to_lake
-from engine.ledger import ExtractRecord, JobRecord, JobState, utcnow
+from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
 from engine.planning import ResumeAction, resume_action
+from engine.progress import page_done
+from engine.steps import BulkPageStep, Driver
+from engine.summary import LoadOutcome, PageOutcome
 from transforms.errors import DamagedZipError
 
 if TYPE_CHECKING:
@@ -67,21 +71,6 @@ class ReplanExtract(Exception):
         self.job_key = job_key
         self.reason = reason
         super().__init__(f"{job_key}: {reason}; the extract is planned again from page 1")
-
-
-@dataclass
-class PageOutcome:
-    """What happened to one page in this run."""
-
-    job: JobRecord
-    created_job: bool = False
-    jobs_created: int = 0
-    split: bool = False
-    reused_download: bool = False
-    load: dict[str, Any] | None = None
-    credits: int = 0
-    polls: int = 0
-    parquet_files: list[str] = field(default_factory=list)
 
 
 PollObserver = Callable[[JobRecord, str, int], None]
@@ -195,7 +184,7 @@ def run_bulk_page(
         if not outcome.created_job and live is None:
             outcome.reused_download = True
         try:
-            return _load(rt, extract, job, path, fields, outcome)
+            return load_downloaded_page(rt, extract, job, path, fields, outcome)
         except DamagedZipError as exc:
             # the download was checked for structure only (the load checks the CRC): the
             # load changed nothing, so download the page again, a bounded number of times
@@ -207,15 +196,11 @@ def run_bulk_page(
             downloaded_now = False
 
 
-def next_query_state(job: JobRecord, paging: BulkPaging) -> tuple[dict[str, Any], str | None]:
-    """The query (and page token) of the page after ``job``'s."""
-    query = BulkReadQuery.from_state(job.query)
-    page = job.page + 1
-    if paging is BulkPaging.PAGE_TOKEN and job.next_page_token:
-        nxt = replace(query, page=page, page_token=job.next_page_token)
-    else:
-        nxt = replace(query, page=page, page_token=None)
-    return nxt.to_state(), nxt.page_token
+def next_page_query(job: JobRecord, paging: BulkPaging) -> BulkReadQuery:
+    """The query of the page after ``job``'s (the ledger row is the paginator's state)."""
+    paginator = BulkReadPaginator(paging)
+    paginator.update_state(job)
+    return paginator.update_request(BulkReadQuery.from_state(job.query))
 
 
 def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJob:
@@ -261,8 +246,10 @@ def _create_next_job(
     step, which will try again and report the error there.
     """
     client = rt.client(extract.product)
-    state, token = next_query_state(job, client.product.bulk_paging)
-    nxt = rt.ledger.plan_page(extract, job.page + 1, page_token=token, query=state)
+    query = next_page_query(job, client.product.bulk_paging)
+    nxt = rt.ledger.plan_page(
+        extract, query.page, page_token=query.page_token, query=query.to_state()
+    )
     if nxt.state is not JobState.PLANNED:
         return
     try:
@@ -350,7 +337,7 @@ def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobReco
         log.debug(
             "%s: first poll in %.1f s (expected job time %.1f s)", job.job_key, pause, expected
         )
-        time.sleep(pause)
+        cancellable_sleep(pause)
 
 
 def first_poll_delay(job: JobRecord, expected: float | None, now: datetime) -> float:
@@ -414,7 +401,7 @@ def _download(
     return live, page.zip_path, page.zip_sha256, page.zip_size
 
 
-def _load(
+def load_downloaded_page(
     rt: Runtime,
     extract: ExtractRecord,
     job: JobRecord,
@@ -422,6 +409,8 @@ def _load(
     fields: tuple[FieldSpec, ...],
     outcome: PageOutcome,
 ) -> PageOutcome:
+    """Load a downloaded page (a bulk result or a REST delta in the same zip form), record
+    its newest records for the watermark, and mark it loaded."""
     from transforms import LoadHooks, load_page
 
     assert job.job_id is not None
@@ -446,28 +435,25 @@ def _load(
         )
         # into the lake before the ledger says loaded: a re-run then completes it (engine.lake)
         _, kept = commit_to_lake(rt, extract, job, result.parquet_files)
+    newest = None
+    if result.newest_modified is not None:
+        newest = Watermark(to_naive_utc(result.newest_modified), result.newest_ids)
+    rt.ledger.record_page_newest(job.job_key, newest)
     outcome.job = rt.ledger.mark_loaded(
         job.job_key,
         rows_read=result.rows_read,
         rows_loaded=result.rows_loaded,
         rows_rejected=result.rows_rejected,
     )
-    outcome.load = result.to_dict()
+    outcome.load = LoadOutcome.from_result(result)
     outcome.parquet_files = [str(p) for p in kept]
     return outcome
 
 
-PageStep = Callable[[ExtractRecord, JobRecord, bool], PageOutcome]
-
-
-def run_bulk_extract(
-    rt: Runtime,
-    extract: ExtractRecord,
-    page_step: PageStep,
-    *,
-    allow_split: bool = False,
-) -> list[PageOutcome]:
-    """Every page of ``extract`` through ``page_step`` (which runs ``run_bulk_page``)."""
+def bulk_extract_steps(
+    rt: Runtime, extract: ExtractRecord, *, allow_split: bool = False
+) -> Driver[list[PageOutcome]]:
+    """Every page of ``extract``, one ``BulkPageStep`` each (a step runs ``run_bulk_page``)."""
     ledger = rt.ledger
     paging = rt.client(extract.product).product.bulk_paging
     query = BulkReadQuery.from_state(extract.query)
@@ -476,8 +462,9 @@ def run_bulk_extract(
     page = 1
     while True:
         job = ledger.plan_page(extract, page, page_token=token, query=state)
-        outcome = page_step(extract, job, allow_split and page == 1)
+        outcome: PageOutcome = yield BulkPageStep(extract, job, allow_split and page == 1)
         outcomes.append(outcome)
+        page_done(extract, outcome)
         done = outcome.job
         if outcome.split:
             return outcomes
@@ -487,5 +474,5 @@ def run_bulk_extract(
             )
         if not done.more_records:
             return outcomes
-        state, token = next_query_state(done, paging)
-        page += 1
+        query = next_page_query(done, paging)
+        state, token, page = query.to_state(), query.page_token, query.page

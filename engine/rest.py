@@ -23,6 +23,9 @@ from connectors.fields import FieldSpec
 from connectors.products import product_for
 from engine.budget import PLAIN_CALL
 from engine.lake import mark_deleted as lake_mark_deleted
+from engine.ledger import JobState
+from engine.pages import load_downloaded_page, sha256_of
+from engine.summary import PageOutcome
 
 if TYPE_CHECKING:
     from engine.ledger import ExtractRecord
@@ -151,3 +154,40 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def run_rest_page(
+    rt: Runtime, extract: ExtractRecord, since: datetime, max_records: int
+) -> PageOutcome:
+    """A REST delta as one ledger 'page': fetched, written as a bulk-style zip, loaded."""
+    ledger = rt.ledger
+    fields = rt.fields(extract.product, extract.module)
+    job = ledger.plan_page(extract, 1, query=extract.query)
+    outcome = PageOutcome(job=job)
+    if job.state is JobState.LOADED:
+        return outcome
+    if job.state is JobState.DOWNLOADED and job.file_path and Path(job.file_path).exists():
+        if sha256_of(Path(job.file_path)) == job.sha256:
+            outcome.reused_download = True
+            return load_downloaded_page(rt, extract, job, Path(job.file_path), fields, outcome)
+        job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
+    job_id = f"rest-{extract.extract_id[:16]}"
+    records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    ledger.add_job_credits(job.job_key, spent)
+    outcome.credits += spent
+    path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
+    count = records_to_zip(records, fields, path)
+    if job.state is JobState.PLANNED:
+        job = ledger.mark_created(job.job_key, job_id, credits=0)
+    if job.state is JobState.CREATED:
+        job = ledger.mark_completed(
+            job.job_key,
+            record_count=count,
+            per_page=None,
+            more_records=False,
+            next_page_token=None,
+        )
+    job = ledger.mark_downloaded(
+        job.job_key, path=str(path), sha256=sha256_of(path), size=path.stat().st_size
+    )
+    return load_downloaded_page(rt, extract, job, path, fields, outcome)

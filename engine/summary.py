@@ -1,9 +1,65 @@
-"""Typed results of the engine: what one module's export (or one backfill) did."""
+"""Typed results of the engine: what one page's load, one page and one module's export did."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from transforms.drift import DriftReport
+
+if TYPE_CHECKING:
+    from engine.ledger import JobRecord
+    from transforms import PageLoadResult
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What loading one page did: row counts, rejects, drift, and its newest records."""
+
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rejects_path: Path | None = None
+    drift: DriftReport | None = None
+    seconds: float = 0.0
+    #: the newest ``Modified_Time`` among the loaded rows and the ids at it (the watermark's)
+    newest_modified: datetime | None = None
+    newest_ids: tuple[str, ...] = ()
+
+    @property
+    def drift_changes(self) -> bool:
+        """The load changed the table's columns (a created table alone is not drift)."""
+        return self.drift is not None and bool(self.drift.changes)
+
+    @classmethod
+    def from_result(cls, result: PageLoadResult) -> LoadOutcome:
+        return cls(
+            rows_read=result.rows_read,
+            rows_loaded=result.rows_loaded,
+            rows_rejected=result.rows_rejected,
+            rejects_path=result.rejects_path,
+            drift=result.drift,
+            seconds=result.seconds,
+            newest_modified=result.newest_modified,
+            newest_ids=result.newest_ids,
+        )
+
+
+@dataclass
+class PageOutcome:
+    """What happened to one page in this run."""
+
+    job: JobRecord
+    created_job: bool = False
+    jobs_created: int = 0
+    split: bool = False
+    reused_download: bool = False
+    load: LoadOutcome | None = None
+    credits: int = 0
+    polls: int = 0
+    parquet_files: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Prefect flows, blocks and the ``zoho-etl`` command line: thin wrappers over the libraries."""
+"""Prefect only: flows, tasks, blocks, artifacts and deployments, thin wrappers over ``engine``."""

@@ -13,8 +13,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from engine.backfill import WindowResult
 from engine.errors import RunFailedError
-from engine.extracts import WindowResult
 from engine.ledger import ExtractState
 from engine.modules import ProductName, validate_module, validate_product
 from engine.planning import backfill_windows, estimate_run_credits
@@ -130,5 +130,5 @@ def backfill_flow(
     )
     logger.info("backfill %s %s: %d windows, %d failed", product, module, len(rows), len(failures))
     if failures:
-        raise RunFailedError(f"backfill {product} {module}", failures)
+        raise RunFailedError(f"backfill {product} {module}", failures, rows)
     return rows

@@ -1,4 +1,7 @@
-"""Prefect tasks: thin wrappers that run one step of ``engine.extracts`` / ``engine.pages``.
+"""Prefect tasks: thin wrappers that run the engine's steps (``engine.steps``).
+
+A module's export (``export_module_task``) drives the engine's step generator and runs each
+step it yields as its own task (``TaskPerStep``); each task calls ``engine.steps.run_step``.
 
 Every task that calls Zoho uses ``cache_policy=NO_CACHE`` (a cached result would skip a
 call that must happen). Retries happen in one layer per kind of failure: each HTTP request
@@ -10,7 +13,7 @@ poll timeout (``JobTimeoutError``: the retry re-attaches to the same job). Fatal
 at once with their message. Steps are idempotent thanks to the ledger, so a retry continues
 where the failed attempt stopped.
 
-Tasks take the picklable ``ZohoConnection`` / ``RunSettings`` and ids, and look up this
+Tasks take the picklable ``ZohoConnection`` / ``RunSettings`` and steps, and look up this
 process's ``Runtime``; that keeps them runnable on a Dask worker as well as in a thread.
 Task runs are named after what they do (``bulk-read Leads page 3``) with ``task_run_name``.
 """
@@ -18,7 +21,6 @@ Task runs are named after what they do (``bulk-read Leads page 3``) with ``task_
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from prefect import task
@@ -30,21 +32,14 @@ from connectors.errors import (
     RateLimitedError,
     ServerError,
 )
-from engine.extracts import (
-    DirectSteps,
-    ExportOptions,
-    WindowResult,
-    backfill_window,
-    export_module,
-    run_rest_page,
-)
-from engine.ledger import ExtractRecord, JobRecord
-from engine.pages import PageOutcome, run_bulk_page
+from engine.backfill import WindowResult, backfill_window_steps
+from engine.extracts import ExportOptions, export_module_steps
+from engine.ledger import JobRecord
 from engine.planning import Window
-from engine.rest import capture_deleted
 from engine.runtime import Runtime, runtime_for
 from engine.settings import RunSettings, ZohoConnection
-from engine.summary import ModuleSummary
+from engine.steps import BulkPageStep, DeletedStep, RestDeltaStep, Step, drive, run_step
+from engine.summary import ModuleSummary, PageOutcome
 from flows.artifacts import Progress
 from recovery import is_transient
 
@@ -99,14 +94,11 @@ def credits_left(rt: Runtime, product: str) -> str:
 def bulk_page_task(
     connection: ZohoConnection,
     settings: RunSettings,
-    extract_id: str,
-    job_key: str,
-    allow_split: bool,
+    step: BulkPageStep,
     progress: Progress | None = None,
 ) -> PageOutcome:
     rt = runtime_for(connection, settings)
-    extract = rt.ledger.get_extract(extract_id)
-    fields = rt.fields(extract.product, extract.module)
+    module = step.extract.module
     seen: dict[str, str] = {}
 
     def on_poll(job: JobRecord, state: str, polls: int) -> None:
@@ -114,7 +106,7 @@ def bulk_page_task(
             seen[job.job_key] = state
             log.info(
                 "%s page %d: bulk job %s (%d credits so far) is %s (poll %d)",
-                extract.module,
+                module,
                 job.page,
                 job.job_id,
                 job.credits,
@@ -125,12 +117,12 @@ def bulk_page_task(
             done = max(job.page - 1, 0)
             progress.update(done / job.page, f"page {job.page}: job {state} (poll {polls})")
 
-    outcome = run_bulk_page(rt, extract, job_key, fields, allow_split=allow_split, on_poll=on_poll)
+    outcome: PageOutcome = run_step(rt, step, on_poll=on_poll)
     job = outcome.job
     log.info(
         "%s page %d %s: %s rows loaded, %s rejected; %d credits this run (%d jobs created, "
         "%d polls); credits left: %s",
-        extract.module,
+        module,
         job.page,
         job.state.value,
         job.rows_loaded if job.rows_loaded is not None else "-",
@@ -138,7 +130,7 @@ def bulk_page_task(
         outcome.credits,
         outcome.jobs_created,
         outcome.polls,
-        credits_left(rt, extract.product),
+        credits_left(rt, step.extract.product),
     )
     if progress is not None:
         more = bool(job.more_records)
@@ -148,30 +140,20 @@ def bulk_page_task(
 
 @task(name="rest-read", **ZOHO_CALL)  # type: ignore[call-overload]
 def rest_delta_task(
-    connection: ZohoConnection,
-    settings: RunSettings,
-    extract_id: str,
-    since: datetime,
-    max_records: int,
+    connection: ZohoConnection, settings: RunSettings, step: RestDeltaStep
 ) -> PageOutcome:
-    rt = runtime_for(connection, settings)
-    return run_rest_page(rt, rt.ledger.get_extract(extract_id), since, max_records)
+    outcome: PageOutcome = run_step(runtime_for(connection, settings), step)
+    return outcome
 
 
 @task(name="deleted-records", **ZOHO_CALL)  # type: ignore[call-overload]
-def deleted_task(
-    connection: ZohoConnection,
-    settings: RunSettings,
-    product: str,
-    module: str,
-    table: str,
-    since: datetime | None,
-) -> int:
-    return capture_deleted(runtime_for(connection, settings), product, module, table, since)
+def deleted_task(connection: ZohoConnection, settings: RunSettings, step: DeletedStep) -> int:
+    return int(run_step(runtime_for(connection, settings), step))
 
 
-class PrefectSteps(DirectSteps):
-    """Each Zoho step as a task run the UI names: ``bulk-read Leads page 3``."""
+class TaskPerStep:
+    """Runs each step the engine yields as a task run the UI names (``bulk-read Leads page
+    3``); the task calls ``engine.steps.run_step``."""
 
     def __init__(
         self,
@@ -179,35 +161,22 @@ class PrefectSteps(DirectSteps):
         settings: RunSettings,
         progress: Progress | None = None,
     ) -> None:
-        super().__init__(runtime_for(connection, settings))
         self.connection = connection
         self.settings = settings
         self.progress = progress
 
-    def page(self, extract: ExtractRecord, job: JobRecord, allow_split: bool) -> PageOutcome:
-        name = f"bulk-read {extract.module} page {job.page}"
-        result: PageOutcome = bulk_page_task.with_options(task_run_name=name)(
-            self.connection,
-            self.settings,
-            extract.extract_id,
-            job.job_key,
-            allow_split,
-            self.progress,
+    def __call__(self, step: Step) -> Any:
+        if isinstance(step, BulkPageStep):
+            return bulk_page_task.with_options(task_run_name=step.name)(
+                self.connection, self.settings, step, self.progress
+            )
+        if isinstance(step, RestDeltaStep):
+            return rest_delta_task.with_options(task_run_name=step.name)(
+                self.connection, self.settings, step
+            )
+        return deleted_task.with_options(task_run_name=step.name)(
+            self.connection, self.settings, step
         )
-        return result
-
-    def rest(self, extract: ExtractRecord, since: datetime, max_records: int) -> PageOutcome:
-        name = f"rest-read {extract.module} since {since:%Y-%m-%d %H:%M}"
-        result: PageOutcome = rest_delta_task.with_options(task_run_name=name)(
-            self.connection, self.settings, extract.extract_id, since, max_records
-        )
-        return result
-
-    def deleted(self, product: str, module: str, table: str, since: datetime | None) -> int:
-        result: int = deleted_task.with_options(task_run_name=f"deleted-records {module}")(
-            self.connection, self.settings, product, module, table, since
-        )
-        return result
 
 
 @task(name="export-module", cache_policy=NO_CACHE)
@@ -221,8 +190,8 @@ def export_module_task(
     """One module's export, with its progress artifact (100% when the module is done)."""
     rt = runtime_for(connection, settings)
     progress = Progress(product, module, f"{options.mode} export of {product} {module}")
-    steps = PrefectSteps(connection, settings, progress)
-    summary = export_module(rt, product, module, options, steps)
+    driver = export_module_steps(rt, product, module, options)
+    summary = drive(driver, TaskPerStep(connection, settings, progress))
     progress.update(
         1.0,
         f"done: {summary.pages} page(s), {summary.rows_loaded} rows loaded, "
@@ -240,4 +209,5 @@ def backfill_window_task(
     window: Window,
 ) -> WindowResult:
     rt = runtime_for(connection, settings)
-    return backfill_window(rt, product, module, window, PrefectSteps(connection, settings))
+    driver = backfill_window_steps(rt, product, module, window)
+    return drive(driver, TaskPerStep(connection, settings))

@@ -7,6 +7,10 @@ The warehouse merge and the Parquet commit happen only after the whole page was 
 failure leaves both the table and the Parquet partition as they were. Calling `load_page`
 again for the same page is safe: its Parquet files are replaced and the merge on ``id``
 keeps one row per record. The flow's ledger decides whether a page needs loading.
+
+While the batches stream, `load_page` also notes the newest ``Modified_Time`` of the page and
+the ids carrying it (`PageLoadResult.newest_modified` / ``newest_ids``): what an incremental
+export's watermark needs, without reading the page back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.fields import FieldSpec
 from transforms.csv_reader import DEFAULT_BLOCK_SIZE, BulkCsv
@@ -33,6 +38,9 @@ from transforms.warehouse import LoadHooks, MergeResult, Warehouse, open_warehou
 log = logging.getLogger("transforms.pipeline")
 
 REJECTS_DIR = "_rejects"
+#: the columns the newest-record tracking reads (every Zoho module has both)
+ID_COLUMN = "id"
+MODIFIED_COLUMN = "Modified_Time"
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,10 @@ class PageLoadResult:
     #: the warehouse part of ``seconds``: staging (reading streams into it) and merge
     stage_seconds: float | None = None
     merge_seconds: float | None = None
+    #: the newest ``Modified_Time`` among the loaded rows (None: no row, or no such column)
+    newest_modified: datetime | None = None
+    #: the ids of the loaded rows carrying ``newest_modified``, in page order
+    newest_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (for flow logs, artifacts and the run ledger)."""
@@ -74,7 +86,38 @@ class PageLoadResult:
             "seconds": round(self.seconds, 3),
             "stage_seconds": _rounded(self.stage_seconds),
             "merge_seconds": _rounded(self.merge_seconds),
+            "newest_modified": self.newest_modified.isoformat() if self.newest_modified else None,
+            "newest_ids": list(self.newest_ids),
         }
+
+
+class NewestRecords:
+    """The newest ``Modified_Time`` seen in a stream of batches and the ids carrying it."""
+
+    def __init__(self) -> None:
+        self.newest: datetime | None = None
+        self._ids: dict[str, None] = {}
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._ids)
+
+    def see(self, batch: pa.RecordBatch) -> None:
+        names = batch.schema.names
+        if batch.num_rows == 0 or MODIFIED_COLUMN not in names or ID_COLUMN not in names:
+            return
+        modified = batch.column(MODIFIED_COLUMN)
+        top = pc.max(modified)
+        if not top.is_valid:
+            return
+        value = top.as_py()
+        if self.newest is not None and value < self.newest:
+            return
+        if self.newest is None or value > self.newest:
+            self.newest = value
+            self._ids = {}
+        at_top = batch.column(ID_COLUMN).filter(pc.equal(modified, top))
+        self._ids.update(dict.fromkeys(str(i) for i in at_top.to_pylist()))
 
 
 def _rounded(value: float | None) -> float | None:
@@ -126,6 +169,7 @@ def load_page(
     writer: BackgroundPageWriter | None = None
     merge: MergeResult | None = None
     files: tuple[Path, ...] = ()
+    newest = NewestRecords()
     try:
         if schema is not None:
             arrow_schema = schema.arrow_schema
@@ -146,7 +190,7 @@ def load_page(
                 schema, module=module, job_id=job_id, extracted_at=extracted_at, rejects=rejects
             )
             # closing(): a failed load stops the reading thread now, not when the traceback dies
-            with contextlib.closing(_tee(stream, writer)) as batches:
+            with contextlib.closing(_tee(stream, writer, newest)) as batches:
                 if target is not None:
                     merge = target.load(
                         table_name, arrow_schema, batches, policy=drift_policy, hooks=hooks
@@ -183,6 +227,8 @@ def load_page(
         seconds=time.perf_counter() - started,
         stage_seconds=merge.stage_seconds if merge else None,
         merge_seconds=merge.merge_seconds if merge else None,
+        newest_modified=newest.newest,
+        newest_ids=newest.ids,
     )
     log.info(
         "loaded %s %s page of job %s: %d rows read, %d loaded, %d rejected in %.2f s",
@@ -198,13 +244,17 @@ def load_page(
 
 
 def _tee(
-    batches: Generator[pa.RecordBatch, None, None], writer: BackgroundPageWriter | None
+    batches: Generator[pa.RecordBatch, None, None],
+    writer: BackgroundPageWriter | None,
+    newest: NewestRecords,
 ) -> Generator[pa.RecordBatch, None, None]:
-    """Pass every batch on, writing it to Parquet first; closing this closes ``batches``."""
+    """Pass every batch on, writing it to Parquet first and noting its newest records;
+    closing this closes ``batches``."""
     with contextlib.closing(batches):
         for batch in batches:
             if writer is not None:
                 writer.write(batch)
+            newest.see(batch)
             yield batch
     if writer is not None:
         writer.finish()  # the last row group is written while the warehouse finishes

@@ -9,14 +9,9 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from engine.backfill import backfill_window
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
-from engine.extracts import (
-    DirectSteps,
-    ExportOptions,
-    backfill_window,
-    export_module,
-    finish_loaded,
-)
+from engine.extracts import DirectSteps, ExportOptions, export_module, finish_loaded
 from engine.ledger import ExtractState, JobState
 from engine.planning import Window, backfill_windows
 from engine.runtime import Runtime, close_runtimes, runtime_for
@@ -58,6 +53,36 @@ def test_full_export_walks_every_page_and_sets_the_watermark(sim: SimServer, rt:
     newest = max(r["Modified_Time"] for r in live_rows(rt, "crm_Leads"))
     assert wm.modified_time == newest.astimezone(UTC).replace(tzinfo=None)  # type: ignore[union-attr]
     assert len(wm.ids) >= 1
+
+
+def test_the_watermark_comes_from_what_each_load_saw(
+    sim: SimServer, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.extracts
+
+    def read_back(*args: object) -> list[tuple[str, datetime]]:
+        raise AssertionError("the page was read back from Parquet")
+
+    sim.state.configure(per_page=800)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine.extracts, "_newest_in_page", read_back)
+        export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    rows = live_rows(rt, "crm_Leads")
+    newest = max(r["Modified_Time"] for r in rows)  # type: ignore[type-var]
+    at_newest = sorted(str(r["id"]) for r in rows if r["Modified_Time"] == newest)
+    wm = rt.ledger.get_watermark(rt.org, "crm", "Leads")
+    assert wm is not None
+    assert wm.modified_time == newest.astimezone(UTC).replace(tzinfo=None)  # type: ignore[union-attr]
+    assert sorted(wm.ids) == at_newest
+    # pages a version without page_watermarks loaded are read back from Parquet instead
+    ledger = rt.ledger
+    with ledger.engine.begin() as conn:
+        conn.execute(ledger.page_watermarks.delete())
+        conn.execute(ledger.watermarks_table.delete())
+    extract = ledger.find_extract(org=rt.org, product="crm", module="Leads", kind="full")
+    assert extract is not None
+    engine.extracts.advance_module_watermark(rt, extract)
+    assert ledger.get_watermark(rt.org, "crm", "Leads") == wm
 
 
 def test_incremental_brings_the_warehouse_to_the_simulators_state(

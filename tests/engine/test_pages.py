@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,3 +91,14 @@ def test_the_first_poll_waits_most_of_the_expected_time_less_the_time_gone() -> 
     assert first_poll_delay(page2, 30.0, T0 + timedelta(seconds=20)) == 4.0
     assert first_poll_delay(page2, 30.0, T0 + timedelta(minutes=12)) == 0.0  # a resume
     assert first_poll_delay(page2, 7200.0, T0) == MAX_FIRST_POLL_DELAY
+
+
+def test_the_ledger_row_is_the_paginators_state() -> None:
+    from connectors.products import BulkPaging
+    from engine.pages import next_page_query
+
+    done = job(2, 3.0, query={"module": "Leads", "page": 2, "page_token": "t2"})
+    done = replace(done, more_records=True, next_page_token="t3")
+    nxt = next_page_query(done, BulkPaging.PAGE_TOKEN)
+    assert (nxt.module, nxt.page, nxt.page_token) == ("Leads", 3, "t3")
+    assert next_page_query(done, BulkPaging.PAGE).page_token is None

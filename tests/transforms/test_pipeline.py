@@ -352,3 +352,23 @@ def test_a_failed_load_stops_reading_at_once(tmp_path: Path) -> None:
     assert info.value is not None  # the traceback (and its frames) is still alive here
     assert not [t for t in threading.enumerate() if t.name == "csv-prefetch"]
     assert not list((tmp_path / "lake").rglob("*.parquet"))
+
+
+def test_the_page_says_its_newest_records_and_rejected_rows_do_not_count(
+    tmp_path: Path,
+) -> None:
+    tie = '"4876876000000000011",,,,,,,,,,,"2025-03-01T04:45:00+00:00",,,,\n'
+    rejected_newer = '"4876876000000000012",,,,,,,,,"maybe",,"2026-01-01T00:00:00+00:00",,,,\n'
+    page = write_zip(tmp_path / "in", "333", CSV_TEXT + tie + rejected_newer)
+    result = load(page, tmp_path, None)
+    assert result.rows_rejected == 1
+    assert result.newest_modified == datetime(2025, 3, 1, 4, 45, tzinfo=UTC)
+    assert result.newest_ids == ("4876876000000000001", "4876876000000000011")
+    newest = pq.read_table(tmp_path / "lake" / "crm" / "Deals", partitioning="hive")
+    assert max(newest["Modified_Time"].to_pylist()) == result.newest_modified
+
+
+def test_an_empty_page_has_no_newest_record(tmp_path: Path) -> None:
+    page = write_zip(tmp_path / "in", "334", CSV_TEXT.splitlines()[0] + "\n")
+    result = load(page, tmp_path, None)
+    assert (result.newest_modified, result.newest_ids) == (None, ())
