@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
@@ -37,7 +38,9 @@ from engine.failpoints import failpoint
 from engine.ledger import ExtractRecord, JobRecord, utcnow
 from transforms.lake import LakeTable, PageCommit
 from transforms.lake.page import app_id
+from transforms.lake.types import from_delta_schema
 from transforms.parquet import prune_landing, remove_landing
+from transforms.schema import ID_COLUMN, JOB_ID_COLUMN, VERSION_COLUMN
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -139,3 +142,24 @@ def mark_deleted(
         digest.update(f"{record_id}\t{when.isoformat()}\n".encode())
     batch_id = f"deleted-{digest.hexdigest()[:32]}"
     return open_lake_table(settings, product, module).mark_deleted(entries, batch_id)
+
+
+def newest_in_page(
+    settings: RunSettings, product: str, module: str, job_id: str
+) -> list[tuple[str, datetime]]:
+    """``(id, Modified_Time)`` of the rows the page ``job_id`` left in the lake with the
+    newest ``Modified_Time``: the watermark of a page whose landing files are gone."""
+    table = open_lake_table(settings, product, module)
+    if not table.exists:
+        return []
+    dataset = table.delta_table().to_pyarrow_dataset()
+    if VERSION_COLUMN not in dataset.schema.names:
+        return []
+    rows = dataset.to_table(columns=[ID_COLUMN, VERSION_COLUMN, JOB_ID_COLUMN])
+    rows = rows.cast(from_delta_schema(rows.schema))  # delta-rs reads strings as views
+    rows = rows.filter(pc.equal(rows[JOB_ID_COLUMN], job_id))
+    newest = pc.max(rows[VERSION_COLUMN]) if rows.num_rows else None
+    if newest is None or not newest.is_valid:
+        return []
+    ids = rows.filter(pc.equal(rows[VERSION_COLUMN], newest))[ID_COLUMN].to_pylist()
+    return [(str(i), newest.as_py()) for i in ids]
