@@ -26,6 +26,7 @@ from connectors.products import product_for
 from engine import windows
 from engine.cost import choose_full, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
+from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from engine.pages import ReplanExtract, bulk_extract_steps
 from engine.partitions import plan_full_export
@@ -394,6 +395,8 @@ def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tu
     ledger recorded them)."""
     root = rt.settings.parquet_root / extract.product / extract.module
     files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
+    if not files:  # landing files removed once in the lake: read the lake instead
+        return newest_in_page(rt.settings, extract.product, extract.module, job_id)
     out: list[tuple[str, datetime]] = []
     for path in files:
         table = pq.read_table(path, columns=["id", "Modified_Time"])

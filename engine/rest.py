@@ -22,6 +22,7 @@ from connectors.credits import CallType
 from connectors.fields import FieldSpec
 from connectors.products import product_for
 from engine.budget import PLAIN_CALL
+from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import JobState
 from engine.pages import load_downloaded_page, sha256_of
 from engine.summary import PageOutcome
@@ -140,7 +141,9 @@ def capture_deleted(
     if not entries:
         return 0
     with rt.load_lock:
-        return int(rt.warehouse.mark_deleted(table, entries))
+        marked = int(rt.warehouse.mark_deleted(table, entries))
+        lake_mark_deleted(rt.settings, product, module, entries)
+    return marked
 
 
 def _parse_time(value: Any) -> datetime | None:
