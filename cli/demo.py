@@ -309,12 +309,18 @@ def _print_summary(console: Console, report: DemoReport, settings: RunSettings) 
     console.print(f"Parquet files:     {settings.parquet_root}/<product>/<module>/")
     console.print(f"DuckDB warehouse:  {warehouse}")
     console.print(f"Rejected rows:     {settings.rejects_root}/")
-    console.print("Try this query:")
-    console.print(
-        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', "
-        "read_only=True).sql('SELECT Lead_Source, count(*) AS leads FROM crm_Leads "
-        "WHERE _zoho_deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC'))\""
+    query = (
+        "SELECT Lead_Source, count(*) AS leads FROM crm_Leads\n"
+        "WHERE _zoho_deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC;\n"
     )
+    query_file = settings.data_path / "try-this-query.sql"
+    query_file.write_text(query, encoding="utf-8")
+    console.print(f"Try this query (also in {_relative(str(query_file))}):")
+    command = (
+        f".venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', "
+        f"read_only=True).sql(open('{_relative(str(query_file))}').read()))\""
+    )
+    console.print(f"  {command}", soft_wrap=True, markup=False, highlight=False)
     console.print("  or: .venv/bin/zoho-etl status --data-dir " + settings.data_dir)
     console.print(f"demo finished in {report.seconds:.0f} s")
 

@@ -168,3 +168,30 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def configure_prefect_env(argv: list[str]) -> None:
+    """Prefect settings the CLI needs, set before Prefect is imported (user values win)."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    if not {"-v", "--verbose"} & set(argv):
+        # one line per error: Prefect's console tracebacks stay out of stderr (its logs
+        # still reach the Prefect API); -v/--verbose shows them
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    if argv[:1] == ["demo"]:
+        # the demo prints its own summary; task-by-task logs would bury it
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def quiet_interpreter_teardown() -> None:
+    """Silence stderr for the interpreter's final teardown (registered first, runs last).
+
+    DuckDB's bindings (nanobind) report objects still referenced from Prefect's worker
+    threads as "leaked" when the process exits: harmless, but dozens of lines after every
+    command. Everything the command had to say has been printed by then.
+    """
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)

@@ -11,6 +11,7 @@ from connectors.bulk_read import PollPolicy
 from connectors.client import ZohoClient
 from connectors.datacenters import Endpoints
 from connectors.retry import RetryPolicy
+from engine.cancel import cancellable_sleep
 from engine.settings import RunSettings, ZohoConnection
 
 #: Each status poll waits twice as long as the one before (see `RunSettings.poll_interval_s`).
@@ -43,6 +44,7 @@ def build_client(
             initial=settings.poll_interval_s,
             factor=POLL_BACKOFF,
             max_interval=settings.poll_max_interval_s,
+            sleep=cancellable_sleep,
         ),
     )
     # Downloads check the zip's structure; the load checks the CRC as it reads every byte

@@ -26,8 +26,9 @@ Exit codes of the CLI follow the same grouping (see ``cli.main``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from connectors.errors import CreditBudgetExceededError
 from recovery.errors import EtlError, TerminalError
@@ -181,9 +182,12 @@ class RunFailedError(EngineError, TerminalError):
     stopped by the credit budget, ``budget_exhausted`` is true (the CLI exits 3, not 1).
     """
 
-    def __init__(self, what: str, failures: Mapping[str, str]) -> None:
+    def __init__(
+        self, what: str, failures: Mapping[str, str], rows: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         self.what = what
         self.failures = dict(failures)
+        self.rows = [dict(row) for row in rows]  # the run's summary, failed parts included
         self.budget_exhausted = bool(self.failures) and all(
             reason.startswith(BUDGET_FAILURE_PREFIX) for reason in self.failures.values()
         )

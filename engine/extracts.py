@@ -34,6 +34,7 @@ from engine.planning import (
     estimate_delta,
     incremental_since,
 )
+from engine.progress import module_finished, module_started
 from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
 from engine.steps import (
     BulkPageStep,
@@ -195,6 +196,7 @@ def export_module_steps(
         method=extract.method,
         reason=extract.reason + (" (resumed)" if resumed else ""),
     )
+    module_started(product, module, extract.method)
     table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None
@@ -226,6 +228,7 @@ def export_module_steps(
     _fill_summary(summary, rt, finished, outcomes)
     summary.table = table
     summary.seconds = time.monotonic() - started
+    module_finished(summary)
     return summary
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +36,12 @@ from connectors.errors import BulkJobFailedError, NotFoundError, OutcomeUnknownE
 from connectors.paginators import BulkReadPaginator
 from connectors.products import BulkPaging
 from engine.budget import BULK_READ_CREATE, PLAIN_CALL
+from engine.cancel import cancellable_sleep
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint, kill_when_file_appears
 from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
 from engine.planning import ResumeAction, resume_action
+from engine.progress import page_done
 from engine.steps import BulkPageStep, Driver
 from engine.summary import LoadOutcome, PageOutcome
 from transforms.errors import DamagedZipError
@@ -335,7 +336,7 @@ def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobReco
         log.debug(
             "%s: first poll in %.1f s (expected job time %.1f s)", job.job_key, pause, expected
         )
-        time.sleep(pause)
+        cancellable_sleep(pause)
 
 
 def first_poll_delay(job: JobRecord, expected: float | None, now: datetime) -> float:
@@ -460,6 +461,7 @@ def bulk_extract_steps(
         job = ledger.plan_page(extract, page, page_token=token, query=state)
         outcome: PageOutcome = yield BulkPageStep(extract, job, allow_split and page == 1)
         outcomes.append(outcome)
+        page_done(extract, outcome)
         done = outcome.job
         if outcome.split:
             return outcomes

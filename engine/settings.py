@@ -1,7 +1,9 @@
 """Typed run settings and Zoho connection settings, read from the environment at the edges.
 
 Only the CLI, flow entry points and blocks call the ``from_env`` constructors; library code
-takes these values as arguments.
+takes these values as arguments. Precedence of each setting: an explicit value (a CLI flag,
+given as a keyword to ``from_env``; ``None`` means "not given") > the environment variable >
+the default below. The CLI never passes its own defaults, so it never hides a variable.
 
 Environment variables:
 
@@ -32,7 +34,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from engine.errors import MissingCredentialsError
+from connectors.datacenters import DATA_CENTERS
+from engine.errors import MissingCredentialsError, UsageError
 
 TaskRunnerKind = Literal["threads", "dask"]
 
@@ -57,11 +60,17 @@ class ZohoConnection(BaseModel):
         missing = tuple(name for name in required if not env.get(name))
         if missing:
             raise MissingCredentialsError(missing, "environment")
+        data_center = env.get("ZOHO_DC") or "us"
+        if data_center.lower() not in DATA_CENTERS:
+            raise UsageError(
+                f"ZOHO_DC {data_center!r}: unknown Zoho data centre; "
+                f"choose one of: {' '.join(DATA_CENTERS)}"
+            )
         return cls(
             client_id=env["ZOHO_CLIENT_ID"],
             client_secret=SecretStr(env["ZOHO_CLIENT_SECRET"]),
             refresh_token=SecretStr(env["ZOHO_REFRESH_TOKEN"]),
-            data_center=env.get("ZOHO_DC", "us"),
+            data_center=data_center.lower(),
             org_id=env.get("ZOHO_ORG_ID", "default"),
             simulator_url=env.get("ZOHO_SIMULATOR_URL") or None,
         )

@@ -130,5 +130,5 @@ def backfill_flow(
     )
     logger.info("backfill %s %s: %d windows, %d failed", product, module, len(rows), len(failures))
     if failures:
-        raise RunFailedError(f"backfill {product} {module}", failures)
+        raise RunFailedError(f"backfill {product} {module}", failures, rows)
     return rows

@@ -134,5 +134,5 @@ def export_flow(
                 summary.credits,
             )
     if failures:
-        raise RunFailedError(f"export {product}", failures)
+        raise RunFailedError(f"export {product}", failures, [s.as_row() for s in summaries])
     return [s.as_row() for s in summaries]

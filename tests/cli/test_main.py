@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,10 +17,21 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import ExitCode, app
+from flows.run_logging import LIBRARY_LOGGERS
 from simulator.testing import SimServer
 
 runner = CliRunner()
 NO_CREDENTIALS = {"ZOHO_CLIENT_ID": "", "ZOHO_CLIENT_SECRET": "", "ZOHO_REFRESH_TOKEN": ""}
+
+
+@pytest.fixture(autouse=True)
+def library_log_levels() -> Iterator[None]:
+    """A flow run in this process sets the library loggers' levels; later tests expect none."""
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -78,10 +92,20 @@ def test_bad_input_gives_one_line_and_its_exit_code(
     assert "Traceback" not in stderr
 
 
-def test_status_of_an_empty_ledger(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["status", "--data-dir", str(tmp_path)])
+def test_status_of_a_fresh_directory_says_nothing_yet(tmp_path: Path) -> None:
+    fresh = tmp_path / "never-used"
+    result = runner.invoke(app, ["status", "--data-dir", str(fresh)])
     assert result.exit_code == 0
-    assert "Watermarks" in result.stdout
+    assert "nothing yet" in result.stdout
+    assert not fresh.exists()
+    as_json = runner.invoke(app, ["status", "--json", "--data-dir", str(fresh)])
+    assert json.loads(as_json.stdout) == {"extracts": [], "jobs": [], "watermarks": []}
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("zoho-etl ")
 
 
 def test_budget_too_small_exits_3_before_any_job(

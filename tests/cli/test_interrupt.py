@@ -1,0 +1,83 @@
+"""Ctrl-C during page 2 of 3: ``zoho-etl`` exits 130, and the same command resumes the extract.
+
+The re-run must not create a new bulk job for page 1 (already loaded) nor spend credits on it:
+the simulator's job counter and the ledger say which jobs exist.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli.exit_codes import ExitCode
+from simulator.testing import SimServer
+from tests.flows.cli_process import ledger_jobs, warehouse_ids
+
+ORG = "us-enterprise"
+
+
+def jobs_created(sim: SimServer) -> int:
+    return int(sim.state.stats.snapshot()["jobs_created"].get(f"{ORG}/crm/Leads", 0))
+
+
+def start_export(sim: SimServer, api: str, data_dir: Path) -> subprocess.Popen[str]:
+    child = dict(os.environ)
+    child.pop("ZOHO_ETL_FAILPOINTS", None)
+    child.update(
+        PREFECT_API_URL=api,
+        ZOHO_ETL_POLL_INTERVAL="0.05",
+        ZOHO_ETL_DOWNLOADS_PER_MINUTE="1000",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "export",
+        "Leads",
+        "--full",
+        "--simulator",
+        sim.base_url,
+        "--data-dir",
+        str(data_dir),
+    ]
+    return subprocess.Popen(
+        command, env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.slow
+def test_sigint_during_page_2_exits_130_and_the_same_command_resumes(
+    prefect_api: str, sim: SimServer, tmp_path: Path
+) -> None:
+    sim.state.configure(per_page=700, downloads_per_minute=1000, job_seconds=(4.0, 4.0))
+    first = start_export(sim, prefect_api, tmp_path)
+    deadline = time.monotonic() + 240
+    while jobs_created(sim) < 2:  # page 1 loaded, page 2's job running
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "page 2 never started"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
+    assert "export Leads --full" in stderr.strip().splitlines()[-1]  # the command to resume
+    loaded = [page for page, state, _, _ in ledger_jobs(tmp_path, "Leads") if state == "loaded"]
+    assert loaded == [1]
+    before = jobs_created(sim)
+
+    sim.state.configure(job_seconds=(0.02, 0.05))
+    again = start_export(sim, prefect_api, tmp_path)
+    _, stderr = again.communicate(timeout=240)
+    assert again.returncode == 0, stderr[-3000:]
+    jobs = ledger_jobs(tmp_path, "Leads")
+    assert [page for page, state, _, _ in jobs if state == "loaded"] == [1, 2, 3]
+    page_1_jobs = {job_id for page, _, job_id, _ in jobs if page == 1}
+    assert len(page_1_jobs) == 1  # no new job for page 1 ...
+    assert jobs_created(sim) - before <= 2  # ... only pages 2 (again) and 3
+    ids = warehouse_ids(tmp_path, "crm_Leads")
+    assert len(ids) == len(set(ids)) == 2000
