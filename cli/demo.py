@@ -291,13 +291,19 @@ def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: 
     report.rows.append(
         DemoRow(
             step="backfill",
-            target=f"crm Deals ({len(rows)} windows, {splits} split)",
+            target=f"crm Deals ({len(rows)} windows, {splits} split; {_methods(rows)})",
             rows=loaded,
             rejects=sum(int(r.get("rejected", 0)) for r in rows),
             bulk_jobs=sum(int(r.get("bulk jobs", 0)) for r in rows),
             credits=sum(int(r.get("credits", 0)) for r in rows),
         )
     )
+
+
+def _methods(rows: list[dict[str, Any]]) -> str:
+    """How the windows were read: ``REST 4, bulk 1`` (each row's reason is in the artifact)."""
+    counts = {m: sum(r.get("method") == m for r in rows) for m in ("rest", "bulk")}
+    return ", ".join(f"{m.upper() if m == 'rest' else m} {n}" for m, n in counts.items() if n)
 
 
 def _print_summary(console: Console, report: DemoReport, settings: RunSettings) -> None:

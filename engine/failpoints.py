@@ -9,6 +9,8 @@ Points:
 - ``download``: while the result zip is being written (the file exists, the ledger does not
   know it yet).
 - ``load``: inside the warehouse merge transaction (page staged, merge not committed).
+- ``window-loaded``: a window of a partitioned full export is loaded while the others run
+  (``@Module:N``: the N-th window to finish).
 - ``write-job-created``: a bulk write job exists and its id is in the write's saved state
   (``@Module:N``: chunk N-1).
 """

@@ -170,6 +170,10 @@ def run_rest_page(
         job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
     job_id = f"rest-{extract.extract_id[:16]}"
     records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    if extract.kind == "backfill" and extract.window_end is not None:
+        from engine.windows import modified_before
+
+        records = modified_before(records, extract.window_end)  # REST reads have no end
     ledger.add_job_credits(job.job_key, spent)
     outcome.credits += spent
     path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"

@@ -22,6 +22,7 @@ Environment variables:
 ``ZOHO_ETL_DOWNLOADS_PER_MINUTE``  result downloads per minute (Zoho: 10, the default)
 ``ZOHO_ETL_CALLBACK_LISTEN``    receive bulk-read callbacks on this HOST:PORT (unset: poll)
 ``ZOHO_ETL_CALLBACK_URL``       the callback URL Zoho is given (default: the listen address)
+``ZOHO_ETL_ACTIVE_BULK_JOBS``   bulk jobs one full export runs at once (default 3; 1: serial)
 ==============================  ==========================================================
 """
 
@@ -85,6 +86,7 @@ _ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ZOHO_ETL_DOWNLOADS_PER_MINUTE", "downloads_per_minute", int),
     ("ZOHO_ETL_CALLBACK_LISTEN", "callback_listen", str),
     ("ZOHO_ETL_CALLBACK_URL", "callback_url", str),
+    ("ZOHO_ETL_ACTIVE_BULK_JOBS", "active_bulk_jobs", int),
 )
 
 
@@ -116,6 +118,11 @@ class RunSettings(BaseModel):
     callback_url: str | None = None
     #: with callbacks on, how long a page waits for its callback before polling as usual
     callback_fallback_s: float = Field(default=600.0, gt=0)
+    #: Bulk-read jobs a full export runs at once, one per ``Created_Time`` window
+    #: (``engine.windows``). Zoho limits an org's active bulk jobs (the limit is not
+    #: documented; the simulator models 3 to 20 by edition): 3 fits every edition. 1 reads the
+    #: pages one after another.
+    active_bulk_jobs: int = Field(default=3, ge=1, le=50)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RunSettings:
