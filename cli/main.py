@@ -1,7 +1,8 @@
 """The ``zoho-etl`` command line.
 
 Commands: ``export``, ``backfill``, ``write``, ``status``, ``settings``, ``sim serve``,
-``demo``, ``serve``. The run commands share ``cli.options.RunOptions`` (flag > environment >
+``demo``, ``serve``, ``query``, ``lake optimize|vacuum`` (``cli.lake``). The run commands
+share ``cli.options.RunOptions`` (flag > environment >
 default); errors map to exit codes in ``cli.exit_codes`` (one stderr line, ``-v`` adds the
 traceback); ``cli.progress`` shows the run live and turns the first Ctrl-C into a clean stop.
 """
@@ -21,6 +22,8 @@ from typing import Annotated, Any
 import typer
 
 from cli.exit_codes import ExitCode, errors_as_exit_codes, exit_code_for
+from cli.lake import KeepLanding, LandingDays, with_landing
+from cli.lake import register as register_lake_commands
 from cli.options import RunOptions, run_options
 from cli.prefect_server import configure_prefect_env
 from cli.prefect_server import quiet_interpreter_teardown as _quiet_interpreter_teardown
@@ -39,6 +42,7 @@ app = typer.Typer(
 )
 sim_app = typer.Typer(help="The embedded Zoho simulator.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+register_lake_commands(app)  # query, lake optimize|vacuum (cli/lake.py)
 
 
 def _version(value: bool) -> None:
@@ -128,6 +132,8 @@ def export(
     overlap_minutes: Annotated[
         float, typer.Option("--overlap-minutes", min=0, help="Incremental re-read overlap.")
     ] = 10.0,
+    keep_landing: KeepLanding = False,
+    landing_days: LandingDays = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -137,7 +143,7 @@ def export(
 
         name = validate_product(product)
         names = [validate_module(name, m) for m in modules]
-        settings = options.settings()
+        settings = with_landing(options.settings(), keep_landing, landing_days)
         connection = options.connection()  # fails fast
         from flows.connection import run_overrides
         from flows.export import export_flow
@@ -165,6 +171,8 @@ def backfill(
     window_days: Annotated[
         float, typer.Option("--window-days", min=0.001, help="Initial window length in days.")
     ] = 30.0,
+    keep_landing: KeepLanding = False,
+    landing_days: LandingDays = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -178,7 +186,7 @@ def backfill(
         first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
         if last <= first:
             raise BadDateRangeError(start, end, "--end must be after --start")
-        settings = options.settings()
+        settings = with_landing(options.settings(), keep_landing, landing_days)
         connection = options.connection()
         from flows.backfill import backfill_flow
         from flows.connection import run_overrides

@@ -181,12 +181,10 @@ def print_summary(
 # ---- commands -------------------------------------------------------------------------------
 
 
-def print_write_summary(
-    as_json: bool, product: str, dry_run: bool, summary: WriteSummary
-) -> None:
+def print_write_summary(as_json: bool, product: str, dry_run: bool, summary: WriteSummary) -> None:
     """The write's counts: the module's, then each child module's of a parent/child write."""
     kind = "dry run" if dry_run else "bulk write"
-    parts = [
+    parts: list[dict[str, Any]] = [
         {
             "title": f"{kind} {product} {part.module} "
             f"({part.jobs} job(s), {part.credits_needed} credits)",

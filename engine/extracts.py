@@ -23,9 +23,13 @@ from connectors.bulk_query import bulk_read_selection
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
+from engine import windows
+from engine.cost import choose_full, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
+from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from engine.pages import ReplanExtract, bulk_extract_steps
+from engine.partitions import plan_full_export
 from engine.planning import (
     Method,
     Window,
@@ -40,6 +44,7 @@ from engine.steps import (
     BulkPageStep,
     DeletedStep,
     Driver,
+    PartitionStep,
     RestDeltaStep,
     StepRunner,
     drive,
@@ -50,6 +55,7 @@ from transforms import default_table_name
 
 if TYPE_CHECKING:
     from connectors.fields import FieldSpec
+    from engine.backfill import WindowResult
     from engine.runtime import Runtime
 
 log = logging.getLogger("engine.extracts")
@@ -62,7 +68,9 @@ BULK_MAX_FIELDS = 200
 class ExportOptions:
     mode: ExportMode = "incremental"
     overlap: timedelta = timedelta(minutes=10)
-    rest_max_records: int = 2_000
+    #: REST reads at most this many records before switching to bulk (None: as many as cost
+    #: less than one bulk page, ``cost.rest_break_even``: CRM 11,400 with page tokens)
+    rest_max_records: int | None = None
     capture_deletes: bool = True
 
 
@@ -128,10 +136,23 @@ def open_module_extract(
     )
     if running is not None:
         return running, True
+    rest_supported = len(fields) <= product_for(product).rest_max_fields
     if since is None:
-        choice = choose_method(full=True, estimated_records=None)
-        reason = choice.reason if options.mode == "full" else "no watermark yet: full bulk export"
+        created = windows.previous_created_times(rt.settings.parquet_root, product, module)
+        choice = choose_full(
+            product,
+            None if created is None else len(created),
+            rest_supported=rest_supported,
+            rest_max_records=options.rest_max_records,
+        )
+        reason = choice.reason
+        if options.mode != "full":
+            reason = f"no watermark yet: {reason}"
         query = BulkReadQuery(module=module, fields=bulk_fields(fields)).to_state()
+        plan = plan_full_export(rt, product, module, created)
+        if choice.method is Method.BULK and plan is not None:
+            query["partition"] = windows.plan_to_state(plan.windows)
+            reason = plan.reason
     else:
         previous = ledger.find_extract(
             org=rt.org,
@@ -152,8 +173,8 @@ def open_module_extract(
         choice = choose_method(
             full=False,
             estimated_records=estimate,
-            rest_supported=len(fields) <= product_for(product).rest_max_fields,
-            rest_max_records=options.rest_max_records,
+            rest_supported=rest_supported,
+            rest_max_records=options.rest_max_records or rest_break_even(product),
             rest_page_cost=rest_page_cost(product),
         )
         reason = choice.reason
@@ -201,12 +222,18 @@ def export_module_steps(
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None
     outcomes: list[PageOutcome] = []
+    if extract.method == Method.BULK.value and "partition" in extract.query:
+        results: list[WindowResult] = yield PartitionStep(extract)
+        finish_partition(rt, extract, results, summary)
+        summary.table = table
+        summary.seconds = time.monotonic() - started
+        module_finished(summary)
+        return summary
     if extract.method == Method.REST.value:
-        assert since is not None
+        rest_since = windows.EARLIEST if since is None else to_naive_utc(since)  # full: all
+        cap = options.rest_max_records or rest_break_even(product)
         try:
-            rest: PageOutcome = yield RestDeltaStep(
-                extract, to_naive_utc(since), options.rest_max_records
-            )
+            rest: PageOutcome = yield RestDeltaStep(extract, rest_since, cap)
             outcomes.append(rest)
         except RestDeltaTooLarge as exc:
             for job in rt.ledger.jobs_for_extract(extract.extract_id):
@@ -230,6 +257,23 @@ def export_module_steps(
     summary.seconds = time.monotonic() - started
     module_finished(summary)
     return summary
+
+
+def finish_partition(
+    rt: Runtime, extract: ExtractRecord, results: Sequence[WindowResult], summary: ModuleSummary
+) -> None:
+    """Close a partitioned export once every window is loaded; the watermark moves to the
+    newest record of any window."""
+    for result in results:
+        for extract_id in result.extract_ids:
+            advance_module_watermark(rt, rt.ledger.get_extract(extract_id))
+        summary.pages += result.pages
+        summary.rows_loaded += result.rows_loaded
+        summary.rows_read += result.rows_loaded + result.rows_rejected
+        summary.rows_rejected += result.rows_rejected
+        summary.bulk_jobs_created += result.bulk_jobs_created
+        summary.credits += result.credits
+    rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
 
 
 def finish_loaded(rt: Runtime, extract: ExtractRecord) -> ExtractRecord:
@@ -351,6 +395,8 @@ def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tu
     ledger recorded them)."""
     root = rt.settings.parquet_root / extract.product / extract.module
     files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
+    if not files:  # landing files removed once in the lake: read the lake instead
+        return newest_in_page(rt.settings, extract.product, extract.module, job_id)
     out: list[tuple[str, datetime]] = []
     for path in files:
         table = pq.read_table(path, columns=["id", "Modified_Time"])

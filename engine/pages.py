@@ -39,6 +39,7 @@ from engine.budget import BULK_READ_CREATE, PLAIN_CALL
 from engine.cancel import cancellable_sleep
 from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint, kill_when_file_appears
+from engine.lake import commit_page as commit_to_lake
 from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
 from engine.planning import ResumeAction, resume_action
 from engine.progress import page_done
@@ -432,6 +433,8 @@ def load_downloaded_page(
             rejects_root=settings.rejects_root,
             hooks=hooks,
         )
+        # into the lake before the ledger says loaded: a re-run then completes it (engine.lake)
+        _, kept = commit_to_lake(rt, extract, job, result.parquet_files)
     newest = None
     if result.newest_modified is not None:
         newest = Watermark(to_naive_utc(result.newest_modified), result.newest_ids)
@@ -443,7 +446,7 @@ def load_downloaded_page(
         rows_rejected=result.rows_rejected,
     )
     outcome.load = LoadOutcome.from_result(result)
-    outcome.parquet_files = [str(p) for p in result.parquet_files]
+    outcome.parquet_files = [str(p) for p in kept]
     return outcome
 
 

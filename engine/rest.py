@@ -22,6 +22,7 @@ from connectors.credits import CallType
 from connectors.fields import FieldSpec
 from connectors.products import product_for
 from engine.budget import PLAIN_CALL
+from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import JobState
 from engine.pages import load_downloaded_page, sha256_of
 from engine.summary import PageOutcome
@@ -140,7 +141,9 @@ def capture_deleted(
     if not entries:
         return 0
     with rt.load_lock:
-        return int(rt.warehouse.mark_deleted(table, entries))
+        marked = int(rt.warehouse.mark_deleted(table, entries))
+        lake_mark_deleted(rt.settings, product, module, entries)
+    return marked
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -170,6 +173,10 @@ def run_rest_page(
         job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
     job_id = f"rest-{extract.extract_id[:16]}"
     records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    if extract.kind == "backfill" and extract.window_end is not None:
+        from engine.windows import modified_before
+
+        records = modified_before(records, extract.window_end)  # REST reads have no end
     ledger.add_job_credits(job.job_key, spent)
     outcome.credits += spent
     path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"

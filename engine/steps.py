@@ -64,7 +64,20 @@ class DeletedStep:
         return f"deleted-records {self.module}"
 
 
-Step = BulkPageStep | RestDeltaStep | DeletedStep
+@dataclass(frozen=True)
+class PartitionStep:
+    """Every ``Created_Time`` window of a partitioned full export, run concurrently
+    (``partitions.run_partition``); each window's own steps go back to the same runner. The
+    outcome is the windows' ``backfill.WindowResult`` list."""
+
+    extract: ExtractRecord
+
+    @property
+    def name(self) -> str:
+        return f"windows {self.extract.module}"
+
+
+Step = BulkPageStep | RestDeltaStep | DeletedStep | PartitionStep
 #: A driver: yields steps, is sent each step's outcome, returns its result.
 Driver = Generator[Step, Any, Result]
 
@@ -72,8 +85,11 @@ Driver = Generator[Step, Any, Result]
 def run_step(rt: Runtime, step: Step, *, on_poll: PollObserver | None = None) -> Any:
     """Run one step here: a ``PageOutcome`` for a page or a REST delta, a count for deletions."""
     from engine.pages import run_bulk_page
+    from engine.partitions import run_partition
     from engine.rest import capture_deleted, run_rest_page
 
+    if isinstance(step, PartitionStep):
+        return run_partition(rt, step.extract, lambda s: run_step(rt, s, on_poll=on_poll))
     if isinstance(step, BulkPageStep):
         fields = rt.fields(step.extract.product, step.extract.module)
         return run_bulk_page(
@@ -117,6 +133,10 @@ class StepRunner:
         self.steps = steps
 
     def __call__(self, step: Step) -> Any:
+        if isinstance(step, PartitionStep):
+            from engine.partitions import run_partition
+
+            return run_partition(self.steps.rt, step.extract, self)
         if isinstance(step, BulkPageStep):
             return self.steps.page(step.extract, step.job, step.allow_split)
         if isinstance(step, RestDeltaStep):

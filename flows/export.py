@@ -78,7 +78,7 @@ def export_flow(
     credentials: ZohoCredentials | None = None,
     warehouse: WarehouseSettings | None = None,
     overlap_minutes: float = 10.0,
-    rest_max_records: int = 2_000,
+    rest_max_records: int | None = None,
     capture_deletes: bool = True,
 ) -> list[dict[str, Any]]:
     """Export modules of Zoho CRM or Recruit; incremental runs start at each module's watermark.
@@ -95,8 +95,9 @@ def export_flow(
             ZOHO_ETL_WAREHOUSE_URL / ZOHO_ETL_DATA_DIR, else a DuckDB file under ./data.
         overlap_minutes: Incremental runs re-read this many minutes before the watermark,
             so records saved during the last run are not missed (duplicates are merged).
-        rest_max_records: An incremental change set up to this size is read with the REST
-            API (1 credit per 200 records) instead of a bulk job (50 credits per page).
+        rest_max_records: A change set (or a small module's full export) up to this size is
+            read with the REST API (1 credit per 200 records) instead of a bulk job (50
+            credits per page). Empty: as many as cost less than one bulk job (CRM 11,400).
         capture_deletes: Incremental runs also mark records deleted in Zoho since the
             watermark.
     """

@@ -35,10 +35,19 @@ from connectors.errors import (
 from engine.backfill import WindowResult, backfill_window_steps
 from engine.extracts import ExportOptions, export_module_steps
 from engine.ledger import JobRecord
+from engine.partitions import run_partition
 from engine.planning import Window
 from engine.runtime import Runtime, runtime_for
 from engine.settings import RunSettings, ZohoConnection
-from engine.steps import BulkPageStep, DeletedStep, RestDeltaStep, Step, drive, run_step
+from engine.steps import (
+    BulkPageStep,
+    DeletedStep,
+    PartitionStep,
+    RestDeltaStep,
+    Step,
+    drive,
+    run_step,
+)
 from engine.summary import ModuleSummary, PageOutcome
 from flows.artifacts import Progress
 from recovery import is_transient
@@ -166,6 +175,8 @@ class TaskPerStep:
         self.progress = progress
 
     def __call__(self, step: Step) -> Any:
+        if isinstance(step, PartitionStep):  # its windows' steps come back here, as tasks
+            return run_partition(runtime_for(self.connection, self.settings), step.extract, self)
         if isinstance(step, BulkPageStep):
             return bulk_page_task.with_options(task_run_name=step.name)(
                 self.connection, self.settings, step, self.progress

@@ -9,19 +9,23 @@ bulk-read job id) and ``file_stem`` the page (the job id). Files are zstd-compre
 row groups of ``row_group_rows`` rows. A page is written into a private directory under
 ``{root}/_incoming`` and moved into its partition on `PageParquetWriter.commit`, replacing
 the files an earlier attempt of the same page left there: re-running a page replaces it,
-never appends to it. Read a dataset with DuckDB
-(``read_parquet('{root}/crm/Leads/**/*.parquet', hive_partitioning = true)``),
-``pandas.read_parquet`` or ``pyarrow.dataset``.
+never appends to it.
+
+These files are the *landing* copy of each page: the engine commits a page from them into
+the module's lake table (`engine.lake`), then deletes them (`remove_landing`) unless asked to
+keep them for some days (`prune_landing`). Read modules through the lake, not these files:
+pages repeat ids and drifted pages differ in types.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -242,3 +246,26 @@ def open_page_writer(
         row_group_rows=row_group_rows,
         incoming_root=Path(root) / INCOMING_DIR,
     )
+
+
+def remove_landing(files: Iterable[Path]) -> None:
+    """Delete a page's landing files and the partition directories they leave empty."""
+    for path in files:
+        path = Path(path)
+        path.unlink(missing_ok=True)
+        for directory in (path.parent, path.parent.parent):  # run=..., extracted_date=...
+            with contextlib.suppress(OSError):  # not empty: another page still lives there
+                directory.rmdir()
+
+
+def prune_landing(root: Path, product: str, module: str, older_than: datetime) -> list[Path]:
+    """Delete the module's ``extracted_date=`` partitions of days before ``older_than``'s."""
+    base = Path(root) / validate_api_name(product, "product") / validate_api_name(module, "module")
+    cutoff = older_than.astimezone(UTC).date().isoformat()
+    removed: list[Path] = []
+    for partition in sorted(base.glob("extracted_date=*")):
+        day = partition.name.removeprefix("extracted_date=")
+        if partition.is_dir() and day < cutoff:
+            shutil.rmtree(partition, ignore_errors=True)
+            removed.append(partition)
+    return removed

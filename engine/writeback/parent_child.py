@@ -30,18 +30,27 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.fields import FieldSpec
-from engine.writeback.driver import BULK_WRITE_CREATE_CREDITS, BulkWriter, ChunkRun
+from engine.writeback.driver import BULK_WRITE_CREATE_CREDITS
+from engine.writeback.parent_child_preflight import (
+    PARENT_ID,
+    ChildWrite,
+    child_preflight,
+    crowded_parents,
+    link_values,
+    parent_preflight,
+    reject_crowded_parents,
+)
+from engine.writeback.send import BulkWriter
+from engine.writeback.state import ChunkRun
 from transforms.writeback.csv_builder import (
     DEFAULT_COMPRESSLEVEL,
-    MAX_ROWS_PER_CHUNK,
     MAX_ZIP_BYTES,
     csv_buffer,
     zip_members,
@@ -56,37 +65,15 @@ from transforms.writeback.reconcile import (
     result_limits,
     summarize,
 )
-from transforms.writeback.render import as_text
 from transforms.writeback.validate import (
-    ISSUE_SCHEMA,
     Preflight,
     PreflightPolicy,
     enforce_policy,
-    fields_by_name,
-    preflight,
 )
 
 log = logging.getLogger("engine.writeback.parent_child")
 
 LINK_HEADER = "_parent_key"
-#: Zoho's subform limit (docs §2.4, wording UNCERTAIN): rows of one subform per parent.
-MAX_CHILD_ROWS_PER_PARENT = 200
-PARENT_ID = "Parent_Id"
-
-
-@dataclass(frozen=True)
-class ChildWrite:
-    """One child (subform / line-item) module of a parent/child write.
-
-    ``mapping.module`` is the subform's API name; its fields must not map ``Parent_Id``
-    (the link supplies it). ``parent_key`` is the child table's column holding the
-    parent row's key (the value of the parent table's key column).
-    """
-
-    table: pa.Table
-    mapping: WriteMapping
-    fields: Iterable[FieldSpec] | Mapping[str, FieldSpec]
-    parent_key: str
 
 
 @dataclass
@@ -135,13 +122,13 @@ def write_parent_child(
     if not dry_run and writer is None:
         raise ValueError("a writer is needed unless dry_run=True")
     policy = policy or PreflightPolicy()
-    parent_pre = _parent_preflight(parent_table, parent_mapping, parent_fields, policy)
-    sent_keys = _link_values(parent_table, parent_mapping.module, parent_key)
-    crowded = [_crowded_parents(child) for child in children]
-    parent_pre = _reject_crowded_parents(parent_pre, sent_keys, children, crowded)
+    parent_pre = parent_preflight(parent_table, parent_mapping, parent_fields, policy)
+    sent_keys = link_values(parent_table, parent_mapping.module, parent_key)
+    crowded = [crowded_parents(child) for child in children]
+    parent_pre = reject_crowded_parents(parent_pre, sent_keys, children, crowded)
     parent_keys = pc.if_else(pa.array(parent_pre.valid), sent_keys, pa.scalar(None, pa.string()))
     child_pres = [
-        _child_preflight(child, parent_keys, policy, over)
+        child_preflight(child, parent_keys, policy, over)
         for child, over in zip(children, crowded, strict=True)
     ]
     for pre in (parent_pre, *child_pres):
@@ -242,133 +229,6 @@ def _total_counts(file_counts: Mapping[str, Mapping[str, int]]) -> dict[str, int
     return total
 
 
-def _parent_preflight(
-    table: pa.Table,
-    mapping: WriteMapping,
-    fields: Iterable[FieldSpec] | Mapping[str, FieldSpec],
-    policy: PreflightPolicy,
-) -> Preflight:
-    _check_size(table, mapping.module)
-    return preflight(table, mapping, fields, policy)
-
-
-def _crowded_parents(child: ChildWrite) -> dict[str, int]:
-    """Parent keys with more than `MAX_CHILD_ROWS_PER_PARENT` rows of this child -> count."""
-    keys = _link_values(child.table, child.mapping.module, child.parent_key)
-    counts = pc.value_counts(pc.drop_null(keys)).to_pylist()
-    return {
-        str(c["values"]): int(c["counts"])
-        for c in counts
-        if c["counts"] > MAX_CHILD_ROWS_PER_PARENT
-    }
-
-
-def _reject_crowded_parents(
-    pre: Preflight,
-    keys: pa.Array,
-    children: Sequence[ChildWrite],
-    crowded: Sequence[dict[str, int]],
-) -> Preflight:
-    """A parent row with too many child rows is not sent (nor are its children)."""
-    for child, over in zip(children, crowded, strict=True):
-        if not over:
-            continue
-        hit = pc.fill_null(pc.is_in(keys, value_set=pa.array(list(over))), False)
-        rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
-        module = child.mapping.module
-        messages = [_too_many(keys[int(r)].as_py(), over, module) for r in rows]
-        pre = _with_issues(pre, rows, module, "LIMIT_EXCEEDED", messages)
-    return pre
-
-
-def _too_many(key: str, over: Mapping[str, int], module: str) -> str:
-    return (
-        f"parent key '{key}' has {over[key]} {module} rows; Zoho takes at most "
-        f"{MAX_CHILD_ROWS_PER_PARENT} per parent, so neither the parent nor its children "
-        "are sent"
-    )
-
-
-def _with_issues(
-    pre: Preflight, rows: np.ndarray, api_name: str, code: str, messages: Sequence[str]
-) -> Preflight:
-    """``pre`` with ``rows`` made invalid, each with one more issue."""
-    if len(rows) == 0:
-        return pre
-    idx = pa.array(rows, pa.int64())
-    issues = pa.table(
-        {
-            "row": idx,
-            "key": pre.keys.take(idx),
-            "api_name": pa.repeat(api_name, len(rows)),
-            "code": pa.repeat(code, len(rows)),
-            "message": pa.array(messages, pa.string()),
-        },
-        schema=ISSUE_SCHEMA,
-    )
-    merged = pa.concat_tables([pre.issues, issues]).sort_by(
-        [("row", "ascending"), ("api_name", "ascending")]
-    )
-    invalid = np.zeros(pre.total_rows, dtype=bool)
-    invalid[rows] = True
-    return replace(pre, valid=pre.valid & ~invalid, issues=merged)
-
-
-def _child_preflight(
-    child: ChildWrite,
-    parent_keys: pa.Array,
-    policy: PreflightPolicy,
-    crowded: Mapping[str, int],
-) -> Preflight:
-    module = child.mapping.module
-    _check_size(child.table, module)
-    specs = (
-        dict(child.fields) if isinstance(child.fields, Mapping) else fields_by_name(child.fields)
-    )
-    if child.mapping.field(PARENT_ID) is not None:
-        raise PreflightError(module, [f"{PARENT_ID} comes from the parent link; do not map it"])
-    if PARENT_ID not in specs:
-        raise PreflightError(module, [f"{module} has no {PARENT_ID}: it is not a subform"])
-    specs.pop(PARENT_ID)
-    pre = preflight(child.table, child.mapping, specs, policy)
-    keys = _link_values(child.table, module, child.parent_key)
-    over = pc.fill_null(pc.is_in(keys, value_set=pa.array(list(crowded), pa.string())), False)
-    over_rows = np.flatnonzero(over.to_numpy(zero_copy_only=False))
-    messages = [_too_many(keys[int(r)].as_py(), crowded, module) for r in over_rows]
-    pre = _with_issues(pre, over_rows, PARENT_ID, "LIMIT_EXCEEDED", messages)
-    known = pc.is_in(keys, value_set=pc.drop_null(parent_keys))
-    orphan = np.array(pc.fill_null(pc.invert(known), True).to_numpy(zero_copy_only=False))
-    orphan[over_rows] = False
-    rows = np.flatnonzero(orphan)
-    shown = pc.fill_null(keys.take(pa.array(rows, pa.int64())), "").to_pylist()
-    messages = [f"parent key '{k}' names no parent row that is sent" for k in shown]
-    return _with_issues(pre, rows, PARENT_ID, "INVALID_DATA", messages)
-
-
-def _check_size(table: pa.Table, module: str) -> None:
-    if table.num_rows > MAX_ROWS_PER_CHUNK:
-        raise PreflightError(
-            module,
-            [f"{table.num_rows} rows; one parent/child job takes at most {MAX_ROWS_PER_CHUNK} "
-             "per CSV (split the batch by parent)"],
-        )  # fmt: skip
-
-
-def link_values(table: pa.Table, module: str, column: str) -> pa.Array:
-    """The link column as trimmed text, empty as null (errors name the module)."""
-    return _link_values(table, module, column)
-
-
-def _link_values(table: pa.Table, module: str, column: str) -> pa.Array:
-    if column not in table.column_names:
-        raise PreflightError(module, [f"link column {column!r} is not in the input"])
-    values = table.column(column).combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    text = pc.utf8_trim_whitespace(as_text(values))
-    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-
-
 def _members(
     parent: Preflight,
     parent_keys: pa.Array,
@@ -385,7 +245,7 @@ def _members(
     members = [_csv(parent, parent_keys)]
     resources = [_resource(parent, members[0][0], shift=1)]
     for child, pre in zip(children, child_pres, strict=True):
-        keys = _link_values(child.table, pre.mapping.module, child.parent_key)
+        keys = link_values(child.table, pre.mapping.module, child.parent_key)
         members.append(_csv(pre, keys))
         resource = _resource(pre, members[-1][0], shift=1)
         link = {"api_name": PARENT_ID, "index": 0, "parent_column_index": 0}

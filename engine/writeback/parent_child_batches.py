@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from engine.writeback.parent_child import ParentChildReport, link_values
+from engine.writeback.parent_child import ParentChildReport
+from engine.writeback.parent_child_preflight import link_values
 from transforms.writeback import ParentChildMapping, summarize
 from transforms.writeback.csv_builder import MAX_ROWS_PER_CHUNK
 from transforms.writeback.errors import PreflightError

@@ -30,6 +30,7 @@ from engine.writeback.summary import (
 
 if TYPE_CHECKING:
     from engine.writeback.driver import ChunkRun, WriteReport
+    from engine.writeback.state import SavedWrite
     from transforms.writeback import WriteMapping
 
 log = logging.getLogger("engine.writeback.run")
@@ -37,8 +38,8 @@ log = logging.getLogger("engine.writeback.run")
 __all__ = ["FIRST_FAILED", "PER_ROW_LIMIT", "WriteSummary", "row_results", "run_write"]
 
 
-def state_dir_for(settings: RunSettings, mapping: WriteMapping, table: pa.Table) -> Path:
-    """Where a write keeps its resumable state: one directory per (mapping, rows).
+def write_key(mapping: WriteMapping, table: pa.Table) -> str:
+    """The ledger key of a single-module write: its mapping and its rows (any order).
 
     Keyed by the rows' content, not their order (``transforms.writeback.row_order``): a
     re-run after a crash finds the saved write even if the source returns its rows in
@@ -48,7 +49,18 @@ def state_dir_for(settings: RunSettings, mapping: WriteMapping, table: pa.Table)
 
     digest = hashlib.sha256(repr(mapping).encode())
     digest.update(content_digest(table).encode())
-    return settings.data_path / "writeback" / mapping.module / digest.hexdigest()[:16]
+    return f"w-{digest.hexdigest()[:40]}"
+
+
+def saved_write(rt: Runtime, mapping: WriteMapping, table: pa.Table) -> SavedWrite:
+    """Where a write keeps its resumable state: ``write_chunks`` rows in the ledger under
+    `write_key`, and the zips in ``writeback/<module>/<key>`` under the data path.
+    """
+    from engine.writeback.state import SavedWrite
+
+    key = write_key(mapping, table)
+    directory = rt.settings.data_path / "writeback" / mapping.module / key[2:18]
+    return SavedWrite(rt.ledger, key, directory)
 
 
 def run_write(
@@ -97,6 +109,9 @@ def run_write(
     source_table = read_source(rt, source)
     order = content_order(source_table)
     table = source_table.take(pa.array(order, pa.int64()))
+    state = saved_write(rt, mapping, table)
+    if not dry_run:
+        state.refuse_legacy()
     rt.forget_fields(product, mapping.module)
     fields = rt.fields(product, mapping.module)
     job_cost = bulk_write_job_cost(rt, product)
@@ -104,7 +119,6 @@ def run_write(
     if dry_run:
         plan = write_table(table, mapping, fields, dry_run=True, policy=policy, pre=pre)
         return _summary(product, plan, job_cost, dry_run=True)
-    state_dir = state_dir_for(settings, mapping, table)
     results_dir = settings.data_path / "writeback" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     parquet = results_dir / f"{product}_{mapping.module}.parquet"
@@ -116,10 +130,10 @@ def run_write(
         if run.state == "created":
             failpoint("write-job-created", mapping.module, run.index + 1)
 
-    if (state_dir / "manifest.json").exists() or attach_jobs:
-        log.info("resuming the write-back saved in %s", state_dir)
+    if attach_jobs or state.chunks.load(state.key):
+        log.info("resuming the write-back saved under ledger key %s", state.key)
         report = resume_write(
-            state_dir,
+            state,
             table,
             mapping,
             fields,
@@ -137,7 +151,7 @@ def run_write(
             f"bulk-write {product} {mapping.module} ({len(chunks)} jobs)",
         )
         report = write_table(
-            table, mapping, fields, writer, policy=policy, state_dir=state_dir,
+            table, mapping, fields, writer, policy=policy, state=state,
             on_progress=on_progress, pre=pre, chunks=chunks,
         )  # fmt: skip
     if report.results is not None:

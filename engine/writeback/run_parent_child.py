@@ -23,11 +23,10 @@ from engine.errors import UsageError
 from engine.failpoints import failpoint
 from engine.modules import validate_module
 from engine.runtime import Runtime
-from engine.writeback.driver import ChunkRun
 from engine.writeback.parent_child import ChildWrite, ParentChildReport, write_parent_child
 from engine.writeback.parent_child_batches import merge_batches, plan_batches
 from engine.writeback.source import read_source
-from engine.writeback.state import WriteChunks
+from engine.writeback.state import ChunkRun, WriteChunks
 from engine.writeback.summary import WriteSummary, row_results, row_table
 from transforms.writeback import (
     ParentChildMapping,

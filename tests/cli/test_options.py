@@ -35,6 +35,7 @@ ALL_VARIABLES = (
     "ZOHO_ETL_DOWNLOADS_PER_MINUTE",
     "ZOHO_ETL_CALLBACK_LISTEN",
     "ZOHO_ETL_CALLBACK_URL",
+    "ZOHO_ETL_ACTIVE_BULK_JOBS",
 )
 
 
@@ -76,6 +77,7 @@ def settings_of(cwd: Path, *flags: str, env: dict[str, str]) -> dict[str, Any]:
         ("ZOHO_ETL_DOWNLOADS_PER_MINUTE", "33", "settings", "downloads_per_minute", 33),
         ("ZOHO_ETL_CALLBACK_LISTEN", "127.0.0.1:9", "settings", "callback_listen", None),
         ("ZOHO_ETL_CALLBACK_URL", "https://cb.example", "settings", "callback_url", None),
+        ("ZOHO_ETL_ACTIVE_BULK_JOBS", "9", "settings", "active_bulk_jobs", 9),
     ],
 )
 def test_each_variable_is_honoured(

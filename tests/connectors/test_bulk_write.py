@@ -23,7 +23,8 @@ from connectors.bulk_write import (
 from connectors.client import ZohoClient
 from connectors.credits import CallType
 from connectors.errors import InvalidRequestError, ZohoError
-from engine.writeback.driver import resume_write, retry_failed_rows, write_table
+from engine.ledger import Ledger
+from engine.writeback.driver import SavedWrite, resume_write, retry_failed_rows, write_table
 from engine.writeback.parent_child import ChildWrite, write_parent_child
 from simulator.testing import SimServer
 from tests.connectors.simhelpers import US, csv_rows, sim_client
@@ -312,7 +313,7 @@ class CrashingWriter:
 
 
 def test_interrupted_write_resumes_without_sending_rows_twice(
-    sim: SimServer, crm: ZohoClient, writer: BulkWriteClient, tmp_path: Path
+    sim: SimServer, crm: ZohoClient, writer: BulkWriteClient, ledger: Ledger, tmp_path: Path
 ) -> None:
     n = 30
     table = pa.table({"last": [f"R{i}" for i in range(n)], "company": ["Co"] * n,
@@ -324,11 +325,12 @@ def test_interrupted_write_resumes_without_sending_rows_twice(
     )  # fmt: skip
     specs = crm.metadata.fields_by_name("Leads")
     crashing = CrashingWriter(writer, "wait")
+    saved = SavedWrite(ledger, "w", tmp_path / "w")
     with pytest.raises(KeyboardInterrupt):
-        write_table(table, mapping, specs, crashing, state_dir=tmp_path / "w", max_rows_per_job=10)
+        write_table(table, mapping, specs, crashing, state=saved, max_rows_per_job=10)
     jobs = sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"]
     assert jobs == 2
-    report = resume_write(tmp_path / "w", table, mapping, specs, writer)
+    report = resume_write(saved, table, mapping, specs, writer)
     assert sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"] == 3
     assert report.counts["added"] == n
     store = sim.state.store("us-enterprise", "crm", "Leads")
@@ -337,18 +339,19 @@ def test_interrupted_write_resumes_without_sending_rows_twice(
 
 
 def test_lost_job_id_is_not_guessed(
-    sim: SimServer, crm: ZohoClient, writer: BulkWriteClient, tmp_path: Path
+    sim: SimServer, crm: ZohoClient, writer: BulkWriteClient, ledger: Ledger, tmp_path: Path
 ) -> None:
     table = pa.table({"last": [f"Q{i}" for i in range(4)], "company": ["Co"] * 4})
     mapping = WriteMapping(
         "Leads", "insert", (FieldMapping("Last_Name", "last"), FieldMapping("Company", "company"))
     )
     specs = crm.metadata.fields_by_name("Leads")
+    saved = SavedWrite(ledger, "w", tmp_path / "w")
     with pytest.raises(KeyboardInterrupt):
         write_table(table, mapping, specs, CrashingWriter(writer, "create"),
-                    state_dir=tmp_path / "w", max_rows_per_job=2)  # fmt: skip
+                    state=saved, max_rows_per_job=2)  # fmt: skip
     with pytest.raises(ResumeStateError, match="job_ids"):
-        resume_write(tmp_path / "w", table, mapping, specs, writer)
+        resume_write(saved, table, mapping, specs, writer)
 
 
 def test_recruit_candidates(sim: SimServer) -> None:

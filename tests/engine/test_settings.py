@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import MissingCredentialsError
+from engine.errors import MissingCredentialsError, UsageError
 from engine.settings import RunSettings, ZohoConnection
 
 URL = "postgresql+psycopg://etl:s3cret-pw@db.internal/warehouse"
@@ -59,3 +59,32 @@ def test_default_polling_spends_five_status_calls_on_a_two_minute_job() -> None:
         if elapsed >= 120:
             break
     assert polls == [5, 15, 35, 75, 135]
+
+
+def test_lake_settings_from_env_and_storage_options_stay_secret() -> None:
+    options = '{"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "lake-s3cret"}'
+    settings = RunSettings.from_env(
+        {
+            "ZOHO_ETL_LAKE_URI": "s3://bucket/lake",
+            "ZOHO_ETL_LAKE_STORAGE_OPTIONS": options,
+            "ZOHO_ETL_KEEP_LANDING_DAYS": "2.5",
+        }
+    )
+    assert settings.lake_root == "s3://bucket/lake"
+    assert settings.lake_options()["AWS_SECRET_ACCESS_KEY"] == "lake-s3cret"
+    assert settings.keep_landing_days == 2.5
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "lake-s3cret" not in text
+    default = RunSettings.from_env({}, data_dir="/tmp/x")
+    assert (default.lake_root, default.lake_options(), default.keep_landing_days) == (
+        "/tmp/x/lake",
+        {},
+        None,
+    )
+
+
+def test_storage_options_that_are_not_a_json_object_are_refused_without_echoing_them() -> None:
+    settings = RunSettings.from_env({"ZOHO_ETL_LAKE_STORAGE_OPTIONS": "key=lake-s3cret"})
+    with pytest.raises(UsageError, match="must be a JSON object") as caught:
+        settings.lake_options()
+    assert "lake-s3cret" not in str(caught.value)

@@ -15,6 +15,8 @@ from transforms.parquet import (
     PageParquetWriter,
     open_page_writer,
     partition_dir,
+    prune_landing,
+    remove_landing,
 )
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64()), ("tags", pa.list_(pa.string()))])
@@ -156,3 +158,28 @@ def test_a_background_write_failure_is_raised_and_the_partition_is_untouched(
     writer.abort()
     assert pq.read_table(kept).column("n").to_pylist() == list(range(10))
     assert not list((tmp_path / "_incoming").iterdir())
+
+
+def test_remove_landing_deletes_the_page_and_its_empty_partition(tmp_path: Path) -> None:
+    first = write_page(tmp_path, "111", [batch(0, 10)])
+    second = write_page(tmp_path, "222", [batch(10, 10)])
+    remove_landing(first)
+    partition = tmp_path / "crm/Leads/extracted_date=2025-03-02/run=run1"
+    assert sorted(partition.iterdir()) == list(second)  # the other page stays
+    remove_landing(second)
+    assert not (tmp_path / "crm/Leads/extracted_date=2025-03-02").exists()
+    assert (tmp_path / "crm/Leads").is_dir()
+
+
+def test_prune_landing_deletes_the_days_before_the_cutoff(tmp_path: Path) -> None:
+    old = write_page(tmp_path, "111", [batch(0, 10)])  # extracted 2025-03-02
+    newer = open_page_writer(
+        tmp_path, product="crm", module="Leads", extracted_at=datetime(2025, 3, 4, tzinfo=UTC),
+        run_id="run2", file_stem="222", schema=SCHEMA,
+    )  # fmt: skip
+    newer.write(batch(10, 10))
+    kept = newer.commit()
+    removed = prune_landing(tmp_path, "crm", "Leads", datetime(2025, 3, 4, 12, tzinfo=UTC))
+    assert removed == [tmp_path / "crm/Leads/extracted_date=2025-03-02"]
+    assert not old[0].exists()
+    assert kept[0].exists()

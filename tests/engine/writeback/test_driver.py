@@ -8,7 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors.fields import FieldSpec
+from engine.ledger import Ledger
 from engine.writeback.driver import resume_write, retry_failed_rows, write_table
+from engine.writeback.state import SavedWrite
 from tests.transforms.writeback.conftest import FakeWriter
 from transforms.writeback.errors import InvalidRowsError, ResumeStateError
 from transforms.writeback.mapping import FieldMapping, WriteMapping
@@ -121,18 +123,19 @@ def test_failed_job_rows_are_failed(contact_fields: tuple[FieldSpec, ...]) -> No
 
 @pytest.mark.parametrize("step", ["upload", "wait"])
 def test_resume_after_a_crash_sends_no_row_twice(
-    contact_fields: tuple[FieldSpec, ...], tmp_path: Path, step: str
+    contact_fields: tuple[FieldSpec, ...], ledger: Ledger, tmp_path: Path, step: str
 ) -> None:
+    saved = SavedWrite(ledger, "w-test", tmp_path / "s")
     writer = FakeWriter(crash_after=(step, 1))
     table = source(30, fail_every=4)
     with pytest.raises(KeyboardInterrupt):
-        write_table(
-            table, MAPPING, contact_fields, writer, state_dir=tmp_path / "s", max_rows_per_job=10
-        )
+        write_table(table, MAPPING, contact_fields, writer, state=saved, max_rows_per_job=10)
+    assert [run.state for run in saved.chunks.load(saved.key)][:1] == ["created"]
+    assert not list((tmp_path / "s").glob("*.json"))  # the progress is in the ledger only
     uploads_before, jobs_before = len(writer.uploads), len(writer.jobs)
     assert uploads_before == 2
     assert jobs_before == (1 if step == "upload" else 2)
-    report = resume_write(tmp_path / "s", table, MAPPING, contact_fields, writer)
+    report = resume_write(saved, table, MAPPING, contact_fields, writer)
     # A crash between upload and saving its file id costs one orphan upload (no records);
     # a crash after job creation re-polls the saved job. Either way each row is in one job.
     assert len(writer.uploads) == (4 if step == "upload" else 3)
@@ -140,34 +143,35 @@ def test_resume_after_a_crash_sends_no_row_twice(
     assert sorted(writer.rows_in_jobs()) == sorted(f"p{i}@x.io" for i in range(30))
     assert report.counts["rows"] == 30
     assert report.counts["failed"] == 8
-    again = resume_write(tmp_path / "s", table, MAPPING, contact_fields, writer)
+    again = resume_write(saved, table, MAPPING, contact_fields, writer)
     assert len(writer.jobs) == 3
     assert again.results is not None
     assert again.results.equals(report.results)
 
 
 def test_resume_refuses_to_guess_a_lost_job_id(
-    contact_fields: tuple[FieldSpec, ...], tmp_path: Path
+    contact_fields: tuple[FieldSpec, ...], ledger: Ledger, tmp_path: Path
 ) -> None:
+    saved = SavedWrite(ledger, "w-test", tmp_path / "s")
     writer = FakeWriter(crash_after=("create", 0))
     table = source(5)
     with pytest.raises(KeyboardInterrupt):
-        write_table(table, MAPPING, contact_fields, writer, state_dir=tmp_path / "s")
+        write_table(table, MAPPING, contact_fields, writer, state=saved)
     with pytest.raises(ResumeStateError, match="job id was not saved"):
-        resume_write(tmp_path / "s", table, MAPPING, contact_fields, writer)
+        resume_write(saved, table, MAPPING, contact_fields, writer)
     lost = next(iter(writer.jobs))
-    report = resume_write(tmp_path / "s", table, MAPPING, contact_fields, writer, job_ids={0: lost})
+    report = resume_write(saved, table, MAPPING, contact_fields, writer, job_ids={0: lost})
     assert report.counts["added"] == 5
     assert len(writer.jobs) == 1
     with pytest.raises(ResumeStateError, match="already holds"):
-        write_table(table, MAPPING, contact_fields, writer, state_dir=tmp_path / "s")
+        write_table(table, MAPPING, contact_fields, writer, state=saved)
     with pytest.raises(ResumeStateError, match="rows"):
-        resume_write(tmp_path / "s", source(6), MAPPING, contact_fields, writer)
+        resume_write(saved, source(6), MAPPING, contact_fields, writer)
     changed = table.set_column(1, "last", pa.array(["Z0", "Z1", "Z2", "Z3", "Z4"]))
     with pytest.raises(ResumeStateError, match="input rows differ"):
-        resume_write(tmp_path / "s", changed, MAPPING, contact_fields, writer)
+        resume_write(saved, changed, MAPPING, contact_fields, writer)
     with pytest.raises(ResumeStateError, match="no chunk 7"):
-        resume_write(tmp_path / "s", table, MAPPING, contact_fields, writer, job_ids={7: "1"})
+        resume_write(saved, table, MAPPING, contact_fields, writer, job_ids={7: "1"})
 
 
 def test_retry_sends_only_failed_rows(

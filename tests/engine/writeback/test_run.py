@@ -20,7 +20,7 @@ from engine.errors import SourceError
 from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from engine.writeback.driver import write_table
-from engine.writeback.run import run_write, state_dir_for
+from engine.writeback.run import run_write, saved_write
 from engine.writeback.source import read_source
 from simulator.testing import SimServer
 from tests.conftest import fast_settings
@@ -208,7 +208,7 @@ def test_a_lost_job_id_is_attached_with_the_cli_option(
     lost = LosesTheJobId(BulkWriteClient.for_client(rt.client("crm")))
     with pytest.raises(KeyboardInterrupt):
         write_table(table, mapping, rt.fields("crm", "Leads"), lost,
-                    state_dir=state_dir_for(settings, mapping, table))  # fmt: skip
+                    state=saved_write(rt, mapping, table))  # fmt: skip
     args = (connection, settings, "crm", str(mapping_path), "table:outbox", False)
     with pytest.raises(ResumeStateError, match="--attach-job 0=JOB_ID") as refused:
         run_write(*args)
@@ -249,3 +249,30 @@ def test_a_real_write_runs_preflight_once_and_zips_each_chunk_once(
     assert summary.counts["added"] == 17
     assert summary.jobs == 1
     assert calls == {"preflight": 1, "zip": 1}
+
+
+def test_a_write_keeps_its_progress_in_the_ledger_and_refuses_an_old_manifest(
+    rt: Runtime,
+    connection: ZohoConnection,
+    settings: RunSettings,
+    outbox: Path,
+    sim: SimServer,
+    tmp_path: Path,
+) -> None:
+    mapping_path = tmp_path / "leads.yaml"
+    mapping_path.write_text(DEMO_MAPPING, encoding="utf-8")
+    mapping = load_mapping(mapping_path)
+    rows = read_source(rt, "table:outbox")
+    state = saved_write(rt, mapping, rows.take(pa.array(content_order(rows))))
+    args = (connection, settings, "crm", str(mapping_path), "table:outbox", False)
+    assert run_write(*args).counts["added"] == 17
+    saved = state.chunks.load(state.key)
+    assert [(run.state, run.counts.get("added_count")) for run in saved] == [("done", 17)]
+    assert not (state.directory / "manifest.json").exists()
+    state.chunks.forget(state.key)
+    (state.directory / "manifest.json").write_text("{}", encoding="utf-8")
+    spent = rt.budget.status().spent
+    with pytest.raises(ResumeStateError, match=r"manifest\.json is from an earlier version"):
+        run_write(*args)
+    assert sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"] == 1
+    assert rt.budget.status().spent == spent
