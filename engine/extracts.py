@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from connectors.bulk_query import bulk_read_selection
+from connectors.bulk_query import bulk_read_selection, bulk_unreadable_reason
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
@@ -217,6 +217,12 @@ def export_module_steps(
         method=extract.method,
         reason=extract.reason + (" (resumed)" if resumed else ""),
     )
+    if extract.method == Method.BULK.value:
+        summary.fields_left_out = {
+            spec.api_name: reason
+            for spec in fields
+            if (reason := bulk_unreadable_reason(spec)) is not None
+        }
     module_started(product, module, extract.method)
     table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")

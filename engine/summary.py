@@ -84,6 +84,8 @@ class ModuleSummary:
     parquet_files: list[str] = field(default_factory=list)
     drift: list[dict[str, Any]] = field(default_factory=list)
     rejects_paths: list[str] = field(default_factory=list)
+    #: fields of the module that bulk read cannot export, with the reason (name -> reason)
+    fields_left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -102,5 +104,6 @@ class ModuleSummary:
             "bulk jobs": self.bulk_jobs_created,
             "credits": self.credits,
             "seconds": round(self.seconds, 2),
+            "fields left out": ", ".join(f"{k} ({v})" for k, v in self.fields_left_out.items()),
             "status": "ok" if self.ok else f"FAILED: {self.error}",
         }

@@ -49,3 +49,6 @@ def test_a_module_with_an_external_field_exports_without_it_and_says_so(
     said = [r.getMessage() for r in caplog.records if "leaves out" in r.getMessage()]
     assert said
     assert "External_Account_Id (external field" in said[0]
+    # the summary (the CLI table and the UI artifact read it) names the field and the reason
+    assert list(summary.fields_left_out) == ["External_Account_Id"]
+    assert summary.as_row()["fields left out"].startswith("External_Account_Id (external field")
