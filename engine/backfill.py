@@ -180,7 +180,7 @@ def window_method(
     return choose_window(
         product,
         window,
-        windows.previous_times(rt.settings.parquet_root, product, module, kind.field),
+        windows.previous_times(rt.settings, product, module, kind.field),
         per_page=last.per_page if last is not None and last.per_page else BULK_PER_PAGE,
         rest_supported=len(rt.fields(product, module)) <= product_for(product).rest_max_fields,
     )

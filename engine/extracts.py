@@ -138,7 +138,7 @@ def open_module_extract(
         return running, True
     rest_supported = len(fields) <= product_for(product).rest_max_fields
     if since is None:
-        created = windows.previous_created_times(rt.settings.parquet_root, product, module)
+        created = windows.previous_created_times(rt.settings, product, module)
         choice = choose_full(
             product,
             None if created is None else len(created),

@@ -32,6 +32,7 @@ from engine.planning import MIN_WINDOW, Window
 
 if TYPE_CHECKING:
     from engine.ledger import ExtractRecord, Ledger
+    from engine.settings import RunSettings
 
 #: the first partition's start: before any record Zoho can hold
 EARLIEST = datetime(1970, 1, 1)
@@ -131,10 +132,34 @@ def plan_partition(created: pa.Array, per_page: int) -> list[Window]:
 
 
 def previous_times(
-    parquet_root: Path, product: str, module: str, field: str = PARTITION_FIELD
+    settings: RunSettings, product: str, module: str, field: str = PARTITION_FIELD
 ) -> pa.Array | None:
-    """``field`` of every record the module's earlier runs wrote to Parquet, one value per id
-    (the newest, for a field that changes), naive UTC; None when nothing was exported yet."""
+    """``field`` of every record the module's earlier runs exported, one value per id (the
+    newest, for a field that changes), naive UTC; None when nothing was exported yet. Read
+    from the module's lake table, else (no lake table yet) from the landing Parquet."""
+    table = _lake_columns(settings, product, module, field)
+    if table is None:
+        table = _landing_columns(settings.parquet_root, product, module, field)
+    if table is None or table.num_rows == 0:
+        return None
+    table = table.group_by("id").aggregate([(field, "max")])
+    values = pc.drop_null(table[f"{field}_max"]).combine_chunks()
+    return values.cast(pa.timestamp("us"))  # a UTC timestamp, without its zone
+
+
+def _lake_columns(settings: RunSettings, product: str, module: str, field: str) -> pa.Table | None:
+    from engine.lake import open_lake_table
+
+    lake = open_lake_table(settings, product, module)
+    if not lake.exists:
+        return None
+    dataset = lake.delta_table().to_pyarrow_dataset()
+    if "id" not in dataset.schema.names or field not in dataset.schema.names:
+        return None
+    return dataset.to_table(columns=["id", field])
+
+
+def _landing_columns(parquet_root: Path, product: str, module: str, field: str) -> pa.Table | None:
     root = parquet_root / product / module
     files = sorted(root.glob("*/run=*/*.parquet")) if root.exists() else []
     tables = []
@@ -142,19 +167,12 @@ def previous_times(
         schema = pq.read_schema(path)
         if "id" in schema.names and field in schema.names:
             tables.append(pq.read_table(path, columns=["id", field]))
-    if not tables:
-        return None
-    table = pa.concat_tables(tables, promote_options="permissive")
-    if table.num_rows == 0:
-        return None
-    table = table.group_by("id").aggregate([(field, "max")])
-    values = pc.drop_null(table[f"{field}_max"]).combine_chunks()
-    return values.cast(pa.timestamp("us"))  # a UTC timestamp, without its zone
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
-def previous_created_times(parquet_root: Path, product: str, module: str) -> pa.Array | None:
+def previous_created_times(settings: RunSettings, product: str, module: str) -> pa.Array | None:
     """``Created_Time`` of every record the module's earlier runs exported (see above)."""
-    return previous_times(parquet_root, product, module, PARTITION_FIELD)
+    return previous_times(settings, product, module, PARTITION_FIELD)
 
 
 def count_in(values: pa.Array, start: datetime, end: datetime | None = None) -> int:
