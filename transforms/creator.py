@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from transforms.convert import ConvertedBatch, ValueFailure, convert_column
 from transforms.errors import FatalTransformError
+from transforms.writeback.dates import parse_pattern
 
 ID = "ID"
 SYSTEM_DATETIMES = ("Added_Time", "Modified_Time")
@@ -76,20 +77,6 @@ ARROW_OF_KIND: Mapping[str, pa.DataType] = {
     "lookup_id": pa.string(),
     "lookup_display": pa.string(),
 }
-_JAVA_TOKENS = {
-    "yyyy": "%Y",
-    "yy": "%y",
-    "MMMM": "%B",
-    "MMM": "%b",
-    "MM": "%m",
-    "dd": "%d",
-    "HH": "%H",
-    "hh": "%I",
-    "mm": "%M",
-    "ss": "%S",
-    "a": "%p",
-}
-_JAVA_TOKEN = re.compile("|".join(sorted(map(re.escape, _JAVA_TOKENS), key=len, reverse=True)))
 
 
 class CreatorInputError(FatalTransformError):
@@ -113,11 +100,10 @@ class FieldLike(Protocol):
 
 def java_date_format(pattern: str) -> str:
     """Creator's ``date_format`` (Java style, ``dd-MMM-yyyy``) as a strftime format."""
-    result = _JAVA_TOKEN.sub(lambda m: _JAVA_TOKENS[m.group(0)], pattern)
-    stray = re.sub(r"%[A-Za-z]", "", result)
-    if re.search(r"[A-Za-z]", stray):
-        raise CreatorInputError(f"date_format {pattern!r}", "has letters that are not a date part")
-    return result
+    try:
+        return parse_pattern(pattern).strftime
+    except ValueError as exc:
+        raise CreatorInputError(f"date_format {pattern!r}", str(exc)) from None
 
 
 @dataclass(frozen=True)
