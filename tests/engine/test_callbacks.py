@@ -4,6 +4,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +123,9 @@ def test_with_callbacks_a_job_costs_one_status_call(
         summary = export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
     finally:
         rt.close()
+    deadline = time.monotonic() + 60  # the simulator counts a callback once its POST returned
+    while len(sim.state.stats.snapshot()["callbacks"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
     stats = sim.state.stats.snapshot()
     assert summary.rows_loaded == len(sim.state.store(ORG, "crm", "Leads")) == 2000
     assert summary.pages == 3
