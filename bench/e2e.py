@@ -14,7 +14,10 @@ worker process (``bench.e2e_worker``) whose peak RSS is sampled from here:
 5. with ``--prefect``: **ours -> DuckDB** through the real Prefect export flow (temporary local
    server, thread task runner), to report Prefect's own overhead against leg 1;
 6. with ``--soak``: **ours -> DuckDB** again at 10,000,000 records (50 pages): peak RSS and
-   seconds per million against leg 1.
+   seconds per million against leg 1;
+7. **windows** (``bench.windows``, its own simulator, jobs of 20-120 s times
+   ``--windows-time-scale``, default 0.25): serial pages against parallel ``Created_Time``
+   windows on the same records; ``--no-windows`` skips it.
 
 PostgreSQL legs run in a scratch database created (and dropped) on the server of ``--pg-url``
 and are skipped when it is not reachable.
@@ -97,6 +100,9 @@ class E2EConfig:
     profile: bool = False
     #: also run the real Prefect flow (DuckDB) to measure Prefect's own overhead
     prefect: bool = False
+    #: time scale of the serial-against-windows leg (``bench.windows``); None skips it
+    windows_time_scale: float | None = None
+    windows_jobs_at_once: int = 5
     workdir: Path | None = None
     keep: bool = False
 
@@ -341,6 +347,7 @@ class Bench:
 
 def run(config: E2EConfig) -> dict[str, Any]:
     """Run every leg and return the JSON document (figures, ratios, targets)."""
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     with _workdir(config) as workdir:
         pg_scratch, pg_reason = prepare_postgres(config.pg_url, config.pg_database)
         overrides = {"downloads_per_minute": max(1, round(10 / config.time_scale))}
@@ -384,7 +391,34 @@ def run(config: E2EConfig) -> dict[str, Any]:
                 drop_postgres(config.pg_url if pg_scratch else None, config.pg_database)
         document = summarise(config, bench.legs, pg_reason)
         document["failed_legs"] = bench.failures
-        return document
+        document["load_average_at_start"] = load_at_start
+    if config.windows_time_scale is not None:
+        add_windows(document, config)
+    return document
+
+
+def add_windows(document: dict[str, Any], config: E2EConfig) -> None:
+    """Serial pages against parallel windows (``bench.windows``, its own simulator) into the
+    document: its figures, its ratios next to the others, its targets in the same table."""
+    from bench import windows
+
+    assert config.windows_time_scale is not None
+    print(f"[bench] windows (time scale {config.windows_time_scale}) ...", file=sys.stderr)
+    try:
+        result = windows.run(
+            config.records,
+            config.windows_time_scale,
+            config.windows_jobs_at_once,
+            17 if config.seed is None else config.seed,
+            config.per_page,
+        )
+    except Exception as exc:  # the other legs' figures still count
+        document["failed_legs"]["windows"] = f"{type(exc).__name__}: {exc}"
+        print(f"[bench] windows FAILED: {exc}; continuing", file=sys.stderr, flush=True)
+        return
+    document["windows"] = result
+    document["ratios"].update(windows.ratios(result))
+    document["targets"] += [t.to_dict() for t in windows.targets(result)]
 
 
 @contextmanager
@@ -566,12 +600,21 @@ def parse_args(argv: list[str] | None) -> tuple[E2EConfig, Path | None]:
     parser.add_argument(
         "--prefect", action="store_true", help="also run the real Prefect export flow (DuckDB)"
     )
+    parser.add_argument(
+        "--windows-time-scale",
+        type=float,
+        default=0.25,
+        help="Zoho job times (20-120 s) x this in the serial-against-windows leg",
+    )
+    parser.add_argument(
+        "--no-windows", action="store_true", help="skip the serial-against-windows leg"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep workdir and scratch DB")
     parser.add_argument("--out", type=Path, default=None, help="result JSON path")
     args = parser.parse_args(argv)
-    if args.time_scale <= 0:
-        parser.error("--time-scale must be positive")
+    if args.time_scale <= 0 or args.windows_time_scale <= 0:
+        parser.error("--time-scale and --windows-time-scale must be positive")
     config = E2EConfig(
         records=args.records,
         product=args.product,
@@ -589,6 +632,7 @@ def parse_args(argv: list[str] | None) -> tuple[E2EConfig, Path | None]:
         callbacks=args.callbacks,
         profile=args.profile,
         prefect=args.prefect,
+        windows_time_scale=None if args.no_windows else args.windows_time_scale,
         workdir=args.workdir,
         keep=args.keep,
     )

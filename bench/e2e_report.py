@@ -66,6 +66,7 @@ def format_report(document: dict[str, Any]) -> str:
     for name, variant in variants.items():
         stages = ", ".join(f"{k} {v:.2f}" for k, v in variant["stage_seconds"].items())
         parts.append(f"  {name}: {stages}")
+    parts += _windows_lines(document.get("windows"))
     minimum = document["credit_minimum"]
     parts += [
         "",
@@ -90,3 +91,23 @@ def format_report(document: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(parts)
+
+
+def _windows_lines(result: dict[str, Any] | None) -> list[str]:
+    if not result:
+        return []
+    low, high = result["job_seconds_range"]
+    lines = [
+        "",
+        f"Serial pages vs parallel Created_Time windows: Zoho job time 20-120 s x "
+        f"{result['time_scale']} = {low}-{high} s, {result['jobs_at_once']} jobs at once",
+    ]
+    for name in ("serial", "parallel"):
+        run = result[name]
+        lines.append(
+            f"  {name}: wall {run['wall_seconds']} s, Zoho busy {run['zoho_busy_seconds']} s, "
+            f"client {run['client_work_seconds']} s, {run['bulk_jobs']} jobs, "
+            f"{run['credits']} credits, rows {run['table_rows']:,} "
+            f"(distinct {run['distinct_ids']:,}; simulator {result['simulator_count']:,})"
+        )
+    return lines

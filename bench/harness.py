@@ -133,6 +133,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        # the machine is shared: how busy it was when the result was written (1, 5, 15 min)
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

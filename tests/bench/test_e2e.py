@@ -64,7 +64,7 @@ def test_tiny_benchmark_on_duckdb_runs_every_leg_and_accounts_for_every_credit(
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_tiny_benchmark_with_postgres_writes_json_and_drops_its_scratch_database(
+def test_tiny_benchmark_with_postgres_and_windows_writes_json_and_drops_its_scratch_database(
     tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import sqlalchemy as sa
@@ -75,6 +75,7 @@ def test_tiny_benchmark_with_postgres_writes_json_and_drops_its_scratch_database
         [
             "--records", str(RECORDS), "--per-page", str(PER_PAGE), "--time-scale", "0.002",
             "--pg-url", pg_url, "--pg-database", database, "--skip", "naive-duckdb",
+            "--windows-time-scale", "0.002",
             "--workdir", str(tmp_path / "work"), "--out", str(out),
         ]
     )  # fmt: skip
@@ -88,7 +89,20 @@ def test_tiny_benchmark_with_postgres_writes_json_and_drops_its_scratch_database
     assert variants["naive_postgres"]["rows"] == RECORDS
     verdicts = {t["name"]: t["verdict"] for t in document["targets"]}
     assert verdicts["naive_vs_ours_postgres"] in {"PASS", "FAIL"}
-    assert "naive_vs_ours_postgres" in capsys.readouterr().out
+    windows = document["windows"]  # serial pages against parallel windows, same run
+    assert windows["serial"]["table_rows"] == RECORDS
+    assert windows["parallel"]["table_rows"] == windows["parallel"]["distinct_ids"] == RECORDS
+    # 1,500 records cost less by REST than by one bulk job: the second export reads by REST
+    # (tests/bench/test_windows.py runs the windows at a size that takes bulk)
+    assert windows["parallel"]["bulk_jobs"] == 0
+    assert "REST" in windows["parallel"]["reason"]
+    assert verdicts["windows_every_record_once"] == "PASS"
+    assert verdicts["credits_windows"] in {"PASS", "FAIL"}
+    assert document["ratios"]["windows_serial_over_parallel_wall"] > 0
+    assert len(document["machine"]["load_average"]) == 3
+    printed = capsys.readouterr().out
+    assert "naive_vs_ours_postgres" in printed
+    assert "parallel: wall" in printed
     engine = sa.create_engine(pg_url)
     try:
         with engine.connect() as conn:
