@@ -6,7 +6,9 @@
 3. the simulator modifies, inserts and deletes some Leads and Contacts; an incremental export
    brings the warehouse back in line (REST for the small delta, deletions marked), checked
    against the simulator id by id;
-4. a backfill of Deals by date windows (windows too big for one page are split);
+4. a backfill of Deals by date windows: the forecast (per window REST or bulk, estimated
+   credits, reason) prints first; each window is read the cheaper way (a bulk window too big
+   for one page is split);
 5. write-backs (``cli.demo_writeback``): new Leads from a Parquet file with a mapping that
    has defaults, a few rows deliberately invalid (dry-run first, then the real bulk write);
    new Deals with their line items in one parent/child write (one Deal over the 200 items
@@ -34,6 +36,7 @@ from rich.table import Table
 
 from cli.reporting import make_console
 from engine.modules import ProductName
+from engine.progress import ProgressEvent, observe
 from engine.runtime import runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from flows.connection import run_overrides
@@ -93,6 +96,8 @@ class DemoRow:
 class DemoReport:
     rows: list[DemoRow] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    #: lines under the table (the backfill's method and reason per window)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def table(self) -> Table:
@@ -280,7 +285,15 @@ def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: 
     start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
     # Smaller simulated pages for the backfill, so some windows overflow one page and split.
     sim.state.configure(per_page=150)
-    with _step(console, "backfill of crm Deals 2024-01-01 .. 2026-01-01 in 180-day windows"):
+
+    def print_forecast(event: ProgressEvent) -> None:
+        for line in event.lines if event.kind == "forecast" else ():
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+
+    with (
+        _step(console, "backfill of crm Deals 2024-01-01 .. 2026-01-01 in 180-day windows"),
+        observe(print_forecast),
+    ):
         rows = backfill_flow(
             product="crm",
             module="Deals",
@@ -288,6 +301,8 @@ def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: 
             end=end,
             window_days=180,
         )
+    report.notes.append("backfill crm Deals, per window:")
+    report.notes += [_window_note(r) for r in rows]
     loaded = sum(int(r.get("rows loaded", 0)) for r in rows)
     splits = sum(int(r.get("split into", 0)) > 0 for r in rows)
     report.rows.append(
@@ -300,6 +315,15 @@ def _backfill(console: Console, report: DemoReport, settings: RunSettings, sim: 
             credits=sum(int(r.get("credits", 0)) for r in rows),
         )
     )
+
+
+def _window_note(row: dict[str, Any]) -> str:
+    """``  window: REST, 4 credits (reason)`` for the summary."""
+    window = row["window"]
+    reason = str(row.get("reason") or row.get("status"))
+    reason = reason.removeprefix(f"backfill window {window}: ")
+    method = str(row.get("method", "?")).upper()
+    return f"  {window}: {method}, {row.get('credits', '?')} credits ({reason})"
 
 
 def _methods(rows: list[dict[str, Any]]) -> str:
@@ -344,6 +368,8 @@ def _lake_query(
 def _print_summary(console: Console, report: DemoReport, settings: RunSettings) -> None:
     console.print()
     console.print(report.table())
+    for note in report.notes:
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
     for check in report.checks:
         console.print(f"check: {check}")
     warehouse = _relative(settings.effective_warehouse_url.removeprefix("duckdb:///"))

@@ -3,7 +3,9 @@
 On a terminal each module shows its state, pages loaded (and whether more follow), rows,
 rejects, credits and elapsed time; warnings from our loggers print above the live lines
 through the same console, so the two never interleave. Not on a terminal (CI, pipes, files)
-each event is one plain line. The events come from ``engine.progress``.
+each event is one plain line. A forecast (a backfill's windows, each with its method,
+estimated credits and reason) prints as it comes, before anything is spent. The events come
+from ``engine.progress``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class RunProgress:
         )
 
     def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "forecast":  # before anything is spent: print it as it is
+            for line in event.lines:
+                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            return
         name = f"{event.product} {event.module}"
         with self._lock:
             module = self._modules.setdefault(name, _Module(started=time.monotonic()))

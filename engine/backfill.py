@@ -1,6 +1,11 @@
 """Backfill: load one ``Modified_Time`` window, splitting it in two when one bulk page cannot
 hold it (a window that overflowed page 1 is replaced by its halves; finished windows are
-no-ops, so a killed backfill resumes window by window)."""
+no-ops, so a killed backfill resumes window by window).
+
+Before anything is spent, ``forecast_backfill`` says for each window still to do how it will
+be read (REST or bulk), what that should cost and why; ``announce_forecast`` hands it to
+whoever watches the run (``engine.progress``: the CLI prints it) before the first window
+starts."""
 
 from __future__ import annotations
 
@@ -24,8 +29,10 @@ from engine.extracts import (
     latest_running_id,
     progress_so_far,
 )
+from engine.failpoints import failpoint
 from engine.ledger import ExtractRecord, ExtractState, JobState, utcnow
 from engine.planning import BULK_PER_PAGE, Method, MethodChoice, Window
+from engine.progress import forecast as emit_forecast
 from engine.rest import RestDeltaTooLarge
 from engine.steps import Driver, RestDeltaStep, StepRunner, drive
 from engine.summary import PageOutcome
@@ -184,6 +191,91 @@ def window_method(
         per_page=last.per_page if last is not None and last.per_page else BULK_PER_PAGE,
         rest_supported=len(rt.fields(product, module)) <= product_for(product).rest_max_fields,
     )
+
+
+@dataclass(frozen=True)
+class WindowForecast:
+    """How one window will be read, what that should cost and why."""
+
+    window: Window
+    choice: MethodChoice
+
+    @property
+    def credits(self) -> int:
+        if self.choice.method is Method.REST:
+            return self.choice.rest_credits or 0
+        return self.choice.bulk_credits
+
+    def line(self) -> str:
+        method = "REST" if self.choice.method is Method.REST else "bulk"
+        return f"  {self.window.label()}: {method}, ~{self.credits} credits ({self.choice.reason})"
+
+
+@dataclass(frozen=True)
+class BackfillForecast:
+    """The windows of a backfill still to do, each with its method and estimated credits."""
+
+    product: str
+    module: str
+    windows: list[WindowForecast]
+    #: every window of the range, the loaded ones included
+    total_windows: int
+    #: credits already spent to plan it (the field metadata: which fields REST can read)
+    planning_credits: int = 0
+
+    @property
+    def credits(self) -> int:
+        """What the windows should cost, the planning's credits included."""
+        return self.planning_credits + sum(w.credits for w in self.windows)
+
+    def lines(self) -> list[str]:
+        done = self.total_windows - len(self.windows)
+        head = (
+            f"forecast: backfill {self.product} {self.module}, {len(self.windows)} of "
+            f"{self.total_windows} windows to do ({done} loaded before), ~{self.credits} "
+            f"credits in all ({self.planning_credits} of them for the field metadata)"
+        )
+        return [head, *(w.line() for w in self.windows)]
+
+
+def forecast_backfill(
+    rt: Runtime,
+    product: str,
+    module: str,
+    ranges: Sequence[Window],
+    *,
+    planning_credits: int = 0,
+) -> BackfillForecast:
+    """Method and estimated credits of each window of ``ranges`` not loaded yet."""
+    pending = [
+        w
+        for w in ranges
+        if rt.ledger.find_extract(
+            org=rt.org,
+            product=product,
+            module=module,
+            kind=windows.BACKFILL.kind,
+            window=(w.start, w.end),
+            state=ExtractState.LOADED,
+        )
+        is None
+    ]
+    return BackfillForecast(
+        product,
+        module,
+        [
+            WindowForecast(w, window_method(rt, product, module, w, windows.BACKFILL))
+            for w in pending
+        ],
+        total_windows=len(ranges),
+        planning_credits=planning_credits,
+    )
+
+
+def announce_forecast(forecast: BackfillForecast) -> None:
+    """Give the forecast to the run's watchers (the CLI prints it) before any window starts."""
+    emit_forecast(forecast.product, forecast.module, forecast.lines())
+    failpoint("backfill-forecast", forecast.module, 0)
 
 
 def _advance_watermark_if_newer(rt: Runtime, extract: ExtractRecord) -> None:

@@ -11,6 +11,7 @@ Points:
 - ``load``: inside the warehouse merge transaction (page staged, merge not committed).
 - ``window-loaded``: a window of a partitioned full export is loaded while the others run
   (``@Module:N``: the N-th window to finish).
+- ``backfill-forecast``: a backfill's forecast is announced; nothing is read yet.
 - ``lake-write``: inside a page's lake commit (delta-rs has the page's data, no commit yet).
 - ``lake-committed``: the page is in the lake; the ledger does not know it loaded yet.
 - ``write-job-created``: a bulk write job exists and its id is in the write's saved state

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from engine.pages import PageOutcome
     from engine.summary import ModuleSummary
 
-EventKind = Literal["started", "page", "finished"]
+EventKind = Literal["started", "page", "finished", "forecast"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class ProgressEvent:
     #: the page's job holds more records (another page follows)
     more: bool = False
     method: str = ""
+    #: a forecast's lines (what a run will read how, and what it should cost), to print
+    lines: tuple[str, ...] = ()
 
 
 class ProgressObserver(Protocol):
@@ -69,6 +71,12 @@ def emit(event: ProgressEvent) -> None:
 def module_started(product: str, module: str, method: str = "") -> None:
     if _observers:
         emit(ProgressEvent("started", product, module, method=method))
+
+
+def forecast(product: str, module: str, lines: list[str]) -> None:
+    """What a run is about to spend, said before it spends it (the CLI prints the lines)."""
+    if _observers:
+        emit(ProgressEvent("forecast", product, module, lines=tuple(lines)))
 
 
 def page_done(extract: ExtractRecord, outcome: PageOutcome) -> None:

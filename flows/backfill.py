@@ -1,8 +1,9 @@
 """The backfill flow: one module between two dates, in windows of at most one bulk page.
 
 The range is cut into windows (``window_days``); each is read by REST or a bulk job, whichever
-the last export's record spread says costs fewer credits (the forecast is logged before
-anything is spent); a bulk window whose first page reports ``more_records`` is split in two,
+the last export's record spread says costs fewer credits (the forecast, per window its method,
+estimated credits and reason, is logged and shown by the CLI before anything is read); a bulk
+window whose first page reports ``more_records`` is split in two,
 recursively, so each stays under Zoho's 200,000 records per page. Windows run in parallel
 up to ``settings.concurrency`` after a credit-budget check;
 a window finished in an earlier run is a no-op.
@@ -15,13 +16,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from engine.backfill import WindowResult, window_method
+from engine.backfill import WindowResult, announce_forecast, forecast_backfill
+from engine.budget import PLAIN_CALL
 from engine.errors import RunFailedError
-from engine.ledger import ExtractState
 from engine.modules import ProductName, validate_module, validate_product
-from engine.planning import Method, backfill_windows, estimate_run_credits
+from engine.planning import backfill_windows
 from engine.runtime import runtime_for
-from engine.windows import BACKFILL
 from flows.artifacts import Progress, artifact_key, publish_table
 from flows.blocks import WarehouseSettings, ZohoCredentials
 from flows.connection import flow_connection, flow_settings
@@ -65,36 +65,13 @@ def backfill_flow(
     rt = runtime_for(connection, settings)
     rt.forget_fields(product, module)
     rt.fields(product, module)  # fail fast on an unknown module, before any bulk job
-    pending = [
-        w
-        for w in windows
-        if rt.ledger.find_extract(
-            org=rt.org,
-            product=product,
-            module=module,
-            kind="backfill",
-            window=(w.start, w.end),
-            state=ExtractState.LOADED,
-        )
-        is None
-    ]
-    forecast = [(w, window_method(rt, product, module, w, BACKFILL)) for w in pending]
-    needed = sum(
-        (c.rest_credits or 0) if c.method is Method.REST else estimate_run_credits([1])
-        for _, c in forecast
-    )
-    for window, choice in forecast:
-        logger.info("forecast %s: %s (%s)", window.label(), choice.method.value, choice.reason)
-    logger.info(
-        "forecast backfill %s %s: %d of %d windows to do, ~%d credits",
-        product,
-        module,
-        len(pending),
-        len(windows),
-        needed,
-    )
+    forecast = forecast_backfill(rt, product, module, windows, planning_credits=PLAIN_CALL)
+    for line in forecast.lines():
+        logger.info("%s", line.strip())
+    announce_forecast(forecast)  # printed by the CLI before anything is read
     rt.budget.check_run(
-        needed, f"backfill {product} {module} ({len(pending)} of {len(windows)} windows to do)"
+        forecast.credits - forecast.planning_credits,
+        f"backfill {product} {module} ({len(forecast.windows)} of {len(windows)} windows to do)",
     )
     progress = Progress(product, module, f"backfill of {product} {module}")
     rows: list[dict[str, Any]] = []
