@@ -74,11 +74,24 @@ class PageScan:
             skip -= matches.num_rows
         return None, 0
 
+    def _chunks(self, start: int) -> Iterator[pa.Table]:
+        """The chunks from ``start``; with a predicate, each holds only the records whose
+        predicate columns (generated first, cheap) may match, so the page's other columns are
+        generated for those alone (a window of a big module does not generate all of it)."""
+        if self._predicate is None or self._predicate_fields is None:
+            yield from self._store.iter_chunks(self._fields, start)
+            return
+        for low, high in self._store.chunk_ranges(start):
+            probe = self._store.chunk_of(self._predicate_fields, low, high)
+            hits = probe.filter(self._predicate(probe))[INDEX].to_numpy()
+            if len(hits):
+                yield self._store.chunk_of(self._fields, low, high, hits)
+
     def __iter__(self) -> Iterator[pa.Table]:
         start, skip = self._skip_ahead()
         if start is None:
             return
-        for chunk in self._store.iter_chunks(self._fields, start):
+        for chunk in self._chunks(start):
             matches = chunk.filter(self._predicate(chunk)) if self._predicate else chunk
             if skip:
                 dropped = min(skip, matches.num_rows)

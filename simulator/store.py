@@ -217,16 +217,30 @@ class RecordStore:
 
     def iter_chunks(self, fields: list[str], start: int = 0) -> Iterator[pa.Table]:
         """Tables of live records from index ``start`` on: ``__index``, ``id``, ``fields``."""
+        for position, end in self.chunk_ranges(start):
+            yield self._chunk(fields, position, end)
+
+    def chunk_ranges(self, start: int = 0) -> Iterator[tuple[int, int]]:
+        """``[start, end)`` index ranges of the chunks ``iter_chunks`` reads from ``start``."""
         position = start
         while True:
             end = min(position + self.chunk_size, self.slot_count)
             if position >= end:
                 return
-            yield self._chunk(fields, position, end)
+            yield position, end
             position = end
 
-    def _chunk(self, fields: list[str], start: int, end: int) -> pa.Table:
-        idx = np.arange(start, end, dtype=np.int64)
+    def chunk_of(
+        self, fields: list[str], start: int, end: int, only: np.ndarray | None = None
+    ) -> pa.Table:
+        """One chunk of ``iter_chunks``: the records of ``[start, end)``; with ``only``, just
+        those at these indices (the others are never generated)."""
+        return self._chunk(fields, start, end, only)
+
+    def _chunk(
+        self, fields: list[str], start: int, end: int, only: np.ndarray | None = None
+    ) -> pa.Table:
+        idx = np.arange(start, end, dtype=np.int64) if only is None else np.asarray(only)
         with self._lock:
             skip = [i for i in self._deleted if start <= i < end]
             skip.extend(i for i in self._rows if start <= i < end)
@@ -234,7 +248,12 @@ class RecordStore:
             keep = idx[idx < self.generated_count]
             if skip:
                 keep = keep[~np.isin(keep, np.array(skip, dtype=np.int64))]
-            overlay = {i: self._rows[i] for i in sorted(self._rows) if start <= i < end}
+            wanted = None if only is None else set(only.tolist())
+            overlay = {
+                i: self._rows[i]
+                for i in sorted(self._rows)
+                if start <= i < end and (wanted is None or i in wanted)
+            }
         base = [f for f in fields if "." not in f and f != "id"]
         lookups = sorted({f.split(".", 1)[0] for f in fields if "." in f} - set(base))
         plain = base + lookups
