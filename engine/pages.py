@@ -42,6 +42,7 @@ from engine.failpoints import failpoint, kill_when_file_appears
 from engine.lake import commit_page as commit_to_lake
 from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
 from engine.planning import ResumeAction, resume_action
+from engine.poll_schedule import wait_on_schedule
 from engine.progress import page_done
 from engine.steps import BulkPageStep, Driver
 from engine.summary import LoadOutcome, PageOutcome
@@ -307,10 +308,12 @@ def _wait(
         created_here = job.job_id in _created_here
     if rt.callbacks is not None:  # Zoho says when the job ends; polls only if it never does
         rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
-    elif created_here:
-        _sleep_until_expected_done(rt, extract, job)
     try:
-        live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+        live = None
+        if created_here and rt.callbacks is None and job.created_at is not None:
+            live = wait_on_schedule(rt, extract, job, observe)  # engine.poll_schedule
+        if live is None:
+            live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
         return live, created_here or saw_running
     finally:
         if polls:

@@ -112,6 +112,27 @@ class JobsTable(LedgerBase):
             row = conn.execute(query).first()
         return None if row is None else job_from_row(row)
 
+    def recent_completed_jobs(
+        self, org: str, product: str, module: str, *, limit: int = 20
+    ) -> list[JobRecord]:
+        """The ``limit`` most recently completed bulk jobs of ``org``/``product``/``module``
+        whose end a process watched, newest first: how long Zoho takes for this module."""
+        jobs = self.jobs
+        query = (
+            jobs.select()
+            .where(
+                jobs.c.org == org,
+                jobs.c.product == product,
+                jobs.c.module == module,
+                jobs.c.job_seconds.is_not(None),
+                jobs.c.completed_at.is_not(None),
+            )
+            .order_by(jobs.c.completed_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [job_from_row(r) for r in conn.execute(query)]
+
     def _transition(self, job_key: str, new: JobState, **values: Any) -> JobRecord:
         with self._write() as conn:
             row = conn.execute(self.jobs.select().where(self.jobs.c.job_key == job_key)).first()
