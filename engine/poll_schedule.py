@@ -97,6 +97,16 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[below] + (ordered[below + 1] - ordered[below]) * (position - below)
 
 
+def plan_polls(recent: Sequence[JobRecord]) -> list[float]:
+    """Poll times (seconds after creation) for a job of the module whose recent jobs are
+    ``recent``; only watched job times count (a job that ended while no process ran has
+    none, so a resume's downtime never becomes a job time)."""
+    samples = comparable(
+        [JobTime(j.job_seconds, j.record_count) for j in recent if j.job_seconds is not None]
+    )
+    return poll_offsets(samples, planned_polls(PAGE_MINIMUM_CREDITS))
+
+
 def wait_on_schedule(
     rt: Runtime,
     extract: ExtractRecord,
@@ -111,10 +121,7 @@ def wait_on_schedule(
     recent = rt.ledger.recent_completed_jobs(
         extract.org, extract.product, extract.module, limit=HISTORY
     )
-    samples = comparable(
-        [JobTime(j.job_seconds, j.record_count) for j in recent if j.job_seconds is not None]
-    )
-    offsets = poll_offsets(samples, planned_polls(PAGE_MINIMUM_CREDITS))
+    offsets = plan_polls(recent)
     if offsets:
         log.debug("%s: polls at %s s", job.job_key, [round(o, 1) for o in offsets])
     client = rt.client(extract.product).bulk_read

@@ -9,11 +9,12 @@ import pytest
 
 from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.ledger import ExtractRecord, JobRecord, utcnow
-from engine.poll_schedule import JobTime, comparable, planned_polls, poll_offsets
+from engine.poll_schedule import JobTime, comparable, plan_polls, planned_polls, poll_offsets
 from engine.runtime import Runtime
 from engine.steps import BulkPageStep, run_step
 from engine.summary import PageOutcome
 from simulator.testing import SimServer
+from tests.engine.jobrows import job
 
 
 def test_a_page_of_52_credits_plans_three_polls_within_five_percent() -> None:
@@ -98,3 +99,12 @@ def test_a_module_s_next_export_polls_its_jobs_no_sooner_than_its_job_times_allo
         assert [state for _, state in polls].count("COMPLETED") == 1
     engine_polls = sum(len(p) for p in watched.polls.values())
     assert summary.credits == 3 * (50 + 1) + engine_polls  # create + download + each poll
+
+
+def test_a_job_that_ended_during_downtime_plans_nothing() -> None:
+    # page 1 was created, the process was killed and re-run 12 minutes later: the job's end
+    # was not watched, so it has a completion time but no job time
+    resumed = job(1, 720.0, job_seconds=None)
+    assert plan_polls([resumed]) == []
+    offsets = plan_polls([resumed, job(1, 30.0, extract_id="e0")])
+    assert offsets == pytest.approx([25.0, 35.0, 45.0])  # one sample of 30 s: 15-45 s

@@ -1,0 +1,84 @@
+"""When to poll a bulk-read job, and the wait for it to end.
+
+A job this process created is watched from its creation: a callback, or the polls planned
+from the module's recent job times (``engine.poll_schedule``), says when to ask, so no poll is
+spent on a job that cannot be done yet. A job of an earlier process (a resume) is polled at
+once: a job that ended while no process watched it leaves no job time (the downtime is not
+Zoho's; the plans skip it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from connectors.bulk_read import BulkReadJob
+from engine.budget import PLAIN_CALL
+from engine.ledger import ExtractRecord, JobRecord
+from engine.poll_schedule import wait_on_schedule
+from engine.summary import PageOutcome
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+log = logging.getLogger("engine.page_wait")
+
+#: Zoho ids of the bulk jobs this process created (their end is watched from creation on);
+#: a job of an earlier process is polled at once when a run resumes.
+_created_here: set[str] = set()
+_created_here_lock = threading.Lock()
+
+PollObserver = Callable[[JobRecord, str, int], None]
+
+
+def remember_created(job_id: str) -> None:
+    """Note that this process created ``job_id`` (its end is watched from now on)."""
+    with _created_here_lock:
+        _created_here.add(job_id)
+
+
+def wait_for_job(
+    rt: Runtime,
+    extract: ExtractRecord,
+    job: JobRecord,
+    outcome: PageOutcome,
+    on_poll: PollObserver | None,
+) -> tuple[BulkReadJob, bool]:
+    """Wait for the job to end: ``(job, watched)``, watched when its end time is known.
+
+    A job this process created is watched from its creation: a callback or the expected
+    job time says when to poll first. A job of an earlier process (a resume) is polled at
+    once, then on the normal schedule; its time counts only if a poll sees it still running
+    (if it ended during the downtime, the time it took is unknown).
+    """
+    assert job.job_id is not None
+    polls = 0
+    saw_running = False
+
+    def observe(state: BulkReadJob) -> None:
+        nonlocal polls, saw_running
+        polls += 1
+        saw_running = saw_running or not state.state.finished
+        if on_poll is not None:
+            on_poll(job, state.raw_state, polls)
+
+    with _created_here_lock:
+        created_here = job.job_id in _created_here
+    if rt.callbacks is not None:  # Zoho says when the job ends; polls only if it never does
+        rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
+    try:
+        live = None
+        if created_here and rt.callbacks is None and job.created_at is not None:
+            live = wait_on_schedule(rt, extract, job, observe)  # engine.poll_schedule
+        if live is None:
+            live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+        return live, created_here or saw_running
+    finally:
+        if polls:
+            what = f"bulk-read status {extract.module} page {job.page} x{polls}"
+            rt.ledger.record_spend(rt.org, polls * PLAIN_CALL, what, job.job_key)
+            rt.ledger.add_job_credits(job.job_key, polls * PLAIN_CALL)
+            outcome.credits += polls * PLAIN_CALL
+            outcome.polls += polls
