@@ -59,6 +59,20 @@ def partition_ledger(data_dir: Path) -> dict[str, tuple[str, frozenset[str]]]:
     return {e: (state, frozenset(keys)) for e, (state, keys) in found.items()}
 
 
+def unconfirmed_creates(data_dir: Path) -> int:
+    """Window jobs whose create was sent but whose answer (the job id) never reached the
+    ledger: Zoho may hold a job for each that a resume without callbacks cannot adopt."""
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        (count,) = con.execute(
+            "SELECT count(*) FROM zoho_etl.jobs j JOIN zoho_etl.extracts e "
+            "ON j.extract_id = e.extract_id WHERE e.kind = 'partition' AND j.job_id IS NULL"
+        ).fetchone() or (0,)
+    finally:
+        con.close()
+    return int(count)
+
+
 class TogetherSteps(DirectSteps):
     """Pages that wait until ``parties`` windows are in their page step at the same time: a
     serial export never gets there and fails on the barrier's timeout."""
@@ -192,6 +206,7 @@ def test_a_kill_during_parallel_windows_resumes_without_new_jobs_for_finished_wi
     loaded_before = {e for e, (state, _) in windows_before.items() if state == "loaded"}
     assert loaded_before, "the kill came after a window was loaded"
     created_before = jobs_created(sim)
+    unconfirmed_creates_before = unconfirmed_creates(data)
 
     done = run_cli(sim, prefect_api, data, *export, env={"ZOHO_ETL_ACTIVE_BULK_JOBS": "2"})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -200,7 +215,10 @@ def test_a_kill_during_parallel_windows_resumes_without_new_jobs_for_finished_wi
         assert windows_after[extract_id] == windows_before[extract_id]
     jobs_before = {j for _, jobs in windows_before.values() for j in jobs}
     jobs_after = {j for _, jobs in windows_after.values() for j in jobs}
-    assert jobs_created(sim) - created_before <= len(jobs_after - jobs_before)
+    # the kill lands in the main thread while another window's create may be in flight:
+    # such a job exists on Zoho with no id in the ledger, and the resume creates it again
+    unconfirmed = unconfirmed_creates_before
+    assert jobs_created(sim) - created_before <= len(jobs_after - jobs_before) + unconfirmed
     assert all(state == "loaded" for state, _ in windows_after.values())
     ids = warehouse_ids(data, "crm_Leads")
     assert len(ids) == len(set(ids)) == 12_000
