@@ -32,6 +32,7 @@ from engine.creator_source import (
     module_key,
     table_for,
 )
+from engine.credit_ledger import charged_to_page
 from engine.errors import UsageError
 from engine.ledger import ExtractRecord, ExtractState, JobState, utcnow
 from engine.retention_audit import DELETED, DeletionAudit
@@ -155,11 +156,12 @@ class Retention:
         page = len(ledger.jobs_for_extract(extract.extract_id, live_only=False)) + 1
         while True:
             job = ledger.plan_page(extract, page, query={"criteria": criteria})
-            call = self.client.delete_records(
-                self.owner, self.app, self.report, criteria, max_calls=1
-            )
+            with charged_to_page(job, "delete"):
+                call = self.client.delete_records(
+                    self.owner, self.app, self.report, criteria, max_calls=1
+                )
             result.delete_calls += 1
-            job = ledger.mark_created(job.job_key, f"delete-{page}", credits=call.calls)
+            job = ledger.mark_created(job.job_key, f"delete-{page}")
             audit.record(
                 extract.extract_id, self.app, self.report, deleted=call.deleted,
                 failed=call.failed,
