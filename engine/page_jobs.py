@@ -12,7 +12,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
-from connectors.errors import RetriableError
+from connectors.bulk_read_job import JobState as ZohoJobState
+from connectors.errors import OutcomeUnknownError, RetriableError
 from connectors.paginators import BulkReadPaginator
 from connectors.products import BulkPaging
 from engine.credit_ledger import charged_to_page
@@ -23,6 +24,7 @@ from engine.page_wait import remember_created
 from engine.summary import PageOutcome
 
 if TYPE_CHECKING:
+    from engine.callbacks import CallbackReceiver
     from engine.runtime import Runtime
 
 log = logging.getLogger("engine.page_jobs")
@@ -46,15 +48,46 @@ def next_page_query(job: JobRecord, paging: BulkPaging) -> BulkReadQuery:
 
 def create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJob:
     """Create the page's job (its credits are reserved, then charged to ``job``)."""
-    callback_url = rt.callbacks.url if rt.callbacks is not None else None
+    query = BulkReadQuery.from_state(job.query)
     with charged_to_page(job):
-        live = rt.client(extract.product).bulk_read.create_job(
-            BulkReadQuery.from_state(job.query), callback_url=callback_url
-        )
+        if rt.callbacks is None:
+            live = rt.client(extract.product).bulk_read.create_job(query)
+        else:
+            live = _create_or_adopt(rt, extract, rt.callbacks, query)
     remember_created(live.id)
     if rt.callbacks is not None:
         rt.callbacks.expect(live.id)
     return live
+
+
+def _create_or_adopt(
+    rt: Runtime, extract: ExtractRecord, callbacks: CallbackReceiver, query: BulkReadQuery
+) -> BulkReadJob:
+    """Create the job with a callback address of its own; when the create's answer is
+    lost, the callback to that address names the job Zoho made, which is adopted instead of
+    creating a second one (see ``engine.callbacks``). No callback within
+    ``callback_fallback_s``: Zoho most likely made no job, and the create is sent again
+    (the meter counted that lost send as spent, the conservative side)."""
+    client = rt.client(extract.product).bulk_read
+    token, url = callbacks.new_address()
+    try:
+        return client.create_job(query, callback_url=url, resend_lost=False)
+    except OutcomeUnknownError:
+        wait = rt.settings.callback_fallback_s
+        log.warning(
+            "%s page %d: the create call's answer was lost; waiting up to %.0f s for Zoho's "
+            "callback to name the job",
+            extract.module,
+            query.page,
+            wait,
+        )
+        job_id = callbacks.job_for(token, wait)
+    if job_id is not None:
+        log.info(
+            "%s page %d: adopted job %s, named by its callback", extract.module, query.page, job_id
+        )
+        return BulkReadJob(id=job_id, state=ZohoJobState.ADDED, raw_state="ADDED")
+    return client.create_job(query, callback_url=callbacks.new_address()[1])
 
 
 def create_next_job(
