@@ -84,9 +84,12 @@ def test_export_then_dry_run_then_delete(sim: SimServer, tmp_path: Path) -> None
     base = creator.form_store(ORG, APP, FORM).values.base_id
     data = tmp_path / "data"
     common = ("--app", APP, "--report", REPORT, "--simulator", sim.base_url)
-    exported = zoho_etl("export", "--product", "creator", *common, "--full", data=data)
+    exported = zoho_etl("export", "--product", "creator", *common, "--full", "--keep-landing",
+                        data=data)  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     assert "creator" in exported.stdout
+    (landing,) = (data / "parquet" / "creator" / TABLE).rglob("*.parquet")  # kept: one page
+    assert landing.parent.parent.name.startswith("extracted_date=")
     assert _rows(data, f'select count(*), count(distinct id) from "{TABLE}"') == [(1_500, 1_500)]
     criteria = f"ID < {base + 250}"
     dry = zoho_etl("delete", "--product", "creator", *common, "--criteria", criteria,
@@ -151,6 +154,7 @@ def test_a_kill_between_pages_and_inside_a_lake_commit_resumes_exactly(
     assert lake.schema == stored.schema
     assert lake.equals(stored)
     assert [h["operation"] for h in table.delta_table().history()] == ["WRITE", "WRITE"]
+    assert list((data / "parquet").rglob("*.parquet")) == []  # landing removed once in the lake
 
 
 def test_the_daily_call_cap_stops_the_run_with_exit_3_before_the_call_over_it(
