@@ -175,9 +175,9 @@ class PageLoader:
         names = [ID_COLUMN if n == ID else n for n in typed.schema.names]
         columns = [*typed.columns]
         columns += [
-            pa.array([self.module] * rows, pa.string()),
-            pa.array([self.job_id] * rows, pa.string()),
-            pa.array([self.extracted_at] * rows, UTC_TIMESTAMP),
+            pa.repeat(pa.scalar(self.module, pa.string()), rows),
+            pa.repeat(pa.scalar(self.job_id, pa.string()), rows),
+            pa.repeat(pa.scalar(self.extracted_at, UTC_TIMESTAMP), rows),
         ]
         names += [MODULE_COLUMN, JOB_ID_COLUMN, EXTRACTED_AT_COLUMN]
         out = pa.RecordBatch.from_arrays(columns, names=names)
