@@ -4,9 +4,11 @@ plan a page again when its job, result or page token is gone."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
+from connectors.bulk_read_job import JobState as ZohoJobState
 from connectors.errors import OutcomeUnknownError, RetriableError
 from connectors.paginators import BulkReadPaginator
 from connectors.products import BulkPaging
@@ -18,6 +20,7 @@ from engine.page_wait import remember_created
 from engine.summary import PageOutcome
 
 if TYPE_CHECKING:
+    from engine.callbacks import CallbackReceiver
     from engine.runtime import Runtime
 
 log = logging.getLogger("engine.page_jobs")
@@ -43,11 +46,12 @@ def create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJ
     """Spend the job's 50 credits from the budget, then create it (refunded if it fails)."""
     what = f"bulk-read create {extract.product} {extract.module} page {job.page}"
     rt.budget.spend(BULK_READ_CREATE, what, job.job_key)
-    callback_url = rt.callbacks.url if rt.callbacks is not None else None
+    query = BulkReadQuery.from_state(job.query)
     try:
-        live = rt.client(extract.product).bulk_read.create_job(
-            BulkReadQuery.from_state(job.query), callback_url=callback_url
-        )
+        if rt.callbacks is None:
+            live = rt.client(extract.product).bulk_read.create_job(query)
+        else:
+            live = _create_or_adopt(rt, extract, rt.callbacks, query)
     except OutcomeUnknownError as exc:
         # every unanswered send may have created a job in Zoho: spent, not refunded
         lost = BULK_READ_CREATE * (exc.attempts - 1)
@@ -64,6 +68,37 @@ def create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJ
     if rt.callbacks is not None:
         rt.callbacks.expect(live.id)
     return live
+
+
+def _create_or_adopt(
+    rt: Runtime, extract: ExtractRecord, callbacks: CallbackReceiver, query: BulkReadQuery
+) -> BulkReadJob:
+    """Create the job with a callback address of its own; when the create's answer is
+    lost, the callback to that address names the job Zoho made, which is adopted instead of
+    creating a second one (see ``engine.callbacks``). No callback within
+    ``callback_fallback_s``: Zoho most likely made no job, and the create is sent again
+    (that lost send is counted as spent, the conservative side)."""
+    client = rt.client(extract.product).bulk_read
+    token, url = callbacks.new_address()
+    try:
+        return client.create_job(query, callback_url=url, resend_lost=False)
+    except OutcomeUnknownError:
+        wait = rt.settings.callback_fallback_s
+        log.warning(
+            "%s page %d: the create call's answer was lost; waiting up to %.0f s for Zoho's "
+            "callback to name the job",
+            extract.module,
+            query.page,
+            wait,
+        )
+        job_id = callbacks.job_for(token, wait)
+    if job_id is not None:
+        log.info(
+            "%s page %d: adopted job %s, named by its callback", extract.module, query.page, job_id
+        )
+        return BulkReadJob(id=job_id, state=ZohoJobState.ADDED, raw_state="ADDED")
+    live = client.create_job(query, callback_url=callbacks.new_address()[1])
+    return replace(live, unanswered_creates=live.unanswered_creates + 1)
 
 
 def create_credits(live: BulkReadJob) -> int:
