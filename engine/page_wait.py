@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob
-from engine.budget import PLAIN_CALL
+from engine.credit_ledger import charged_to_page
 from engine.ledger import ExtractRecord, JobRecord
 from engine.poll_schedule import wait_on_schedule
 from engine.summary import PageOutcome
@@ -48,10 +48,10 @@ def wait_for_job(
 ) -> tuple[BulkReadJob, bool]:
     """Wait for the job to end: ``(job, watched)``, watched when its end time is known.
 
-    A job this process created is watched from its creation: a callback or the expected
-    job time says when to poll first. A job of an earlier process (a resume) is polled at
-    once, then on the normal schedule; its time counts only if a poll sees it still running
-    (if it ended during the downtime, the time it took is unknown).
+    A job this process created is watched from its creation: a callback or the polls
+    planned from the module's job times say when to ask. A job of an earlier process (a
+    resume) is polled at once, then on the normal schedule; its time counts only if a poll
+    sees it still running (if it ended during the downtime, the time it took is unknown).
     """
     assert job.job_id is not None
     polls = 0
@@ -68,17 +68,13 @@ def wait_for_job(
         created_here = job.job_id in _created_here
     if rt.callbacks is not None:  # Zoho says when the job ends; polls only if it never does
         rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
-    try:
-        live = None
-        if created_here and rt.callbacks is None and job.created_at is not None:
-            live = wait_on_schedule(rt, extract, job, observe)  # engine.poll_schedule
-        if live is None:
-            live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+    try:  # each poll is reserved before it is sent: the budget may stop a run here
+        with charged_to_page(job):
+            live = None
+            if created_here and rt.callbacks is None and job.created_at is not None:
+                live = wait_on_schedule(rt, extract, job, observe)  # engine.poll_schedule
+            if live is None:
+                live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
         return live, created_here or saw_running
     finally:
-        if polls:
-            what = f"bulk-read status {extract.module} page {job.page} x{polls}"
-            rt.ledger.record_spend(rt.org, polls * PLAIN_CALL, what, job.job_key)
-            rt.ledger.add_job_credits(job.job_key, polls * PLAIN_CALL)
-            outcome.credits += polls * PLAIN_CALL
-            outcome.polls += polls
+        outcome.polls += polls
