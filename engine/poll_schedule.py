@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob
 from connectors.bulk_read_job import JobState as BulkJobState
-from engine.budget import BULK_READ_CREATE, PLAIN_CALL
 from engine.cancel import cancellable_sleep
 from engine.ledger import ExtractRecord, JobRecord, utcnow
-from engine.planning import POLLS_PER_JOB
+from engine.planning import BULK_READ_CREATE, PLAIN_CALL, POLLS_PER_JOB
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime

@@ -17,10 +17,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from engine.backfill import WindowResult, announce_forecast, forecast_backfill
-from engine.budget import PLAIN_CALL
 from engine.errors import RunFailedError
 from engine.modules import ProductName, validate_module, validate_product
-from engine.planning import backfill_windows
+from engine.planning import PLAIN_CALL, backfill_windows
 from engine.runtime import runtime_for
 from flows.artifacts import Progress, artifact_key, publish_table
 from flows.blocks import WarehouseSettings, ZohoCredentials
