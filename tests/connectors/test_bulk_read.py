@@ -1,4 +1,4 @@
-"""Bulk read client against an in-process fake (state spellings, paging, failures, resume).
+"""Bulk read client against an in-process fake (paging, failures, resume).
 
 The same flows run against the real simulator over HTTP in ``test_sim_bulk_read.py``.
 """
