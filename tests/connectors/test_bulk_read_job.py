@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.bulk_read_job import (
-    JobState,
-)
+from connectors.bulk_read_job import JobState
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.credits import CallType
-from connectors.errors import (
-    ForeignHostError,
-    UnexpectedResponseError,
-)
+from connectors.errors import ForeignHostError, UnexpectedResponseError
 from connectors.http_transport import join_url
 from tests.connectors.fakes import BASE, FakeZoho, Reply, client
 

@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import CorruptZipError, ZipRejectedError
-from connectors.zip_members import (
-    iter_member_bytes,
-    open_member,
-    safe_member_name,
-)
+from connectors.zip_members import iter_member_bytes, open_member, safe_member_name
 from tests.connectors.zips import CSV, make_zip
 
 

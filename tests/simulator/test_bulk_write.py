@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from simulator.testing import SimServer
 from simulator.write_processing import wait_write_jobs
-from tests.simulator.writes import (
-    LEAD_HEADER,
-    Writer,
-)
+from tests.simulator.writes import LEAD_HEADER, Writer
 
 
 def test_insert_lifecycle_result_and_records(sim: SimServer, w: Writer) -> None:

@@ -6,9 +6,7 @@ from typing import Any
 
 from simulator.testing import SimServer
 from simulator.write_processing import block_record
-from tests.simulator.writes import (
-    Writer,
-)
+from tests.simulator.writes import Writer
 
 
 def test_every_documented_row_error(sim: SimServer, w: Writer) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from tests.simulator.conftest import ZohoCaller
-from tests.simulator.writes import (
-    Writer,
-)
+from tests.simulator.writes import Writer
 
 
 def test_recruit_write_and_unknown_job(recruit: ZohoCaller, w: Writer) -> None:

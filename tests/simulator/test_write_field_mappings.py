@@ -6,10 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.writes import (
-    Writer,
-    make_zip,
-)
+from tests.simulator.writes import Writer, make_zip
 
 
 @pytest.mark.parametrize(
