@@ -1,6 +1,6 @@
 """Bulk read client against an in-process fake (paging, failures, resume).
 
-The same flows run against the real simulator over HTTP in ``test_sim_bulk_read.py``.
+The same flows run against the real simulator over HTTP in ``test_client.py``.
 """
 
 from __future__ import annotations

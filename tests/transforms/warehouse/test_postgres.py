@@ -1,4 +1,4 @@
-"""PostgreSQL specifics (the behaviour every dialect shares is tested in test_loading.py)."""
+"""PostgreSQL specifics (what every dialect shares: test_loading.py; COPY: test_pgcopy.py)."""
 
 from __future__ import annotations
 
