@@ -21,6 +21,7 @@ from engine.modules import ProductName, validate_product
 from engine.writeback.run import WriteSummary, run_write
 from flows.artifacts import publish_write_artifacts
 from flows.blocks import WarehouseSettings, ZohoCredentials
+from flows.cancellation import cancelled_or_raise
 from flows.connection import flow_connection, flow_settings
 from flows.run_logging import forward_library_logs
 
@@ -70,9 +71,12 @@ def writeback_flow(
     settings = flow_settings(warehouse)
     connection = flow_connection(credentials)
     name = "bulk-write (dry run)" if dry_run else "bulk-write"
-    summary: WriteSummary = bulk_write_task.with_options(task_run_name=name)(
-        connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
-    )
+    try:
+        summary: WriteSummary = bulk_write_task.with_options(task_run_name=name)(
+            connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
+        )
+    except Exception as error:  # Ctrl-C: the run ends Cancelled (flows.cancellation)
+        return cancelled_or_raise(error)
     for part in summary.modules:
         publish_write_artifacts(part)
     log.info(summary.describe())

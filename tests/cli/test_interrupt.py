@@ -1,7 +1,8 @@
-"""Ctrl-C during page 2 of 3: ``zoho-etl`` exits 130, and the same command resumes the extract.
+"""Ctrl-C during page 2 of 3: ``zoho-etl`` exits 130, the Prefect flow run ends Cancelled, and
+the same command resumes the extract.
 
 The re-run must not create a new bulk job for page 1 (already loaded) nor spend credits on it:
-the simulator's job counter and the ledger say which jobs exist.
+the simulator's job, status and download counters and the ledger say which calls were made.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.sorting import FlowRunSort
 
 from cli.exit_codes import ExitCode
 from simulator.testing import SimServer
@@ -24,6 +28,22 @@ ORG = "us-enterprise"
 
 def jobs_created(sim: SimServer) -> int:
     return int(sim.state.stats.snapshot()["jobs_created"].get(f"{ORG}/crm/Leads", 0))
+
+
+def export_run_states() -> list[str]:
+    """The state type of every ``zoho-export`` flow run in the Prefect API, newest first."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["zoho-export"])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+        )
+    return [run.state.type.value if run.state else "" for run in runs]
+
+
+def calls_for_job(sim: SimServer, job_id: str) -> int:
+    """Status and download calls the simulator answered for one bulk job."""
+    stats = sim.state.stats.snapshot()
+    return int(stats["polls"].get(job_id, 0)) + int(stats["downloads"].get(job_id, 0))
 
 
 def start_export(sim: SimServer, api: str, data_dir: Path) -> subprocess.Popen[str]:
@@ -52,10 +72,11 @@ def start_export(sim: SimServer, api: str, data_dir: Path) -> subprocess.Popen[s
 
 
 @pytest.mark.slow
-def test_sigint_during_page_2_exits_130_and_the_same_command_resumes(
+def test_sigint_during_page_2_exits_130_cancels_the_run_and_the_same_command_resumes(
     prefect_api: str, sim: SimServer, tmp_path: Path
 ) -> None:
     sim.state.configure(per_page=700, downloads_per_minute=1000, job_seconds=(4.0, 4.0))
+    runs_before = len(export_run_states())
     first = start_export(sim, prefect_api, tmp_path)
     deadline = time.monotonic() + 240
     while jobs_created(sim) < 2:  # page 1 loaded, page 2's job running
@@ -66,18 +87,25 @@ def test_sigint_during_page_2_exits_130_and_the_same_command_resumes(
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
     assert "export Leads --full" in stderr.strip().splitlines()[-1]  # the command to resume
-    loaded = [page for page, state, _, _ in ledger_jobs(tmp_path, "Leads") if state == "loaded"]
-    assert loaded == [1]
+    states = export_run_states()
+    assert len(states) == runs_before + 1
+    assert states[0] == "CANCELLED"  # not Failed or Crashed
+    jobs = ledger_jobs(tmp_path, "Leads")
+    assert [page for page, state, _, _ in jobs if state == "loaded"] == [1]
+    page_1_job = next(job_id for page, _, job_id, _ in jobs if page == 1)
+    assert page_1_job is not None
     before = jobs_created(sim)
+    page_1_calls = calls_for_job(sim, page_1_job)
 
     sim.state.configure(job_seconds=(0.02, 0.05))
     again = start_export(sim, prefect_api, tmp_path)
     _, stderr = again.communicate(timeout=240)
     assert again.returncode == 0, stderr[-3000:]
+    assert export_run_states()[0] == "COMPLETED"
     jobs = ledger_jobs(tmp_path, "Leads")
     assert [page for page, state, _, _ in jobs if state == "loaded"] == [1, 2, 3]
-    page_1_jobs = {job_id for page, _, job_id, _ in jobs if page == 1}
-    assert len(page_1_jobs) == 1  # no new job for page 1 ...
-    assert jobs_created(sim) - before <= 2  # ... only pages 2 (again) and 3
+    assert {job_id for page, _, job_id, _ in jobs if page == 1} == {page_1_job}  # no new job
+    assert calls_for_job(sim, page_1_job) == page_1_calls  # nor a status or download call
+    assert jobs_created(sim) - before <= 2  # only pages 2 (again, if it expired) and 3
     ids = warehouse_ids(tmp_path, "crm_Leads")
     assert len(ids) == len(set(ids)) == 2000
