@@ -46,6 +46,7 @@ def writeback_flow(
     credentials: ZohoCredentials | None = None,
     warehouse: WarehouseSettings | None = None,
     attach_jobs: dict[int, str] | None = None,
+    invalid_rows_csv: bool = False,
 ) -> WriteSummary:
     """Validate rows against the module's field metadata and, unless a dry run, write them.
 
@@ -65,6 +66,8 @@ def writeback_flow(
             ZOHO_ETL_WAREHOUSE_URL / ZOHO_ETL_DATA_DIR, else a DuckDB file under ./data.
         attach_jobs: Only to finish a write whose job id a crash lost: chunk number -> the
             bulk write job id Zoho's import history shows for it.
+        invalid_rows_csv: A dry run writes its invalid rows (key, column, value, reason)
+            to Parquet under the data directory; also write them as CSV beside it.
     """
     forward_library_logs()
     product = validate_product(product)
@@ -73,7 +76,15 @@ def writeback_flow(
     name = "bulk-write (dry run)" if dry_run else "bulk-write"
     try:
         summary: WriteSummary = bulk_write_task.with_options(task_run_name=name)(
-            connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
+            connection,
+            settings,
+            product,
+            mapping_path,
+            source,
+            dry_run,
+            on_invalid,
+            attach_jobs,
+            invalid_rows_csv,
         )
     except Exception as error:  # Ctrl-C: the run ends Cancelled (flows.cancellation)
         return cancelled_or_raise(error)
