@@ -40,6 +40,7 @@ from engine.planning import (
 )
 from engine.progress import module_finished, module_started
 from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
+from engine.resume import interrupted_extract
 from engine.steps import (
     BulkPageStep,
     DeletedStep,
@@ -131,9 +132,7 @@ def open_module_extract(
     if options.mode == "incremental":
         since = incremental_since(ledger.get_watermark(rt.org, product, module), options.overlap)
         kind = "incremental" if since is not None else "full"
-    running = ledger.find_extract(
-        org=rt.org, product=product, module=module, kind=kind, state=ExtractState.RUNNING
-    )
+    running = interrupted_extract(rt, product, module, kind)  # whatever flags it had
     if running is not None:
         return running, True
     rest_supported = len(fields) <= product_for(product).rest_max_fields
