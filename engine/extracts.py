@@ -28,6 +28,7 @@ from engine.cost import choose_full, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
+from engine.page_estimate import expected_pages
 from engine.pages import ReplanExtract, bulk_extract_steps
 from engine.partitions import plan_full_export
 from engine.planning import (
@@ -222,7 +223,7 @@ def export_module_steps(
             for spec in fields
             if (reason := bulk_unreadable_reason(spec)) is not None
         }
-    module_started(product, module, extract.method)
+    module_started(product, module, extract.method, expected_pages(rt, extract))
     table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None

@@ -111,6 +111,7 @@ def test_sigint_during_page_2_exits_130_cancels_the_run_and_the_same_command_res
     again = start_export(sim, prefect_api, tmp_path)
     _, stderr = again.communicate(timeout=240)
     assert again.returncode == 0, stderr[-3000:]
+    assert "crm Leads: page 1/? loaded" in stderr  # page 1 counted again, not read again
     assert export_run_states()[0] == "COMPLETED"
     jobs = ledger_jobs(tmp_path, "Leads")
     assert [page for page, state, _, _ in jobs if state == "loaded"] == [1, 2, 3]
@@ -167,6 +168,9 @@ def test_an_interrupted_full_export_is_resumed_by_a_rerun_with_other_flags(
     )  # neither --full nor --concurrency 1
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming the interrupted full export" in again.stderr
+    # 12,000 records last time, 4,000 a page: 3 pages expected
+    assert "crm Leads: started (bulk, pages 0/3)" in again.stderr
+    assert "crm Leads: page 3/3 loaded" in again.stderr
     assert extract_kinds(tmp_path) == [("full", "loaded"), ("full", "loaded")]
     jobs = ledger_jobs(tmp_path, "Leads")[3:]
     assert [page for page, state, _, _ in jobs if state == "loaded"] == [1, 2, 3]
