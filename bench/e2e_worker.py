@@ -36,8 +36,8 @@ from bench.harness import Stage, measure
 if TYPE_CHECKING:
     from engine.extracts import DirectSteps
     from engine.ledger import ExtractRecord, JobRecord
-    from engine.pages import PageOutcome
     from engine.settings import RunSettings
+    from engine.summary import PageOutcome
 
 JobKey = Callable[[tuple[Any, ...]], str | None]
 
@@ -77,17 +77,23 @@ class CallClock:
 def instrument(clock: CallClock, bulk: object) -> None:
     """Time the bulk-read calls of this run's client and every wait for a job.
 
-    The wait is ``engine.pages._wait`` when it exists (it includes the engine's sleep until a
-    job is expected to be done, then the polls); otherwise the client's ``wait``.
+    The wait is ``engine.page_wait.wait_for_job`` (``engine.pages._wait`` in older trees) when
+    it exists (it includes the engine's sleep until a job is expected to be done, then the
+    polls); otherwise the client's ``wait``.
     """
-    import engine.pages
+    import importlib
 
     clock.wrap(bulk, "create_job")
     clock.wrap(bulk, "download")
-    if callable(getattr(engine.pages, "_wait", None)):
-        clock.wrap(engine.pages, "_wait", "wait", lambda args: args[2].job_id)
-    else:
-        clock.wrap(bulk, "wait", "wait", lambda args: str(args[0]))
+    for module_name, name in (("engine.page_wait", "wait_for_job"), ("engine.pages", "_wait")):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if callable(getattr(module, name, None)):
+            clock.wrap(module, name, "wait", lambda args: args[2].job_id)
+            return
+    clock.wrap(bulk, "wait", "wait", lambda args: str(args[0]))
 
 
 def _timed_steps(rt: Any, clock: CallClock, pages: list[dict[str, Any]]) -> DirectSteps:

@@ -37,7 +37,7 @@ from connectors.errors import (
     UnexpectedResponseError,
 )
 from connectors.fields import FieldSpec
-from connectors.http import DownloadResult, ZohoHttp, join_url
+from connectors.http import DownloadResult, Resent, ZohoHttp, join_url
 from connectors.paginators import BulkReadPaginator, next_bulk_query
 from connectors.products import Product
 from connectors.zipcheck import (
@@ -100,6 +100,7 @@ class BulkReadClient:
         *,
         callback_url: str | None = None,
         check_metadata: bool = False,
+        resend_lost: bool = True,
     ) -> BulkReadJob:
         """Validate ``query`` client-side and create the job (costs 50 credits).
 
@@ -114,6 +115,9 @@ class BulkReadClient:
         50 credits but duplicates no data, since only the job whose id we hold is ever
         downloaded. Every such send is metered as spent, and the caller charges it too.
         UNCERTAIN: a send that never reached Zoho is counted as spent all the same.
+        A caller that can find a lost job by other means (its callback) passes
+        ``resend_lost=False``: the create is sent once, and a lost answer raises
+        ``OutcomeUnknownError``.
         """
         fields = None
         if self._fields_of is not None and query.page_token is None:
@@ -123,12 +127,16 @@ class BulkReadClient:
                 check_field_names(query.module, fields or {})
         query.validate(self.product, fields if check_metadata else None)
         url = self._jobs_url()
-        sent = self.http.request_json_resending(
-            "POST",
-            url,
-            call_type=CallType.BULK_READ_CREATE,
-            json=query.to_body(self.product, callback_url),
-        )
+        body = query.to_body(self.product, callback_url)
+        if resend_lost:
+            sent = self.http.request_json_resending(
+                "POST", url, call_type=CallType.BULK_READ_CREATE, json=body
+            )
+        else:
+            payload = self.http.request_json(
+                "POST", url, call_type=CallType.BULK_READ_CREATE, json=body
+            )
+            sent = Resent(payload=payload, unanswered=0)
         entry = _first_data(sent.payload, url)
         raw_details = entry.get("details")
         details: Mapping[str, Any] = raw_details if isinstance(raw_details, Mapping) else entry

@@ -10,6 +10,12 @@ finds the job still running and polling carries on. A job created by an earlier,
 process is polled at once; a callback that never comes (lost, or Zoho cannot reach the URL)
 leaves the page polling after ``RunSettings.callback_fallback_s``, as without callbacks.
 
+Each create gets its own callback address, ``{CALLBACK_PATH}/{token}`` with a random token
+(`CallbackReceiver.new_address`). When a create's answer is lost after sending, the callback
+is the only way to learn whether Zoho made the job (Zoho documents no job listing): the
+callback at that token names the job, which the page then adopts (`job_for`) instead of
+creating a second one. The token is sent to Zoho only, so a forged callback cannot guess it.
+
 The server must be reachable from Zoho: ``listen`` is the local ``host:port`` it binds
 (port 0 picks a free one), ``public_url`` the address Zoho is given (default: the bound
 address, which suits the simulator and a host Zoho can reach directly).
@@ -19,8 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import secrets
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,6 +37,7 @@ CALLBACK_PATH = "/zoho/bulk-read-callback"
 #: a callback body is one job's details: a few KB
 MAX_BODY_BYTES = 1 << 20
 MAX_UNCLAIMED = 1024
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class CallbackReceiver:
@@ -41,6 +50,9 @@ class CallbackReceiver:
         self._events: dict[str, threading.Event] = {}
         #: callbacks of jobs not (yet) expected: bounded, so forged posts cannot fill memory
         self._unclaimed: deque[str] = deque(maxlen=MAX_UNCLAIMED)
+        #: callback address token -> the job ids its callbacks named (bounded, oldest out)
+        self._by_token: OrderedDict[str, str] = OrderedDict()
+        self._token_seen = threading.Condition()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, int(port)), _handler_for(self))
         self._server.daemon_threads = True
@@ -51,6 +63,28 @@ class CallbackReceiver:
             target=self._server.serve_forever, name="zoho-callbacks", daemon=True
         )
         self._thread.start()
+
+    def new_address(self) -> tuple[str, str]:
+        """``(token, url)``: a callback address of its own for one create call."""
+        token = secrets.token_urlsafe(18)
+        return token, f"{self.url}/{token}"
+
+    def job_for(self, token: str, timeout: float) -> str | None:
+        """The id of the job whose callback came to ``token``'s address, waiting up to
+        ``timeout`` s for it; None when none came (then Zoho most likely made no job)."""
+        with self._token_seen:
+            self._token_seen.wait_for(lambda: token in self._by_token, timeout)
+            return self._by_token.get(token)
+
+    def notify_token(self, token: str, job_ids: list[str]) -> None:
+        """A callback came to ``token``'s address naming ``job_ids``."""
+        if not job_ids:
+            return
+        with self._token_seen:
+            self._by_token[token] = job_ids[0]
+            while len(self._by_token) > MAX_UNCLAIMED:
+                self._by_token.popitem(last=False)
+            self._token_seen.notify_all()
 
     def expect(self, job_id: str) -> None:
         """A job was created with this receiver's URL: its callback will be waited for."""
@@ -110,7 +144,9 @@ def _content_length(value: str | None) -> int | None:
 def _handler_for(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            if self.path.split("?", 1)[0] != CALLBACK_PATH:
+            path = self.path.split("?", 1)[0]
+            token = path[len(CALLBACK_PATH) + 1 :] if path.startswith(CALLBACK_PATH + "/") else ""
+            if path != CALLBACK_PATH and not _TOKEN.fullmatch(token):
                 self.send_error(HTTPStatus.NOT_FOUND)
                 return
             length = _content_length(self.headers.get("Content-Length"))
@@ -125,6 +161,8 @@ def _handler_for(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
             ids = job_ids(self.rfile.read(length))
             for job_id in ids:
                 receiver.notify(job_id)
+            if token:
+                receiver.notify_token(token, ids)
             self.send_response(HTTPStatus.OK if ids else HTTPStatus.BAD_REQUEST)
             self.send_header("Content-Length", "0")
             self.end_headers()

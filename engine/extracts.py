@@ -29,7 +29,8 @@ from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
 from engine.page_estimate import expected_pages
-from engine.pages import ReplanExtract, bulk_extract_steps
+from engine.page_jobs import ReplanExtract
+from engine.pages import bulk_extract_steps
 from engine.partitions import plan_full_export
 from engine.planning import (
     Method,

@@ -19,69 +19,49 @@ killed at any step and started again:
 for CRM, ``page`` for Recruit) as a driver of ``engine.steps``: it yields one step per page,
 which the caller runs (in this thread, or as a Prefect task named ``bulk-read {module} page
 {n}``).
+
+The parts: creating and re-planning jobs in ``engine.page_jobs``, the wait and its poll
+schedule in ``engine.page_wait``, download and load in ``engine.page_load``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
-from connectors.errors import BulkJobFailedError, NotFoundError, OutcomeUnknownError, RetriableError
-from connectors.paginators import BulkReadPaginator
-from connectors.products import BulkPaging
-from engine.budget import BULK_READ_CREATE, PLAIN_CALL
-from engine.cancel import cancellable_sleep
-from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
-from engine.failpoints import failpoint, kill_when_file_appears
-from engine.lake import commit_page as commit_to_lake
-from engine.ledger import ExtractRecord, JobRecord, JobState, Watermark, to_naive_utc, utcnow
+from connectors.errors import BulkJobFailedError, NotFoundError
+from engine import page_wait
+from engine.errors import PageFailedError, PageNotLoadedError
+from engine.failpoints import failpoint
+from engine.ledger import ExtractRecord, JobState, utcnow
+from engine.page_jobs import (
+    ReplanExtract,
+    create_credits,
+    create_job,
+    create_next_job,
+    next_page_query,
+    replan,
+)
+from engine.page_load import download_page, load_downloaded_page, sha256_of
+from engine.page_wait import PollObserver
 from engine.planning import ResumeAction, resume_action
 from engine.progress import page_done
 from engine.steps import BulkPageStep, Driver
-from engine.summary import LoadOutcome, PageOutcome
+from engine.summary import PageOutcome
 from transforms.errors import DamagedZipError
 
 if TYPE_CHECKING:
     from connectors.fields import FieldSpec
     from engine.runtime import Runtime
-    from transforms import PageLoadResult
+
+__all__ = ["PollObserver", "ReplanExtract", "bulk_extract_steps", "run_bulk_page"]
 
 log = logging.getLogger("engine.pages")
 #: downloads of one page repeated in one run because the load found the file damaged
 MAX_REDOWNLOADS = 2
-#: the longest wait before a job's first poll, whatever the estimate says
-MAX_FIRST_POLL_DELAY = 600.0
-
-#: Zoho ids of the bulk jobs this process created (their end is watched from creation on);
-#: a job of an earlier process is polled at once when a run resumes.
-_created_here: set[str] = set()
-_created_here_lock = threading.Lock()
-
-
-class ReplanExtract(Exception):
-    """The page chain cannot continue (its page token expired): start the extract again."""
-
-    def __init__(self, job_key: str, reason: str) -> None:
-        self.job_key = job_key
-        self.reason = reason
-        super().__init__(f"{job_key}: {reason}; the extract is planned again from page 1")
-
-
-PollObserver = Callable[[JobRecord, str, int], None]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_bulk_page(
@@ -112,11 +92,11 @@ def run_bulk_page(
             outcome.job = job
             return outcome
         if action is ResumeAction.REPLAN:
-            job = _replan(rt, extract, job, decision.reason)
+            job = replan(rt, extract, job, decision.reason)
             live = None
             continue
         if action is ResumeAction.CREATE:
-            live = _create_job(rt, extract, job)
+            live = create_job(rt, extract, job)
             job = ledger.mark_created(job.job_key, live.id, credits=create_credits(live))
             outcome.created_job = True
             outcome.jobs_created += 1
@@ -126,9 +106,9 @@ def run_bulk_page(
         if action is ResumeAction.WAIT:
             assert job.job_id is not None
             try:
-                live, watched = _wait(rt, extract, job, outcome, on_poll)
+                live, watched = page_wait.wait_for_job(rt, extract, job, outcome, on_poll)
             except NotFoundError:
-                job = _replan(rt, extract, job, f"Zoho no longer knows job {job.job_id}")
+                job = replan(rt, extract, job, f"Zoho no longer knows job {job.job_id}")
                 continue
             except BulkJobFailedError as exc:
                 reason = f"{exc.code}: {exc.message}"
@@ -157,14 +137,14 @@ def run_bulk_page(
                 return outcome
             if result.more_records:
                 # Zoho works on page N+1 while this page downloads and loads.
-                _create_next_job(rt, extract, job, outcome)
+                create_next_job(rt, extract, job, outcome)
             continue
         if action is ResumeAction.DOWNLOAD:
             assert job.job_id is not None
             try:
-                live, zip_path, sha, size = _download(rt, extract, job, live, outcome)
+                live, zip_path, sha, size = download_page(rt, extract, job, live, outcome)
             except NotFoundError:
-                job = _replan(rt, extract, job, f"result of job {job.job_id} is gone")
+                job = replan(rt, extract, job, f"result of job {job.job_id} is gone")
                 live = None
                 continue
             job = ledger.mark_downloaded(job.job_key, path=str(zip_path), sha256=sha, size=size)
@@ -194,260 +174,6 @@ def run_bulk_page(
             log.warning("%s: %s; downloading again", job.job_key, exc)
             job = ledger.mark_download_invalid(job.job_key, f"damaged zip ({exc.reason})")
             downloaded_now = False
-
-
-def next_page_query(job: JobRecord, paging: BulkPaging) -> BulkReadQuery:
-    """The query of the page after ``job``'s (the ledger row is the paginator's state)."""
-    paginator = BulkReadPaginator(paging)
-    paginator.update_state(job)
-    return paginator.update_request(BulkReadQuery.from_state(job.query))
-
-
-def _create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJob:
-    """Spend the job's 50 credits from the budget, then create it (refunded if it fails)."""
-    what = f"bulk-read create {extract.product} {extract.module} page {job.page}"
-    rt.budget.spend(BULK_READ_CREATE, what, job.job_key)
-    callback_url = rt.callbacks.url if rt.callbacks is not None else None
-    try:
-        live = rt.client(extract.product).bulk_read.create_job(
-            BulkReadQuery.from_state(job.query), callback_url=callback_url
-        )
-    except OutcomeUnknownError as exc:
-        # every unanswered send may have created a job in Zoho: spent, not refunded
-        lost = BULK_READ_CREATE * (exc.attempts - 1)
-        if lost:
-            rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
-        raise
-    except Exception:
-        rt.ledger.record_spend(rt.org, -BULK_READ_CREATE, f"refund: {what} failed", job.job_key)
-        raise
-    if live.unanswered_creates:  # sent again after lost answers (connectors.bulk_read)
-        lost = BULK_READ_CREATE * live.unanswered_creates
-        rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
-    with _created_here_lock:
-        _created_here.add(live.id)
-    if rt.callbacks is not None:
-        rt.callbacks.expect(live.id)
-    return live
-
-
-def create_credits(live: BulkReadJob) -> int:
-    """Credits a create spent: its own 50 and 50 for each earlier send whose answer was lost
-    (each may have created an orphan job in Zoho, see ``BulkReadClient.create_job``)."""
-    return BULK_READ_CREATE * (1 + live.unanswered_creates)
-
-
-def _create_next_job(
-    rt: Runtime, extract: ExtractRecord, job: JobRecord, outcome: PageOutcome
-) -> None:
-    """Create the next page's job now (ledger first), so it runs while this page loads.
-
-    Anything that stops it (the budget, a throttled call) is left to the next page's own
-    step, which will try again and report the error there.
-    """
-    client = rt.client(extract.product)
-    query = next_page_query(job, client.product.bulk_paging)
-    nxt = rt.ledger.plan_page(
-        extract, query.page, page_token=query.page_token, query=query.to_state()
-    )
-    if nxt.state is not JobState.PLANNED:
-        return
-    try:
-        live = _create_job(rt, extract, nxt)
-    except (BudgetExceededError, RetriableError) as exc:
-        log.info("not creating page %d ahead: %s", nxt.page, exc)
-        return
-    rt.ledger.mark_created(nxt.job_key, live.id, credits=create_credits(live))
-    outcome.jobs_created += 1
-    outcome.credits += create_credits(live)
-    failpoint("job-created", extract.module, nxt.page)
-
-
-def _replan(rt: Runtime, extract: ExtractRecord, job: JobRecord, reason: str) -> JobRecord:
-    """A new attempt at ``job``'s page; the old row stays in the ledger.
-
-    A failed job keeps its page token (a valid token can create another job); an expired
-    one that carried a token means the chain is too old: the extract starts again.
-    """
-    log.warning("%s: %s; planning the page again", job.job_key, reason)
-    if job.state is not JobState.FAILED:
-        rt.ledger.mark_expired(job.job_key, reason)
-        if job.page_token:
-            raise ReplanExtract(job.job_key, reason)
-        return rt.ledger.plan_page(extract, job.page, page_token=None, query=job.query)
-    return rt.ledger.plan_page(extract, job.page, page_token=job.page_token, query=job.query)
-
-
-def _wait(
-    rt: Runtime,
-    extract: ExtractRecord,
-    job: JobRecord,
-    outcome: PageOutcome,
-    on_poll: PollObserver | None,
-) -> tuple[BulkReadJob, bool]:
-    """Wait for the job to end: ``(job, watched)``, watched when its end time is known.
-
-    A job this process created is watched from its creation: a callback or the expected
-    job time says when to poll first. A job of an earlier process (a resume) is polled at
-    once, then on the normal schedule; its time counts only if a poll sees it still running
-    (if it ended during the downtime, the time it took is unknown).
-    """
-    assert job.job_id is not None
-    polls = 0
-    saw_running = False
-
-    def observe(state: BulkReadJob) -> None:
-        nonlocal polls, saw_running
-        polls += 1
-        saw_running = saw_running or not state.state.finished
-        if on_poll is not None:
-            on_poll(job, state.raw_state, polls)
-
-    with _created_here_lock:
-        created_here = job.job_id in _created_here
-    if rt.callbacks is not None:  # Zoho says when the job ends; polls only if it never does
-        rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
-    elif created_here:
-        _sleep_until_expected_done(rt, extract, job)
-    try:
-        live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
-        return live, created_here or saw_running
-    finally:
-        if polls:
-            what = f"bulk-read status {extract.module} page {job.page} x{polls}"
-            rt.ledger.record_spend(rt.org, polls * PLAIN_CALL, what, job.job_key)
-            rt.ledger.add_job_credits(job.job_key, polls * PLAIN_CALL)
-            outcome.credits += polls * PLAIN_CALL
-            outcome.polls += polls
-
-
-def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> None:
-    """Skip the polls a job cannot answer yet: a comparable job took this long."""
-    if job.created_at is None:
-        return
-    earlier = rt.ledger.jobs_for_extract(extract.extract_id)
-    expected = expected_job_seconds(job, earlier, None)
-    if expected is None:  # a first page: the last export's job time (one more query)
-        history = rt.ledger.last_completed_job(
-            extract.org, extract.product, extract.module, other_than_extract=extract.extract_id
-        )
-        expected = expected_job_seconds(job, earlier, history)
-    pause = first_poll_delay(job, expected, utcnow())
-    if pause > 0.05:
-        log.debug(
-            "%s: first poll in %.1f s (expected job time %.1f s)", job.job_key, pause, expected
-        )
-        cancellable_sleep(pause)
-
-
-def first_poll_delay(job: JobRecord, expected: float | None, now: datetime) -> float:
-    """Seconds to wait before the first poll of ``job``: most of the expected job time,
-    less the time since it was created; 0 when nothing is expected."""
-    if expected is None or job.created_at is None:
-        return 0.0
-    pause = 0.8 * expected - (now - job.created_at).total_seconds()
-    return min(max(pause, 0.0), MAX_FIRST_POLL_DELAY)
-
-
-def expected_job_seconds(
-    job: JobRecord, extract_jobs: Sequence[JobRecord], history: JobRecord | None
-) -> float | None:
-    """How long ``job`` should take on Zoho's side, or None when nothing is known.
-
-    Only watched job times count (``JobRecord.job_seconds``): a job that ended while no
-    process was running has no time, so a resume's downtime never becomes an estimate.
-    The latest earlier page of the same extract (``extract_jobs``) that completed decides;
-    a first page (no such job) takes ``history``'s time: the last completed job of the
-    same org/product/module in an earlier extract (`Ledger.last_completed_job`).
-    """
-    previous = [
-        seconds
-        for j in extract_jobs
-        if j.page < job.page and (seconds := j.job_seconds) is not None
-    ]
-    if previous:
-        return previous[-1]
-    return None if history is None else history.job_seconds
-
-
-def _download(
-    rt: Runtime,
-    extract: ExtractRecord,
-    job: JobRecord,
-    live: BulkReadJob | None,
-    outcome: PageOutcome,
-) -> tuple[BulkReadJob, Path, str, int]:
-    assert job.job_id is not None
-    client = rt.client(extract.product)
-    spent = 0
-    if live is None or live.result is None:
-        live = client.bulk_read.reattach(job.job_id)  # after a crash: fetch the result again
-        spent += PLAIN_CALL
-    dest = rt.settings.downloads_dir / extract.product / extract.module
-    target = dest / f"{job.job_id}.zip"
-    partial = target.with_name(target.name + ".part")
-    kill_when_file_appears("download", extract.module, job.page, lambda: [partial, target])
-    rt.downloads.acquire()
-    try:
-        page = client.bulk_read.download(live, dest)
-        spent += PLAIN_CALL
-    finally:
-        if spent:
-            what = f"bulk-read download {extract.module} page {job.page}"
-            rt.ledger.record_spend(rt.org, spent, what, job.job_key)
-            rt.ledger.add_job_credits(job.job_key, spent)
-            outcome.credits += spent
-    failpoint("download", extract.module, job.page)
-    return live, page.zip_path, page.zip_sha256, page.zip_size
-
-
-def load_downloaded_page(
-    rt: Runtime,
-    extract: ExtractRecord,
-    job: JobRecord,
-    path: Path,
-    fields: tuple[FieldSpec, ...],
-    outcome: PageOutcome,
-) -> PageOutcome:
-    """Load a downloaded page (a bulk result or a REST delta in the same zip form), record
-    its newest records for the watermark, and mark it loaded."""
-    from transforms import LoadHooks, load_page
-
-    assert job.job_id is not None
-    settings = rt.settings
-    extracted_at = (job.completed_at or job.planned_at).replace(tzinfo=UTC)
-    # The "load" crash point fires inside the merge transaction: a kill there is a kill
-    # in the middle of the warehouse load.
-    hooks = LoadHooks(inside_merge=lambda: failpoint("load", extract.module, job.page))
-    with rt.load_lock:
-        result: PageLoadResult = load_page(
-            path,
-            fields,
-            product=extract.product,
-            module=extract.module,
-            job_id=job.job_id,
-            extracted_at=extracted_at,
-            parquet_root=settings.parquet_root,
-            warehouse=rt.warehouse,
-            drift_policy=settings.drift_policy,
-            rejects_root=settings.rejects_root,
-            hooks=hooks,
-        )
-        # into the lake before the ledger says loaded: a re-run then completes it (engine.lake)
-        _, kept = commit_to_lake(rt, extract, job, result.parquet_files)
-    newest = None
-    if result.newest_modified is not None:
-        newest = Watermark(to_naive_utc(result.newest_modified), result.newest_ids)
-    rt.ledger.record_page_newest(job.job_key, newest)
-    outcome.job = rt.ledger.mark_loaded(
-        job.job_key,
-        rows_read=result.rows_read,
-        rows_loaded=result.rows_loaded,
-        rows_rejected=result.rows_rejected,
-    )
-    outcome.load = LoadOutcome.from_result(result)
-    outcome.parquet_files = [str(p) for p in kept]
-    return outcome
 
 
 def bulk_extract_steps(

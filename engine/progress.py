@@ -19,8 +19,7 @@ from engine.cancel import check_cancelled
 
 if TYPE_CHECKING:
     from engine.ledger import ExtractRecord
-    from engine.pages import PageOutcome
-    from engine.summary import ModuleSummary
+    from engine.summary import ModuleSummary, PageOutcome
 
 EventKind = Literal["started", "page", "finished"]
 

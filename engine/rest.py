@@ -24,7 +24,7 @@ from connectors.products import product_for
 from engine.budget import PLAIN_CALL
 from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import JobState
-from engine.pages import load_downloaded_page, sha256_of
+from engine.page_load import load_downloaded_page, sha256_of
 from engine.summary import PageOutcome
 
 if TYPE_CHECKING:

@@ -115,7 +115,7 @@ class RunSettings(BaseModel):
     #: Bulk-job status polls: the first after ``poll_interval_s``, then doubling up to the cap.
     #: Every status call costs a credit and Zoho's bulk jobs take tens of seconds to minutes,
     #: so a 120 s job costs 5 polls (5, 15, 35, 75, 135 s) instead of 11 with 1 s x 1.5; later
-    #: pages first wait for the job time seen on earlier pages (``engine.pages``).
+    #: pages first wait for the job time seen on earlier pages (``engine.page_wait``).
     poll_interval_s: float = Field(default=5.0, gt=0)
     poll_max_interval_s: float = Field(default=60.0, gt=0)
     #: Zoho serves at most 10 bulk-read result downloads a minute per org (then 429).

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.ledger import ExtractRecord, JobRecord
 
 if TYPE_CHECKING:
-    from engine.pages import PollObserver
+    from engine.page_wait import PollObserver
     from engine.runtime import Runtime
 
 Result = TypeVar("Result")

@@ -25,6 +25,10 @@ HOST = "127.0.0.1"
 log = logging.getLogger(__name__)
 
 
+#: a bound on the wait for the server thread, generous for a busy machine
+STARTUP_TIMEOUT = 120.0
+
+
 def _bind(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,11 +89,11 @@ class SimServer:
             target=lambda: server.run(sockets=[sock]), name="zoho-sim", daemon=True
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + STARTUP_TIMEOUT
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("the simulator did not start within 10 s")
+                raise RuntimeError(f"the simulator did not start within {STARTUP_TIMEOUT} s")
             time.sleep(0.01)
         return self
 

@@ -122,5 +122,7 @@ def prefect_api() -> Iterator[str]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    # a bound on the wait for the server, not a timing assert: under a load of 14 on two cores
+    # its start took over 60 s
+    with prefect_test_harness(server_startup_timeout=600):
         yield str(PREFECT_API_URL.value())

@@ -164,6 +164,18 @@ def test_a_lost_bulk_read_create_answer_is_resent_once_and_every_credit_counted(
     assert report.used == spent(small)  # credits reported = credits spent
 
 
+def test_a_bulk_read_create_that_must_not_be_resent_raises_on_a_lost_answer(
+    small: SimServer, proxy: FaultProxy, client: ZohoClient
+) -> None:
+    # the engine's choice when a callback can name the lost job (engine.pages)
+    rule = proxy.add(Rule("POST", READ_CREATE, "drop_after"))
+    with pytest.raises(OutcomeUnknownError):
+        client.bulk_read.create_job(BulkReadQuery("Leads"), resend_lost=False)
+    assert rule.fired == 1
+    assert jobs(small, "/Leads") == 1  # sent once: the one job Zoho made
+    assert client.meter.report().used == spent(small)
+
+
 def test_a_lost_upload_answer_is_resent_and_the_rows_are_written_once(
     small: SimServer, proxy: FaultProxy, client: ZohoClient
 ) -> None:
@@ -215,7 +227,7 @@ def test_a_bulk_write_create_that_times_out_after_sending_is_not_resent(
         writer = BulkWriteClient.for_client(impatient)
         with pytest.raises(OutcomeUnknownError, match="TIMEOUT"):
             write_table(leads_rows(5), LEADS_INSERT, impatient.metadata.fields("Leads"), writer)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a generous wait, not a timing assert
     while jobs(small, "#write") == 0 and time.monotonic() < deadline:
         time.sleep(0.05)  # the proxy forwards the held request after the client gave up
     wait_write_jobs(small.state)

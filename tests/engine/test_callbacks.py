@@ -132,3 +132,28 @@ def test_with_callbacks_a_job_costs_one_status_call(
     # without callbacks 0.3 s jobs polled from 0.05 s cost several status calls each
     assert sorted(stats["polls"].values()) == [1, 1, 1]
     assert len(stats["callbacks"]) == 3
+
+
+def test_a_callback_to_a_create_address_names_the_job_of_that_create(
+    receiver: CallbackReceiver,
+) -> None:
+    token, url = receiver.new_address()
+    other_token, _ = receiver.new_address()
+    assert token != other_token
+    assert url.startswith(receiver.url + "/")
+    found: list[str | None] = []
+    waiter = threading.Thread(target=lambda: found.append(receiver.job_for(token, 30.0)))
+    waiter.start()
+    assert post(url, {"data": [{"id": "311", "state": "COMPLETED"}]}) == 200
+    waiter.join()
+    assert found == ["311"]
+    assert receiver.job_for(other_token, 0.01) is None  # nothing came to that address
+    receiver.expect("311")  # the plain per-job wake-up works for it as well
+    assert receiver.wait_for("311", 0.01)
+
+
+def test_a_callback_address_with_a_bad_token_is_not_found(receiver: CallbackReceiver) -> None:
+    body = {"data": [{"id": "5", "state": "COMPLETED"}]}
+    assert post(receiver.url + "/../x", body) == 404
+    assert post(receiver.url + "/a%20b", body) == 404
+    assert post(receiver.url + "/" + "t" * 65, body) == 404

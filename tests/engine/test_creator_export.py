@@ -9,9 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from engine.creator_export import creator_since_criteria, rest_is_cheaper
 from engine.creator_source import module_key, table_for
-from engine.ledger import JobState
 from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import ZohoConnection
 from simulator.testing import SimServer
@@ -43,23 +41,6 @@ EXPECTED_TYPES = {
 def test_table_name_replaces_characters_outside_the_identifier_set() -> None:
     assert table_for("order-desk", "All_Orders") == TABLE
     assert table_for("field.inspections 2", "Report-1") == "creator_field_inspections_2_Report_1"
-
-
-def test_since_criteria_is_in_the_apps_format_and_zone() -> None:
-    since = dt.datetime(2026, 3, 1, 18, 45, 0)  # naive UTC
-    assert (
-        creator_since_criteria(since, "dd-MMM-yyyy", "Asia/Kolkata")
-        == "Modified_Time >= '02-Mar-2026 00:15:00'"
-    )
-    assert (
-        creator_since_criteria(since, "MM-dd-yyyy", "America/Los_Angeles")
-        == "Modified_Time >= '03-01-2026 10:45:00'"
-    )
-
-
-def test_rest_or_bulk_by_call_cost() -> None:
-    assert rest_is_cheaper(3_000)  # 3 Get Records calls against ~4 for one bulk job
-    assert not rest_is_cheaper(50_000)  # 50 calls against ~4
 
 
 @pytest.mark.parametrize(
@@ -112,52 +93,6 @@ def test_every_field_type_is_typed_and_round_trips_to_the_warehouse(
         assert row[f"{parent}__display"] == lookup["zc_display_value"]
         assert row["Status"] == (source["Status"] or None)
         assert row["Website"] == (source["Website"] or None)
-
-
-def test_450000_records_through_3_chained_jobs_each_once(sim: SimServer, rt: Runtime) -> None:
-    creator = sim_creator(sim, records={f"{APP}/{FORM}": 450_000})
-    summary = run_export(rt, "full")
-    assert summary.pages == 3
-    assert len(creator.jobs) == summary.bulk_jobs_created == 3
-    store = creator.form_store(ORG, APP, FORM)
-    loaded = table(rt)
-    ids = loaded["id"]
-    assert loaded.num_rows == pc.count_distinct(ids).as_py() == len(store) == 450_000
-    jobs = rt.ledger.jobs_for_extract(rt.ledger.recent_extracts(1)[0].extract_id)
-    assert [j.state for j in jobs] == [JobState.LOADED] * 3
-    assert [j.record_count for j in jobs] == [200_000, 200_000, 50_000]
-
-
-def test_an_expired_cursor_is_recovered_without_duplicates(
-    sim: SimServer, rt: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    creator = sim_creator(sim, records={f"{APP}/{FORM}": 320_000})
-    from engine import creator_export
-
-    loads = 0
-    real = creator_export.PageLoader.load
-
-    def slow_load(self: creator_export.PageLoader, *args: object, **kw: object) -> object:
-        nonlocal loads
-        loads += 1
-        result = real(self, *args, **kw)  # type: ignore[arg-type]
-        if loads == 1:  # converting page 1 takes 16 minutes: page 2's own cursor expires
-            sim.state.clock.advance(16 * 60)
-        return result
-
-    monkeypatch.setattr(creator_export.PageLoader, "load", slow_load)
-    summary = run_export(rt, "full", bulk_max_records=100_000)
-    loaded = table(rt)
-    assert loaded.num_rows == pc.count_distinct(loaded["id"]).as_py() == 320_000
-    extract = rt.ledger.recent_extracts(1)[0]
-    jobs = rt.ledger.jobs_for_extract(extract.extract_id, live_only=False)
-    expired = [j for j in jobs if j.state is JobState.EXPIRED]
-    assert [j.page for j in expired] == [3]
-    assert "record_cursor refused" in (expired[0].error or "")
-    resumed = [j for j in jobs if j.query.get("after_id")]
-    assert [j.page for j in resumed] == [3]
-    assert summary.pages == 4
-    assert len(creator.jobs) == 4  # the refused cursor created no job
 
 
 def test_incremental_picks_up_changes(sim: SimServer, rt: Runtime) -> None:

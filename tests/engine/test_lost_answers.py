@@ -2,9 +2,11 @@
 
 The proxy forwards the POST to the simulator, which acts on it, then drops the connection.
 
-- Bulk read create: Zoho documents no way to list bulk read jobs, so the lost job is an
-  orphan: the engine sends the create once more, loads every row exactly once, and reports
-  every credit the simulator charged (the orphan's 50 included).
+- Bulk read create: Zoho documents no way to list bulk read jobs. With callbacks, the
+  callback to the create's own address names the job Zoho made, and the engine adopts it
+  (jobs = pages). Without, the lost job is an orphan: the engine sends the create once more,
+  loads every row exactly once, and reports every credit the simulator charged (the
+  orphan's 50 included).
 - Upload: sent again (an orphan file id writes nothing); the rows are written once.
 - Bulk write create: never sent again; the write stops with a terminal one-line error (the
   CLI's exit 1) and the simulator holds each row once.
@@ -26,10 +28,11 @@ from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings
 from engine.simulated import simulated_connection
+from engine.summary import ModuleSummary
 from engine.writeback.run import run_write
 from simulator.testing import SimServer
 from simulator.write_processing import wait_write_jobs
-from tests.conftest import FAST_DOWNLOADS, FAST_JOBS
+from tests.conftest import FAST_DOWNLOADS, FAST_JOBS, fast_settings
 from tests.support.faultproxy import FaultProxy, Rule
 
 ORG = "us-enterprise"
@@ -62,6 +65,67 @@ def test_a_lost_create_answer_costs_one_orphan_job_counted_and_no_duplicate_row(
     assert rt.ledger.credits_spent_since(rt.org, datetime(2000, 1, 1)) == spent
     # credits reported = credits spent (the run's one field-metadata call is not the module's)
     assert summary.credits == spent - 1
+
+
+def export_with_callbacks(
+    sim: SimServer, tmp_path: Path, action: str, **settings: object
+) -> tuple[int, ModuleSummary, Runtime]:
+    """A full Leads export through the fault proxy with callbacks on; the first bulk read
+    create meets ``action``. Returns how often the rule fired, the summary, the runtime."""
+    sim.state.configure(downloads_per_minute=FAST_DOWNLOADS, job_seconds=FAST_JOBS, per_page=800)
+    run_settings = fast_settings(tmp_path, callback_listen="127.0.0.1:0", **settings)
+    with FaultProxy(sim.base_url) as proxy:
+        rule = proxy.add(Rule("POST", "*/crm/bulk/v8/read", action))  # type: ignore[arg-type]
+        rt = runtime_for(simulated_connection(proxy.base_url), run_settings)
+        summary = export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    return rule.fired, summary, rt
+
+
+@pytest.fixture
+def runtimes_closed() -> Iterator[None]:
+    yield
+    close_runtimes()
+
+
+def assert_leads_once_and_credits_counted(
+    sim: SimServer, rt: Runtime, summary: ModuleSummary, *, unseen: int = 0
+) -> int:
+    """Rows exactly once, ledger credits = simulator credits + ``unseen`` (sends counted as
+    spent that never reached it); returns the simulator's job count."""
+    store = sim.state.store(ORG, "crm", "Leads")
+    assert store is not None
+    ids = [str(i) for i in rt.warehouse.read_table("crm_Leads")["id"].to_pylist()]
+    assert len(ids) == len(set(ids)) == summary.rows_loaded == len(store) == 2000
+    stats = sim.state.stats.snapshot()
+    spent = stats["credits_used"][ORG]
+    assert rt.ledger.credits_spent_since(rt.org, datetime(2000, 1, 1)) == spent + unseen
+    # the run's field-metadata call is not the module's
+    assert summary.credits == spent + unseen - 1
+    return int(stats["jobs_created"][f"{ORG}/crm/Leads"])
+
+
+@pytest.mark.usefixtures("runtimes_closed")
+def test_with_callbacks_a_lost_create_answer_adopts_the_job_zoho_made(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    fired, summary, rt = export_with_callbacks(sim, tmp_path, "drop_after")
+    assert fired == 1
+    assert summary.pages == 3
+    assert assert_leads_once_and_credits_counted(sim, rt, summary) == summary.pages  # no orphan
+
+
+@pytest.mark.usefixtures("runtimes_closed")
+def test_with_callbacks_a_create_zoho_never_saw_is_sent_again_after_the_callback_wait(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    # no callback can come (the simulator never saw the create): the wait ends, one resend
+    fired, summary, rt = export_with_callbacks(
+        sim, tmp_path, "drop_before", callback_fallback_s=0.5
+    )
+    assert fired == 1
+    # the create that never arrived is counted as spent: the conservative side (UNCERTAIN)
+    jobs = assert_leads_once_and_credits_counted(sim, rt, summary, unseen=50)
+    assert jobs == summary.pages == 3
 
 
 MAPPING = """\

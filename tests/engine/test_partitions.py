@@ -10,9 +10,9 @@ import pyarrow.compute as pc
 
 from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.ledger import ExtractRecord, ExtractState, JobRecord
-from engine.pages import PageOutcome
 from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import ZohoConnection
+from engine.summary import PageOutcome
 from engine.windows import OPEN_END
 from simulator.testing import SimServer
 from tests.conftest import fast_settings

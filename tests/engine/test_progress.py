@@ -9,9 +9,9 @@ import pytest
 
 from engine.cancel import RunCancelledError, cancellable_sleep, clear_cancel, request_cancel
 from engine.ledger import ExtractRecord, JobState
-from engine.pages import PageOutcome
 from engine.progress import ProgressEvent, module_started, observe, page_done
-from tests.engine.test_pages import job
+from engine.summary import PageOutcome
+from tests.engine.jobrows import job
 
 EXTRACT = cast("ExtractRecord", SimpleNamespace(product="crm", module="Leads", method="bulk"))
 
