@@ -43,6 +43,7 @@ from engine.creator_source import (
     find_application,
     poll_policy,
 )
+from engine.lake import commit_page as commit_to_lake
 from engine.ledger import (
     ExtractRecord,
     ExtractState,
@@ -218,8 +219,12 @@ class CreatorExport:
         )
         with self.rt.load_lock:
             loaded = loader.load(
-                self.rt.warehouse, self.shape.table, batches, settings.drift_policy
-            )
+                self.rt.warehouse, self.shape.table, batches, settings.drift_policy,
+                landing=settings.parquet_root,
+            )  # fmt: skip
+            # into the lake before the ledger says loaded: a re-run then completes it
+            extract = self.ledger.get_extract(job.extract_id)
+            commit_to_lake(self.rt, extract, job, loaded.landing_files, table=self.shape.table)
         if loaded.drift:
             summary.drift.append(loaded.drift)
         if loaded.rejects_path:
