@@ -34,6 +34,7 @@ from engine.creator_source import (
     module_key,
     table_for,
 )
+from engine.credit_ledger import charged_to_page
 from engine.errors import UsageError
 from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import ExtractRecord, ExtractState, JobState, utcnow
@@ -160,11 +161,12 @@ class Retention:
         page = len(ledger.jobs_for_extract(extract.extract_id, live_only=False)) + 1
         while True:
             job = ledger.plan_page(extract, page, query={"criteria": criteria})
-            call = self.client.delete_records(
-                self.owner, self.app, self.report, criteria, max_calls=1
-            )
+            with charged_to_page(job, "delete"):
+                call = self.client.delete_records(
+                    self.owner, self.app, self.report, criteria, max_calls=1
+                )
             result.delete_calls += 1
-            job = ledger.mark_created(job.job_key, f"delete-{page}", credits=call.calls)
+            job = ledger.mark_created(job.job_key, f"delete-{page}")
             self._mark_deleted(call.deleted, result)
             audit.record(
                 extract.extract_id, self.app, self.report, deleted=call.deleted,

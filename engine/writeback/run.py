@@ -1,5 +1,6 @@
 """One write-back from a source and a mapping file: validate, and unless it is a dry run,
-spend the budget, send through the driver and store the per-row results.
+reserve its create calls (``Runtime.prepaid``), send through the driver and store the per-row
+results.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from connectors.credits import CallType
 from engine.errors import UsageError
 from engine.failpoints import failpoint
 from engine.modules import validate_module
@@ -153,14 +155,12 @@ def run_write(
     else:
         enforce_policy(pre, policy)
         chunks = build_chunks(pre)
-        rt.budget.spend(
-            job_cost * len(chunks),
-            f"bulk-write {product} {mapping.module} ({len(chunks)} jobs)",
-        )
-        report = write_table(
-            table, mapping, fields, writer, policy=policy, state=state,
-            on_progress=on_progress, pre=pre, chunks=chunks,
-        )  # fmt: skip
+        what = f"bulk-write {product} {mapping.module} ({len(chunks)} jobs)"
+        with rt.prepaid(product, CallType.BULK_WRITE_CREATE, len(chunks), what):
+            report = write_table(
+                table, mapping, fields, writer, policy=policy, state=state,
+                on_progress=on_progress, pre=pre, chunks=chunks,
+            )  # fmt: skip
     if report.results is not None:
         report.results = in_source_order(report.results, order)
         report.parquet_path = str(write_results_parquet(report.results, parquet))
@@ -176,8 +176,6 @@ def invalid_rows_dir(settings: RunSettings) -> Path:
 
 def bulk_write_job_cost(rt: Runtime, product: str) -> int:
     """Credits of one bulk write job in this product (``connectors.credits``)."""
-    from connectors.credits import CallType
-
     return rt.client(product).product.credit_costs[CallType.BULK_WRITE_CREATE]
 
 
