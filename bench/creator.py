@@ -8,8 +8,8 @@ time is not the client's work). Then, in one run:
 
 1. **ours**: ``zoho-etl export --product creator --full`` as a subprocess: meta calls, the
    bulk read chain (5 jobs of 200,000), each zip typed into Arrow (app date format and time
-   zone, lookups, multi-select lists, decimals) and merged into DuckDB, with the ledger. Its
-   wall time and peak RSS (sampled from outside).
+   zone, lookups, multi-select lists, decimals), merged into DuckDB and committed into the
+   report's Delta table, with the ledger. Its wall time and peak RSS (sampled from outside).
 2. **floor**: the same finished jobs' zips by plain GET, unzipped, DuckDB ``read_csv`` ->
    Parquet (untyped: no dates, no lookups, no merge): what no tool can beat on this machine.
 

@@ -1,6 +1,7 @@
 """``zoho-etl`` commands for Zoho Creator: a report's export and retention deletes.
 
     zoho-etl export --product creator --app APP --report REPORT [--full] [--owner OWNER]
+                    [--keep-landing [--landing-days N]]
     zoho-etl delete --product creator --app APP --report REPORT --criteria '…' (--dry-run | --yes)
 
 ``export --product creator`` is routed here before the CRM/Recruit ``export`` parses its
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from cli.lake import KeepLanding, LandingDays
 
 if TYPE_CHECKING:
     from engine.creator_source import CreatorSettings
@@ -100,12 +103,15 @@ def _runtime(
     simulator: str | None,
     sim_org: str,
     credentials_block: str | None,
+    landing: tuple[bool, float | None] = (False, None),
 ) -> Runtime:
+    from cli.lake import with_landing
     from engine.runtime import runtime_for
     from engine.settings import RunSettings
     from flows.connection import resolve_connection
 
     settings = RunSettings.from_env(data_dir=str(data_dir), warehouse_url=warehouse_url)
+    settings = with_landing(settings, *landing)
     connection = resolve_connection(
         simulator_url=simulator, sim_org=sim_org, credentials_block=credentials_block
     )
@@ -131,20 +137,26 @@ def creator_export(
         float, typer.Option("--overlap-minutes", min=0, help="Incremental re-read overlap.")
     ] = 10.0,
     daily_calls: DailyCalls = None,
+    keep_landing: KeepLanding = False,
+    landing_days: LandingDays = None,
     data_dir: DataDir = Path("data"),
     warehouse_url: WarehouseUrl = None,
     simulator: Simulator = None,
     sim_org: SimOrg = "us-enterprise",
     credentials_block: CredentialsBlock = None,
 ) -> None:
-    """Export a Creator report into creator_{app}_{report} (incremental, or --full)."""
+    """Export a Creator report into the warehouse and lake tables creator_{app}_{report}
+    (incremental, or --full)."""
     with _exit_codes():
         _check_product(product)
         from cli.reporting import print_rows
         from engine.creator_export import CreatorExportOptions, export_creator_report
 
         creator = _creator(owner, daily_calls)
-        rt = _runtime(data_dir, warehouse_url, simulator, sim_org, credentials_block)
+        rt = _runtime(
+            data_dir, warehouse_url, simulator, sim_org, credentials_block,
+            (keep_landing, landing_days),
+        )  # fmt: skip
         options = CreatorExportOptions(
             mode="full" if full else "incremental", overlap=timedelta(minutes=overlap_minutes)
         )

@@ -11,7 +11,9 @@
    has defaults, a few rows deliberately invalid (dry-run first, then the real bulk write);
    new Deals with their line items in one parent/child write (one Deal over the 200 items
    limit); Recruit Candidates' status updated from a query on the warehouse;
-6. a query over the Leads lake table (`zoho-etl query`), checked against the warehouse;
+6. Zoho Creator (``cli.demo_creator``): a report's full and incremental export, a retention
+   dry run and delete, a query over the report's lake table checked against the warehouse;
+   then a query over the Leads lake table (`zoho-etl query`), checked against the warehouse;
 7. a summary table, where the files are, and a query to paste.
 
 Everything lands under ``./data/demo`` (wiped at the start).
@@ -177,7 +179,7 @@ def _run_steps(
     run_writebacks(console, report, settings, sim)
     from cli.demo_creator import creator_demo
 
-    creator_demo(console, report, sim)
+    creator_demo(console, report, sim, settings, connection)
     _lake_query(console, report, settings, connection)
 
 

@@ -1,5 +1,6 @@
 """The demo's Zoho Creator part: a report's export, an incremental run, a retention dry run
-and the deletion itself, through the Creator flows against the embedded simulator."""
+and the deletion itself, through the Creator flows against the embedded simulator; then a
+query over the report's lake table, checked against its warehouse table."""
 
 from __future__ import annotations
 
@@ -10,16 +11,29 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from cli.demo import DemoReport
+    from engine.settings import RunSettings, ZohoConnection
 
 APP, FORM, REPORT = "order-desk", "Order", "All_Orders"
 ORG = "us-enterprise"
+TABLE = "creator_order_desk_All_Orders"
 #: the retention the demo runs: closed orders (about a third of them)
 CRITERIA = 'Status == "Closed"'
+LAKE_QUERY = (
+    f"SELECT Status, count(*) AS orders, count(_zoho_deleted_at) AS deleted FROM {TABLE} "
+    "GROUP BY ALL ORDER BY orders DESC"
+)
 
 
-def creator_demo(console: Console, report: DemoReport, sim: Any, records: int = 5_000) -> None:
+def creator_demo(
+    console: Console,
+    report: DemoReport,
+    sim: Any,
+    settings: RunSettings,
+    connection: ZohoConnection,
+    records: int = 5_000,
+) -> None:
     """Export order-desk/All_Orders, change a few orders, export again, then delete the
-    closed ones (two of them locked, so they fail with 3001 and stay)."""
+    closed ones (two of them locked, so they fail with 3001 and stay); query the lake table."""
     from cli.demo import DemoRow
     from flows.creator import creator_export_flow, creator_retention_flow
     from simulator.creator.state import creator_state
@@ -63,7 +77,42 @@ def creator_demo(console: Console, report: DemoReport, sim: Any, records: int = 
         "zoho_etl.creator_deletions audit table and stamped _zoho_deleted_at in "
         "creator_order_desk_All_Orders"
     )
+    _lake_query(console, report, settings, connection)
     console.print(f"  done in {time.monotonic() - started:.1f} s")
+
+
+def _lake_query(
+    console: Console, report: DemoReport, settings: RunSettings, connection: ZohoConnection
+) -> None:
+    """The report's lake table through `zoho-etl query`: its rows and deletion stamps must
+    equal the warehouse table's."""
+    from cli.demo import DemoRow
+    from cli.lake import run_query
+    from engine.runtime import runtime_for
+
+    rows = run_query(settings, "creator", TABLE, LAKE_QUERY).to_pylist()
+    in_lake = (sum(int(r["orders"]) for r in rows), sum(int(r["deleted"]) for r in rows))
+    rt = runtime_for(connection, settings)
+    with rt.load_lock:
+        stored = rt.warehouse.read_table(TABLE)
+    in_warehouse = (stored.num_rows, stored.num_rows - stored["_zoho_deleted_at"].null_count)
+    console.print(
+        f'  zoho-etl query {TABLE} --product creator "{LAKE_QUERY}" --data-dir {settings.data_dir}',
+        soft_wrap=True,
+        markup=False,
+    )
+    for row in rows:
+        status = row["Status"] or "NULL"
+        console.print(f"  {status:<12} {row['orders']:>6} ({row['deleted']} deleted)")
+    same = in_lake == in_warehouse
+    report.rows.append(
+        DemoRow("query", f"lake creator/{TABLE}", rows=in_lake[0], deleted=in_lake[1],
+                result="ok" if same else "FAILED")
+    )  # fmt: skip
+    report.checks.append(
+        f"lake creator/{TABLE}: {in_lake[0]} rows, {in_lake[1]} stamped _zoho_deleted_at, "
+        f"{'matches' if same else 'DIFFERS from'} the warehouse table {in_warehouse}"
+    )
 
 
 def _closed(store: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 ``query MODULE "SELECT ..."`` runs exactly one SELECT (the write-back ``sql:`` source's check,
 `transforms.writeback.sql_source.single_select`) in an in-memory DuckDB that sees one table,
 named after the module: the lake table's Arrow dataset (current version, or ``--version``).
-File access is switched off, so the query reads the table and nothing else.
+File access is switched off, so the query reads the table and nothing else. With
+``--product creator`` the table is a report's: ``creator_{app}_{report}`` (or ``APP/REPORT``,
+named so), as in the warehouse.
 
 ``--keep-landing`` / ``--landing-days`` (export, backfill) keep the per-page landing Parquet.
 """
@@ -41,7 +43,7 @@ LandingDays = Annotated[
         "(env ZOHO_ETL_KEEP_LANDING_DAYS, default 7).",
     ),
 ]
-Product = Annotated[str, typer.Option("--product", help="crm or recruit.")]
+Product = Annotated[str, typer.Option("--product", help="crm, recruit or creator.")]
 DataDir = Annotated[
     Path, typer.Option("--data-dir", help="The data dir (the lake is {data dir}/lake).")
 ]
@@ -54,6 +56,30 @@ def with_landing(settings: RunSettings, keep: bool, days: float | None) -> RunSe
         return settings
     days = days if days is not None else settings.keep_landing_days or DEFAULT_LANDING_DAYS
     return settings.model_copy(update={"keep_landing_days": days})
+
+
+def lake_table_name(product: str, module: str) -> tuple[str, str]:
+    """``(product, table)`` of the lake table ``module`` names: a module of crm / recruit, or
+    for creator a report as ``creator_{app}_{report}`` or ``APP/REPORT``."""
+    from engine.creator_source import PRODUCT as CREATOR
+    from engine.creator_source import table_for
+    from engine.modules import validate_module, validate_product
+    from transforms.errors import InvalidIdentifierError
+    from transforms.identifiers import validate_api_name
+
+    if product != CREATOR:
+        name = validate_product(product)
+        return name, validate_module(name, module)
+    app, slash, report = module.partition("/")
+    table = table_for(app, report) if slash and app and report else module
+    if not table.startswith(f"{CREATOR}_"):
+        raise UsageError(
+            f"creator table {module!r}: name it creator_{{app}}_{{report}} or APP/REPORT"
+        )
+    try:
+        return CREATOR, validate_api_name(table, "table")
+    except InvalidIdentifierError as exc:
+        raise UsageError(f"creator table {module!r}: {exc}") from None
 
 
 def run_query(
@@ -87,7 +113,13 @@ def run_query(
 
 
 def query(
-    module: Annotated[str, typer.Argument(help="Module API name; the query's table name.")],
+    module: Annotated[
+        str,
+        typer.Argument(
+            help="Module API name (creator: creator_{app}_{report} or APP/REPORT); "
+            "the query's table name."
+        ),
+    ],
     sql: Annotated[
         str, typer.Argument(help='Exactly one SELECT, e.g. "SELECT count(*) FROM Leads".')
     ],
@@ -104,10 +136,7 @@ def query(
     from cli.exit_codes import errors_as_exit_codes
 
     with errors_as_exit_codes():
-        from engine.modules import validate_module, validate_product
-
-        name = validate_product(product)
-        module = validate_module(name, module)
+        name, module = lake_table_name(product, module)
         settings = RunSettings.from_env(data_dir=str(data_dir))
         rows = run_query(settings, name, module, sql, version).to_pylist()
         if as_json:
@@ -175,10 +204,9 @@ def _maintain(product: str, modules: list[str], data_dir: Path, step: Any) -> No
     with errors_as_exit_codes():
         from cli.reporting import print_rows
         from engine.lake import open_lake_table
-        from engine.modules import validate_module, validate_product
 
-        name = validate_product(product)
-        names = [validate_module(name, m) for m in modules]
+        pairs = [lake_table_name(product, m) for m in modules]
+        name, names = pairs[0][0], [m for _, m in pairs]
         settings = RunSettings.from_env(data_dir=str(data_dir))
         rows = []
         for module in names:

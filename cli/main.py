@@ -227,6 +227,14 @@ def write(
         str,
         typer.Option("--on-invalid", help="send_valid (reject bad rows) or stop (send nothing)."),
     ] = "send_valid",
+    invalid_rows_csv: Annotated[
+        bool,
+        typer.Option(
+            "--invalid-rows-csv",
+            help="A dry run writes every invalid row (key, column, value, reason) to "
+            "Parquet under the data directory; also write it as CSV.",
+        ),
+    ] = False,
     attach_job: Annotated[
         list[str] | None,
         typer.Option(
@@ -239,6 +247,9 @@ def write(
     options: RunOptions,
 ) -> None:
     """Bulk-write rows into a Zoho module (or --dry-run to validate them).
+
+    A dry run writes every invalid row to writeback/invalid/{product}_{module}.parquet under
+    the data directory, prints its path and shows the first 10.
 
     A killed write resumes when the same command is run again (same rows, in any order):
     no row is sent twice.
@@ -269,6 +280,7 @@ def write(
                 dry_run=dry_run,
                 on_invalid=on_invalid,
                 attach_jobs=attached,
+                invalid_rows_csv=invalid_rows_csv,
             )
         print_write_summary(options.json, name, dry_run, summary)
 

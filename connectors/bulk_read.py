@@ -113,7 +113,7 @@ class BulkReadClient:
         on the returned job counts such sends). Why: Zoho documents no way to list bulk
         read jobs, so a lost job cannot be found and adopted; a second job costs another
         50 credits but duplicates no data, since only the job whose id we hold is ever
-        downloaded. Every such send is metered as spent, and the caller charges it too.
+        downloaded. Every such send is metered as spent (and so reaches the meter's observer).
         UNCERTAIN: a send that never reached Zoho is counted as spent all the same.
         A caller that can find a lost job by other means (its callback) passes
         ``resend_lost=False``: the create is sent once, and a lost answer raises

@@ -16,7 +16,7 @@ import requests
 
 from connectors.auth import OAuthCredentials, TokenManager
 from connectors.bulk_read import BulkReadClient, PollPolicy
-from connectors.credits import CreditMeter
+from connectors.credits import CreditMeter, CreditObserver
 from connectors.datacenters import Endpoints, Environment
 from connectors.http import Timeouts, ZohoHttp, build_session
 from connectors.metadata import MetadataClient
@@ -72,6 +72,7 @@ class ZohoClient:
         org_id: str | None = None,
         budget: int | None = None,
         meter: CreditMeter | None = None,
+        observer: CreditObserver | None = None,
         session: requests.Session | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
@@ -81,7 +82,8 @@ class ZohoClient:
         extract_csv: bool = False,
         verify_crc: bool = True,
     ) -> ZohoClient:
-        """Build a client. ``meter`` may be shared between clients of the same org."""
+        """Build a client. ``meter`` may be shared between clients of the same org; without
+        one, a meter of the product's prices, ``budget`` and ``observer`` is made."""
         prod = product_for(product)
         ends = endpoints or Endpoints.for_dc(dc, environment=environment)
         sess = session or build_session()
@@ -95,7 +97,7 @@ class ZohoClient:
             retry=policy,
             refresh_margin_s=refresh_margin_s,
         )
-        the_meter = meter or CreditMeter(prod.credit_costs, budget=budget)
+        the_meter = meter or CreditMeter(prod.credit_costs, budget=budget, observer=observer)
         http = ZohoHttp(
             tokens,
             the_meter,

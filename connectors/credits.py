@@ -11,6 +11,11 @@ The meter is thread-safe. A call *reserves* its cost before it is sent (raising
 and *settles* when the answer arrives: calls Zoho refused without doing work (429, 5xx,
 connection errors, 401 before a token replay) are refunded. ``X-API-CREDITS-REMAINING``,
 when Zoho sends it, is kept as the server's view of what is left.
+
+An optional ``CreditObserver`` is told of every reservation (before the call is sent; it
+may refuse it by raising ``CreditBudgetExceededError``) and of its settlement (charged or
+refunded). The engine's job ledger is one: it reserves each call in a budget shared by
+processes and attributes what was charged to the job being worked on.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from connectors.errors import CreditBudgetExceededError
 
@@ -99,6 +105,19 @@ class CreditEstimate:
         return f"needs {self.needed} credits, {avail} available: {verdict}"
 
 
+class CreditObserver(Protocol):
+    """Told of every call that costs credits, before it is sent and once it is settled."""
+
+    def reserve(self, call_type: CallType, credits: int) -> object:
+        """The call is about to be sent: hold its credits, or raise
+        ``CreditBudgetExceededError`` so it is never sent. Returns a ticket for ``settle``."""
+        ...
+
+    def settle(self, ticket: object, *, charged: bool) -> None:
+        """The call's outcome is known: its credits were ``charged``, or are refunded."""
+        ...
+
+
 @dataclass
 class Reservation:
     """Credits held for one call between ``reserve`` and ``settle``."""
@@ -106,16 +125,26 @@ class Reservation:
     call_type: CallType
     credits: int
     settled: bool = field(default=False)
+    #: what the observer returned for this call (None: not observed)
+    ticket: object = None
+    observed: bool = False
 
 
 class CreditMeter:
-    """Counts credits per call type; optionally refuses calls beyond ``budget``."""
+    """Counts credits per call type; optionally refuses calls beyond ``budget``, and tells
+    ``observer`` of every call that costs credits."""
 
-    def __init__(self, costs: Mapping[CallType, int] = CRM_COSTS, budget: int | None = None):
+    def __init__(
+        self,
+        costs: Mapping[CallType, int] = CRM_COSTS,
+        budget: int | None = None,
+        observer: CreditObserver | None = None,
+    ):
         if budget is not None and budget < 0:
             raise ValueError(f"credit budget must be >= 0, got {budget}")
         self._costs = dict(costs)
         self._budget = budget
+        self._observer = observer
         self._lock = threading.Lock()
         self._used = 0
         self._held = 0
@@ -145,7 +174,16 @@ class CreditMeter:
                         available=max(available, 0),
                     )
             self._held += cost
-        return Reservation(call_type=call_type, credits=cost)
+        reservation = Reservation(call_type=call_type, credits=cost)
+        if self._observer is not None and cost > 0:
+            try:  # outside the lock: the observer may wait for a database
+                reservation.ticket = self._observer.reserve(call_type, cost)
+            except BaseException:
+                with self._lock:
+                    self._held -= cost
+                raise
+            reservation.observed = True
+        return reservation
 
     def settle(
         self, reservation: Reservation, *, charged: bool, server_remaining: str | None = None
@@ -164,6 +202,8 @@ class CreditMeter:
                 parsed = _parse_int(server_remaining)
                 if parsed is not None:
                     self._server_remaining = parsed
+        if reservation.observed and self._observer is not None:
+            self._observer.settle(reservation.ticket, charged=charged)
 
     @property
     def used(self) -> int:

@@ -6,7 +6,8 @@ allowance. Two checks:
 
 - ``check_run(needed, what)`` before a run spends anything: the run's estimate must fit;
 - ``spend(credits, what)`` right before each credit-costing call (a bulk job is 50): atomically
-  records the spend or raises ``BudgetExceededError`` without calling Zoho.
+  records the spend or raises ``BudgetExceededError`` without calling Zoho. The ledger's
+  observer of the clients' credit meters calls it for every call (``engine.credit_ledger``).
 
 Both errors say how many credits are needed, how many are left and when enough free up.
 """
@@ -17,15 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.credits import CRM_COSTS, CallType
 from engine.errors import BudgetExceededError
 from engine.ledger import Ledger, to_naive_utc, utcnow
 
 WINDOW = timedelta(hours=24)
-
-#: Zoho's credit prices for the calls the flows make (one table: ``connectors.credits``).
-BULK_READ_CREATE = CRM_COSTS[CallType.BULK_READ_CREATE]
-PLAIN_CALL = CRM_COSTS[CallType.OTHER]
 
 
 @dataclass(frozen=True)

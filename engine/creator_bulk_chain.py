@@ -22,6 +22,7 @@ from connectors.errors import InvalidRequestError
 from engine.creator_load import csv_batches
 from engine.creator_options import CreatorExportOptions
 from engine.creator_source import PRODUCT, CreatorReportShape
+from engine.credit_ledger import charged_to_page
 from engine.errors import FlowsError
 from engine.ledger import SUPERSEDED, ExtractRecord, JobRecord, JobState
 from engine.page_load import sha256_of
@@ -97,9 +98,10 @@ class CreatorBulkChain:
         shape = self.shape
         if job.page_token:
             try:
-                created = self.reader.create(
-                    shape.owner, shape.app, shape.report, record_cursor=job.page_token
-                )
+                with charged_to_page(job):
+                    created = self.reader.create(
+                        shape.owner, shape.app, shape.report, record_cursor=job.page_token
+                    )
             except InvalidRequestError as exc:
                 self.ledger.mark_expired(job.job_key, f"record_cursor refused ({exc.code})")
                 previous = self._loaded_page(extract, job.page - 1)
@@ -108,17 +110,19 @@ class CreatorBulkChain:
         else:
             query = self._base_query(extract)
             after = job.query.get("after_id")
-            created = self.reader.create(
-                shape.owner, shape.app, shape.report,
-                query.resumed_after(after) if after else query,
-            )  # fmt: skip
-        return self.ledger.mark_created(job.job_key, created.id, credits=1)
+            with charged_to_page(job):
+                created = self.reader.create(
+                    shape.owner, shape.app, shape.report,
+                    query.resumed_after(after) if after else query,
+                )  # fmt: skip
+        return self.ledger.mark_created(job.job_key, created.id)
 
     def _wait(self, job: JobRecord) -> JobRecord:
         assert job.job_id is not None
         started = time.monotonic()
         shape = self.shape
-        done = self.reader.wait(shape.owner, shape.app, shape.report, job.job_id)
+        with charged_to_page(job):
+            done = self.reader.wait(shape.owner, shape.app, shape.report, job.job_id)
         self._done[done.id] = done
         return self.ledger.mark_completed(
             job.job_key,
@@ -138,13 +142,14 @@ class CreatorBulkChain:
         )
         shape = self.shape
         try:
-            created = self.reader.create(
-                shape.owner, shape.app, shape.report, record_cursor=following.page_token
-            )
+            with charged_to_page(following):
+                created = self.reader.create(
+                    shape.owner, shape.app, shape.report, record_cursor=following.page_token
+                )
         except InvalidRequestError as exc:  # re-planned from the last ID once this page is in
             self.ledger.mark_expired(following.job_key, f"record_cursor refused ({exc.code})")
             return
-        self.ledger.mark_created(following.job_key, created.id, credits=1)
+        self.ledger.mark_created(following.job_key, created.id)
 
     def _after(self, extract: ExtractRecord, page: int, previous: JobRecord) -> JobRecord:
         """Page ``page`` planned as the records after the last ID of the loaded ``previous``."""
@@ -166,12 +171,13 @@ class CreatorBulkChain:
     def _download(self, extract: ExtractRecord, job: JobRecord) -> JobRecord:
         assert job.job_id is not None
         shape = self.shape
-        live = self._done.pop(job.job_id, None) or self.reader.status(
-            shape.owner, shape.app, shape.report, job.job_id
-        )
         dest = self.rt.settings.downloads_dir / PRODUCT / shape.table
         dest.mkdir(parents=True, exist_ok=True)
-        path = self.reader.download(live, dest / f"creator-{job.job_id}.zip")
+        with charged_to_page(job):
+            live = self._done.pop(job.job_id, None) or self.reader.status(
+                shape.owner, shape.app, shape.report, job.job_id
+            )
+            path = self.reader.download(live, dest / f"creator-{job.job_id}.zip")
         return self.ledger.mark_downloaded(
             job.job_key, path=str(path), sha256=sha256_of(path), size=path.stat().st_size
         )

@@ -43,6 +43,8 @@ from engine.creator_source import (
     find_application,
     poll_policy,
 )
+from engine.credit_ledger import charged_to_page
+from engine.lake import commit_page as commit_to_lake
 from engine.ledger import (
     ExtractRecord,
     ExtractState,
@@ -183,20 +185,21 @@ class CreatorExport:
         pages: list[list[dict[str, Any]]] = []
         fetched = 0
         shape = self.shape
-        for page in self.client.iter_records(
-            shape.owner, shape.app, shape.report, criteria=extract.query["criteria"],
-            field_config="detail_view", max_records=1000,
-        ):  # fmt: skip
-            pages.append(page)
-            fetched += len(page)
-            if fetched > cap:
-                reason = f"more than {cap} changed records: bulk read with the same criteria"
-                self.ledger.mark_expired(job.job_key, reason)
-                self.ledger.set_extract_method(extract.extract_id, "bulk", reason)
-                return True
+        with charged_to_page(job, "rest-read"):
+            for page in self.client.iter_records(
+                shape.owner, shape.app, shape.report, criteria=extract.query["criteria"],
+                field_config="detail_view", max_records=1000,
+            ):  # fmt: skip
+                pages.append(page)
+                fetched += len(page)
+                if fetched > cap:
+                    reason = f"more than {cap} changed records: bulk read with the same criteria"
+                    self.ledger.mark_expired(job.job_key, reason)
+                    self.ledger.set_extract_method(extract.extract_id, "bulk", reason)
+                    return True
         job_id = f"rest-{extract.extract_id[:16]}"
         if job.state is JobState.PLANNED:
-            job = self.ledger.mark_created(job.job_key, job_id, credits=len(pages))
+            job = self.ledger.mark_created(job.job_key, job_id)
         if job.state is JobState.CREATED:
             job = self.ledger.mark_completed(
                 job.job_key, record_count=fetched, per_page=None, more_records=False,
@@ -218,8 +221,12 @@ class CreatorExport:
         )
         with self.rt.load_lock:
             loaded = loader.load(
-                self.rt.warehouse, self.shape.table, batches, settings.drift_policy
-            )
+                self.rt.warehouse, self.shape.table, batches, settings.drift_policy,
+                landing=settings.parquet_root,
+            )  # fmt: skip
+            # into the lake before the ledger says loaded: a re-run then completes it
+            extract = self.ledger.get_extract(job.extract_id)
+            commit_to_lake(self.rt, extract, job, loaded.landing_files, table=self.shape.table)
         if loaded.drift:
             summary.drift.append(loaded.drift)
         if loaded.rejects_path:

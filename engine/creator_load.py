@@ -1,4 +1,5 @@
-"""One Creator page (a bulk read zip, or Get Records JSON) into the warehouse table.
+"""One Creator page (a bulk read zip, or Get Records JSON) into the warehouse table and its
+landing Parquet (what `engine.lake` commits into the report's lake table).
 
 Raw values become typed columns with ``transforms.creator`` (the app's date format and time
 zone, lookups as ``__ID`` / ``__display``, multi-select as ``list<string>``); ``ID`` becomes
@@ -6,6 +7,9 @@ the warehouse key ``id`` and the page gets the metadata columns every table has
 (``_zoho_module``, ``_zoho_job_id``, ``_extracted_at``). Values that do not convert go to a
 rejects CSV (job, row, ID, column, value, reason) and their rows are left out, as for CRM.
 The warehouse's own load plans drift and merges on ``id`` (newest ``Modified_Time`` wins).
+With a ``landing`` root, every typed batch is also written (its own thread, as for CRM pages)
+to ``{landing}/creator/{table}/extracted_date=…/run={job id}/``; the files are committed only
+when the whole page was read and loaded.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from transforms.creator import (
     records_batch,
 )
 from transforms.drift import DriftPolicy
+from transforms.parquet import BackgroundPageWriter, open_page_writer
 from transforms.schema import (
     EXTRACTED_AT_COLUMN,
     ID_COLUMN,
@@ -71,6 +76,8 @@ class PageLoad:
     newest: datetime | None = None
     newest_ids: list[str] = field(default_factory=list)
     last_id: str | None = None
+    #: the page's landing Parquet files (empty without a landing root)
+    landing_files: tuple[Path, ...] = ()
 
 
 class PageLoader:
@@ -95,29 +102,53 @@ class PageLoader:
 
     def load(
         self, warehouse: Warehouse, table: str, raw: Iterable[tuple[pa.RecordBatch, str]],
-        policy: DriftPolicy,
+        policy: DriftPolicy, *, landing: Path | None = None, product: str = "creator",
     ) -> PageLoad:  # fmt: skip
-        """``raw``: (string batch, multi-select separator) pairs of the page, in order."""
-        merge: MergeResult = warehouse.load(
-            table, warehouse_schema(self.schema), self._typed(raw), policy=policy
-        )
+        """``raw``: (string batch, multi-select separator) pairs of the page, in order;
+        ``landing``: the Parquet root the page's landing files go under (none: not written)."""
+        schema = warehouse_schema(self.schema)
+        writer = None
+        if landing is not None:
+            writer = BackgroundPageWriter(
+                open_page_writer(
+                    landing, product=product, module=table, extracted_at=self.extracted_at,
+                    run_id=self.job_id, file_stem=self.job_id, schema=schema,
+                )
+            )  # fmt: skip
+        try:
+            merge: MergeResult = warehouse.load(
+                table, schema, self._typed(raw, writer), policy=policy
+            )
+            if writer is not None:
+                self.result.landing_files = writer.commit()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.abort()
         self.result.drift = merge.drift.to_dict() if merge.drift.changed else None
         if self._rejects:
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
             with self.rejects_path.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(REJECT_HEADER)
-                writer.writerows(self._rejects)
+                writer_csv = csv.writer(out)
+                writer_csv.writerow(REJECT_HEADER)
+                writer_csv.writerows(self._rejects)
             self.result.rejects_path = self.rejects_path
         return self.result
 
-    def _typed(self, raw: Iterable[tuple[pa.RecordBatch, str]]) -> Iterator[pa.RecordBatch]:
+    def _typed(
+        self, raw: Iterable[tuple[pa.RecordBatch, str]], writer: BackgroundPageWriter | None
+    ) -> Iterator[pa.RecordBatch]:
         for batch, separator in raw:
             if not batch.num_rows:
                 continue
             converted = convert_creator_batch(batch, self.schema, multi_separator=separator)
             self._note_rejects(batch, converted)
-            yield self._finish(converted.batch)
+            typed = self._finish(converted.batch)
+            if writer is not None:
+                writer.write(typed)
+            yield typed
+        if writer is not None:
+            writer.finish()  # the last row group is written while the warehouse finishes
 
     def _note_rejects(self, raw: pa.RecordBatch, converted: ConvertedBatch) -> None:
         offset = self.result.rows_read
@@ -144,9 +175,9 @@ class PageLoader:
         names = [ID_COLUMN if n == ID else n for n in typed.schema.names]
         columns = [*typed.columns]
         columns += [
-            pa.array([self.module] * rows, pa.string()),
-            pa.array([self.job_id] * rows, pa.string()),
-            pa.array([self.extracted_at] * rows, UTC_TIMESTAMP),
+            pa.repeat(pa.scalar(self.module, pa.string()), rows),
+            pa.repeat(pa.scalar(self.job_id, pa.string()), rows),
+            pa.repeat(pa.scalar(self.extracted_at, UTC_TIMESTAMP), rows),
         ]
         names += [MODULE_COLUMN, JOB_ID_COLUMN, EXTRACTED_AT_COLUMN]
         out = pa.RecordBatch.from_arrays(columns, names=names)

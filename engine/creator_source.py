@@ -6,10 +6,11 @@ Creator is a third product next to CRM and Recruit, with its own client
 that client, and a report name into everything an export or a retention run needs.
 
 - **Calls**: every Creator call is one Developer API call against a calendar-day allowance
-  (plan x users) that resets at 00:00 in the account's time zone. ``LedgerCallMeter`` reserves
-  each call in the ledger's ``credit_spend`` table (org key ``{org}:creator``) *before* it is
-  sent, over the window since that midnight: the call that would go over is never made, and
-  every process and flow draws from the same count.
+  (plan x users) that resets at 00:00 in the account's time zone. The client's credit meter
+  is observed by the ledger (``engine.credit_ledger``) with ``CreatorDailyCalls`` as the
+  allowance: each call is reserved in the ``credit_spend`` table (org key ``{org}:creator``)
+  *before* it is sent, over the window since that midnight, so the call that would go over
+  is never made and every process and flow draws from the same count.
 - **Schema**: the meta API does not say which form a report shows (``zoho-creator-api.md`` §4,
   UNCERTAIN), so one Get Records page is read and the form whose fields cover its keys is the
   report's (``form`` skips the guess). The same page tells lookups from drop-downs.
@@ -30,10 +31,11 @@ from connectors.auth import OAuthCredentials
 from connectors.bulk_read import PollPolicy
 from connectors.creator import CreatorApplication, CreatorClient, CreatorField
 from connectors.creator_api import CREATOR_COSTS, PLANS, CreatorAllowance
-from connectors.credits import CallType, CreditMeter, Reservation
+from connectors.credits import CreditMeter
 from connectors.errors import CreditBudgetExceededError
 from connectors.retry import RetryPolicy
 from engine.clients import POLL_BACKOFF, endpoints_for
+from engine.credit_ledger import LedgerCreditObserver
 from engine.errors import UsageError
 from engine.ledger import Ledger, to_naive_utc, utcnow
 from engine.settings import RunSettings, ZohoConnection
@@ -101,11 +103,11 @@ class CreatorSettings(BaseModel):
         return plan_calls if self.daily_calls is None else min(plan_calls, self.daily_calls)
 
 
-class LedgerCallMeter(CreditMeter):
-    """Creator's call meter whose budget is today's allowance, reserved in the ledger.
+class CreatorDailyCalls:
+    """The Creator account's allowance: today's calls, reserved in the ledger.
 
-    A reservation is recorded before the call is sent; a call that was then never sent is
-    still counted (the conservative side of a daily cap).
+    The window is the calendar day in the account's time zone (``day_start``); the
+    ``Allowance`` of the account's ``engine.credit_ledger.LedgerCreditObserver``.
     """
 
     def __init__(
@@ -115,7 +117,6 @@ class LedgerCallMeter(CreditMeter):
         settings: CreatorSettings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        super().__init__(CREATOR_COSTS)
         self.ledger = ledger
         self.account = account
         self.limit = settings.calls_per_day
@@ -132,28 +133,26 @@ class LedgerCallMeter(CreditMeter):
         now = to_naive_utc(self._clock())
         return self.ledger.credits_spent_since(self.account, self.day_start(now))
 
-    def reserve(self, call_type: CallType, records: int | None = None) -> Reservation:
-        cost = self.cost_of(call_type, records)
-        if cost > 0:
-            now = to_naive_utc(self._clock())
-            ok, available = self.ledger.reserve_credits(
-                self.account,
-                cost,
-                f"creator {call_type.value}",
-                limit=self.limit,
-                window=now - self.day_start(now),
-                now=now,
+    def spend(self, credits: int, what: str, job_key: str | None = None) -> None:
+        """Reserve ``credits`` calls of today, or raise before the call is sent."""
+        now = to_naive_utc(self._clock())
+        ok, available = self.ledger.reserve_credits(
+            self.account,
+            credits,
+            what,
+            limit=self.limit,
+            window=now - self.day_start(now),
+            job_key=job_key,
+            now=now,
+        )
+        if not ok:
+            raise CreditBudgetExceededError(
+                f"the Creator account's daily call cap of {self.limit} is reached "
+                f"({self.limit - available} used since 00:00 {self.zone.key}); "
+                f"the next call ({what}) was not made; re-run after midnight to resume",
+                needed=credits,
+                available=available,
             )
-            if not ok:
-                raise CreditBudgetExceededError(
-                    f"the Creator account's daily call cap of {self.limit} is reached "
-                    f"({self.limit - available} used since 00:00 {self.zone.key}); "
-                    f"the next {call_type.value} call was not made; re-run after midnight "
-                    "to resume",
-                    needed=cost,
-                    available=available,
-                )
-        return super().reserve(call_type, records)
 
 
 def creator_client(
@@ -171,7 +170,11 @@ def creator_client(
     retry = RetryPolicy(initial_wait=0.05, max_wait=1.0, jitter=0.05) if (
         connection.simulator_url
     ) else None  # fmt: skip
-    meter = LedgerCallMeter(ledger, f"{connection.org_id}:{PRODUCT}", settings)
+    account = f"{connection.org_id}:{PRODUCT}"
+    observer = LedgerCreditObserver(
+        ledger, account, CreatorDailyCalls(ledger, account, settings), PRODUCT
+    )
+    meter = CreditMeter(CREATOR_COSTS, observer=observer)
     return CreatorClient.connect(
         credentials,
         dc=connection.data_center,

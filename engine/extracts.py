@@ -28,6 +28,7 @@ from engine.cost import choose_full, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
 from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
+from engine.page_estimate import expected_pages
 from engine.page_jobs import ReplanExtract
 from engine.pages import bulk_extract_steps
 from engine.partitions import plan_full_export
@@ -41,6 +42,7 @@ from engine.planning import (
 )
 from engine.progress import module_finished, module_started
 from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
+from engine.resume import interrupted_extract
 from engine.steps import (
     BulkPageStep,
     DeletedStep,
@@ -132,9 +134,7 @@ def open_module_extract(
     if options.mode == "incremental":
         since = incremental_since(ledger.get_watermark(rt.org, product, module), options.overlap)
         kind = "incremental" if since is not None else "full"
-    running = ledger.find_extract(
-        org=rt.org, product=product, module=module, kind=kind, state=ExtractState.RUNNING
-    )
+    running = interrupted_extract(rt, product, module, kind)  # whatever flags it had
     if running is not None:
         return running, True
     rest_supported = len(fields) <= product_for(product).rest_max_fields
@@ -224,7 +224,7 @@ def export_module_steps(
             for spec in fields
             if (reason := bulk_unreadable_reason(spec)) is not None
         }
-    module_started(product, module, extract.method)
+    module_started(product, module, extract.method, expected_pages(rt, extract))
     table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None

@@ -1,5 +1,7 @@
 """The export engine's side of the lake: each page and each deletion batch into the module's
-Delta table (`transforms.lake.LakeTable`), in the order the warehouse loads them.
+Delta table (`transforms.lake.LakeTable`), in the order the warehouse loads them. A Creator
+report's table is ``{lake}/creator/creator_{app}_{report}`` (named like its warehouse table);
+its pages and retention deletes go through the same functions.
 
 A page reaches the lake from its landing Parquet (`transforms.parquet`, written by the
 load), inside the load lock, **before** the ledger marks the page loaded:
@@ -61,30 +63,37 @@ def open_lake_table(settings: RunSettings, product: str, module: str) -> LakeTab
 
 
 def commit_page(
-    rt: Runtime, extract: ExtractRecord, job: JobRecord, landing: Sequence[Path]
+    rt: Runtime,
+    extract: ExtractRecord,
+    job: JobRecord,
+    landing: Sequence[Path],
+    *,
+    table: str | None = None,
 ) -> tuple[PageCommit, list[Path]]:
     """Commit one loaded page to the lake; returns the commit and the landing files kept.
 
-    Call it with ``rt.load_lock`` held, after the warehouse load and before the ledger's
-    ``mark_loaded``.
+    ``table``: the lake table (and landing folder) when it is not named after the ledger's
+    module (a Creator report's ``creator_{app}_{report}``). Call it with ``rt.load_lock``
+    held, after the warehouse load and before the ledger's ``mark_loaded``.
     """
     assert job.job_id is not None
     settings = rt.settings
-    table = open_lake_table(settings, extract.product, extract.module)
+    name = table or extract.module
+    lake = open_lake_table(settings, extract.product, name)
     files = sorted(Path(p) for p in landing)
     schema = pq.read_schema(files[0]) if files else None
     if schema is None:
-        commit = PageCommit(job.job_id, "skipped", 0, table.version or 0)
+        commit = PageCommit(job.job_id, "skipped", 0, lake.version or 0)
     else:
         data = _landing_batches(files, extract.module, job.page)
-        if _first_load(rt, table, extract, job):
-            commit = table.append_page(data, job.job_id, schema)
+        if _first_load(rt, lake, extract, job):
+            commit = lake.append_page(data, job.job_id, schema)
         else:
-            commit = table.merge_page(data, job.job_id, schema)
+            commit = lake.merge_page(data, job.job_id, schema)
     failpoint("lake-committed", extract.module, job.page)
     log.info(
         "lake %s page %d (job %s): %s, %d rows, version %s",
-        table.name,
+        lake.name,
         job.page,
         job.job_id,
         commit.mode,
@@ -95,7 +104,7 @@ def commit_page(
         remove_landing(files)
         return commit, []
     cutoff = utcnow() - timedelta(days=settings.keep_landing_days)
-    prune_landing(settings.parquet_root, extract.product, extract.module, cutoff)
+    prune_landing(settings.parquet_root, extract.product, name, cutoff)
     return commit, [f for f in files if f.exists()]
 
 

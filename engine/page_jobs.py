@@ -1,10 +1,14 @@
-"""Bulk-read jobs of a page: create one (budget first), create the next page's ahead, and
-plan a page again when its job, result or page token is gone."""
+"""Bulk-read jobs of a page: create one, create the next page's ahead, and plan a page again
+when its job, result or page token is gone.
+
+A create's 50 credits are reserved by the client's credit meter before it is sent (the
+budget may refuse it: nothing is sent) and charged to the page's ledger job
+(``engine.credit_ledger``), each send whose answer was lost included.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
@@ -12,7 +16,7 @@ from connectors.bulk_read_job import JobState as ZohoJobState
 from connectors.errors import OutcomeUnknownError, RetriableError
 from connectors.paginators import BulkReadPaginator
 from connectors.products import BulkPaging
-from engine.budget import BULK_READ_CREATE
+from engine.credit_ledger import charged_to_page
 from engine.errors import BudgetExceededError
 from engine.failpoints import failpoint
 from engine.ledger import ExtractRecord, JobRecord, JobState
@@ -43,27 +47,13 @@ def next_page_query(job: JobRecord, paging: BulkPaging) -> BulkReadQuery:
 
 
 def create_job(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> BulkReadJob:
-    """Spend the job's 50 credits from the budget, then create it (refunded if it fails)."""
-    what = f"bulk-read create {extract.product} {extract.module} page {job.page}"
-    rt.budget.spend(BULK_READ_CREATE, what, job.job_key)
+    """Create the page's job (its credits are reserved, then charged to ``job``)."""
     query = BulkReadQuery.from_state(job.query)
-    try:
+    with charged_to_page(job):
         if rt.callbacks is None:
             live = rt.client(extract.product).bulk_read.create_job(query)
         else:
             live = _create_or_adopt(rt, extract, rt.callbacks, query)
-    except OutcomeUnknownError as exc:
-        # every unanswered send may have created a job in Zoho: spent, not refunded
-        lost = BULK_READ_CREATE * (exc.attempts - 1)
-        if lost:
-            rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
-        raise
-    except Exception:
-        rt.ledger.record_spend(rt.org, -BULK_READ_CREATE, f"refund: {what} failed", job.job_key)
-        raise
-    if live.unanswered_creates:  # sent again after lost answers (connectors.bulk_read)
-        lost = BULK_READ_CREATE * live.unanswered_creates
-        rt.ledger.record_spend(rt.org, lost, f"{what}: unanswered sends", job.job_key)
     remember_created(live.id)
     if rt.callbacks is not None:
         rt.callbacks.expect(live.id)
@@ -77,7 +67,7 @@ def _create_or_adopt(
     lost, the callback to that address names the job Zoho made, which is adopted instead of
     creating a second one (see ``engine.callbacks``). No callback within
     ``callback_fallback_s``: Zoho most likely made no job, and the create is sent again
-    (that lost send is counted as spent, the conservative side)."""
+    (the meter counted that lost send as spent, the conservative side)."""
     client = rt.client(extract.product).bulk_read
     token, url = callbacks.new_address()
     try:
@@ -97,14 +87,7 @@ def _create_or_adopt(
             "%s page %d: adopted job %s, named by its callback", extract.module, query.page, job_id
         )
         return BulkReadJob(id=job_id, state=ZohoJobState.ADDED, raw_state="ADDED")
-    live = client.create_job(query, callback_url=callbacks.new_address()[1])
-    return replace(live, unanswered_creates=live.unanswered_creates + 1)
-
-
-def create_credits(live: BulkReadJob) -> int:
-    """Credits a create spent: its own 50 and 50 for each earlier send whose answer was lost
-    (each may have created an orphan job in Zoho, see ``BulkReadClient.create_job``)."""
-    return BULK_READ_CREATE * (1 + live.unanswered_creates)
+    return client.create_job(query, callback_url=callbacks.new_address()[1])
 
 
 def create_next_job(
@@ -113,7 +96,8 @@ def create_next_job(
     """Create the next page's job now (ledger first), so it runs while this page loads.
 
     Anything that stops it (the budget, a throttled call) is left to the next page's own
-    step, which will try again and report the error there.
+    step, which will try again and report the error there. Its credits are the next page's
+    (and, through the enclosing ``charged_to`` scope, this step's).
     """
     client = rt.client(extract.product)
     query = next_page_query(job, client.product.bulk_paging)
@@ -127,9 +111,8 @@ def create_next_job(
     except (BudgetExceededError, RetriableError) as exc:
         log.info("not creating page %d ahead: %s", nxt.page, exc)
         return
-    rt.ledger.mark_created(nxt.job_key, live.id, credits=create_credits(live))
+    rt.ledger.mark_created(nxt.job_key, live.id)
     outcome.jobs_created += 1
-    outcome.credits += create_credits(live)
     failpoint("job-created", extract.module, nxt.page)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob
-from engine.budget import PLAIN_CALL
+from engine.credit_ledger import charged_to_page
 from engine.failpoints import failpoint, kill_when_file_appears
 from engine.lake import commit_page as commit_to_lake
 from engine.ledger import ExtractRecord, JobRecord, Watermark, to_naive_utc
@@ -34,29 +34,19 @@ def download_page(
     extract: ExtractRecord,
     job: JobRecord,
     live: BulkReadJob | None,
-    outcome: PageOutcome,
 ) -> tuple[BulkReadJob, Path, str, int]:
     """Download the completed job's zip: ``(job, path, sha256, size)``."""
     assert job.job_id is not None
     client = rt.client(extract.product)
-    spent = 0
-    if live is None or live.result is None:
-        live = client.bulk_read.reattach(job.job_id)  # after a crash: fetch the result again
-        spent += PLAIN_CALL
-    dest = rt.settings.downloads_dir / extract.product / extract.module
-    target = dest / f"{job.job_id}.zip"
-    partial = target.with_name(target.name + ".part")
-    kill_when_file_appears("download", extract.module, job.page, lambda: [partial, target])
-    rt.downloads.acquire()
-    try:
+    with charged_to_page(job):
+        if live is None or live.result is None:
+            live = client.bulk_read.reattach(job.job_id)  # after a crash: fetch the result again
+        dest = rt.settings.downloads_dir / extract.product / extract.module
+        target = dest / f"{job.job_id}.zip"
+        partial = target.with_name(target.name + ".part")
+        kill_when_file_appears("download", extract.module, job.page, lambda: [partial, target])
+        rt.downloads.acquire()
         page = client.bulk_read.download(live, dest)
-        spent += PLAIN_CALL
-    finally:
-        if spent:
-            what = f"bulk-read download {extract.module} page {job.page}"
-            rt.ledger.record_spend(rt.org, spent, what, job.job_key)
-            rt.ledger.add_job_credits(job.job_key, spent)
-            outcome.credits += spent
     failpoint("download", extract.module, job.page)
     return live, page.zip_path, page.zip_sha256, page.zip_size
 

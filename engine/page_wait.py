@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connectors.bulk_read import BulkReadJob
-from engine.budget import PLAIN_CALL
 from engine.cancel import cancellable_sleep
+from engine.credit_ledger import charged_to_page
 from engine.ledger import ExtractRecord, JobRecord, utcnow
 from engine.summary import PageOutcome
 
@@ -72,16 +72,12 @@ def wait_for_job(
         rt.callbacks.wait_for(job.job_id, rt.settings.callback_fallback_s)
     elif created_here:
         _sleep_until_expected_done(rt, extract, job)
-    try:
-        live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
+    try:  # each poll is reserved before it is sent: the budget may stop a run here
+        with charged_to_page(job):
+            live = rt.client(extract.product).bulk_read.wait(job.job_id, on_poll=observe)
         return live, created_here or saw_running
     finally:
-        if polls:
-            what = f"bulk-read status {extract.module} page {job.page} x{polls}"
-            rt.ledger.record_spend(rt.org, polls * PLAIN_CALL, what, job.job_key)
-            rt.ledger.add_job_credits(job.job_key, polls * PLAIN_CALL)
-            outcome.credits += polls * PLAIN_CALL
-            outcome.polls += polls
+        outcome.polls += polls
 
 
 def _sleep_until_expected_done(rt: Runtime, extract: ExtractRecord, job: JobRecord) -> None:

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING
 from connectors.bulk_read import BulkReadJob, BulkReadQuery
 from connectors.errors import BulkJobFailedError, NotFoundError
 from engine import page_wait
+from engine.credit_ledger import charged_to_page
 from engine.errors import PageFailedError, PageNotLoadedError
 from engine.failpoints import failpoint
 from engine.ledger import ExtractRecord, JobState, utcnow
 from engine.page_jobs import (
     ReplanExtract,
-    create_credits,
     create_job,
     create_next_job,
     next_page_query,
@@ -74,10 +74,33 @@ def run_bulk_page(
     token_issued_at: datetime | None = None,
     on_poll: PollObserver | None = None,
 ) -> PageOutcome:
-    """Bring one page to ``loaded`` (or ``split``), continuing from its ledger state."""
-    ledger = rt.ledger
-    job = ledger.get_job(job_key)
+    """Bring one page to ``loaded`` (or ``split``), continuing from its ledger state.
+
+    ``PageOutcome.credits`` is what the credit meter charged to this step's calls (this
+    page's jobs and the next page's job created ahead; ``engine.credit_ledger``).
+    """
+    job = rt.ledger.get_job(job_key)
     outcome = PageOutcome(job=job)
+    with charged_to_page(job) as charge:
+        try:
+            return _advance_page(
+                rt, extract, outcome, fields, allow_split, token_issued_at, on_poll
+            )
+        finally:
+            outcome.credits = charge.credits
+
+
+def _advance_page(
+    rt: Runtime,
+    extract: ExtractRecord,
+    outcome: PageOutcome,
+    fields: tuple[FieldSpec, ...],
+    allow_split: bool,
+    token_issued_at: datetime | None,
+    on_poll: PollObserver | None,
+) -> PageOutcome:
+    ledger = rt.ledger
+    job = outcome.job
     live: BulkReadJob | None = None
     module, page = extract.module, job.page
     redownloads = 0
@@ -97,10 +120,9 @@ def run_bulk_page(
             continue
         if action is ResumeAction.CREATE:
             live = create_job(rt, extract, job)
-            job = ledger.mark_created(job.job_key, live.id, credits=create_credits(live))
+            job = ledger.mark_created(job.job_key, live.id)
             outcome.created_job = True
             outcome.jobs_created += 1
-            outcome.credits += create_credits(live)
             failpoint("job-created", module, page)
             continue
         if action is ResumeAction.WAIT:
@@ -142,7 +164,7 @@ def run_bulk_page(
         if action is ResumeAction.DOWNLOAD:
             assert job.job_id is not None
             try:
-                live, zip_path, sha, size = download_page(rt, extract, job, live, outcome)
+                live, zip_path, sha, size = download_page(rt, extract, job, live)
             except NotFoundError:
                 job = replan(rt, extract, job, f"result of job {job.job_id} is gone")
                 live = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from engine.budget import BULK_READ_CREATE, PLAIN_CALL
+from connectors.credits import CRM_COSTS, CallType
 from engine.errors import BadDateRangeError
 from engine.ledger import JobRecord, JobState, Watermark, to_naive_utc
 
@@ -35,6 +35,9 @@ REST_MAX_RECORDS = 2_000
 BULK_PER_PAGE = 200_000
 #: Polls per bulk job we budget for (status calls cost 1 credit each).
 POLLS_PER_JOB = 6
+#: Zoho's prices the estimates use (one table: ``connectors.credits``).
+BULK_READ_CREATE = CRM_COSTS[CallType.BULK_READ_CREATE]
+PLAIN_CALL = CRM_COSTS[CallType.OTHER]
 
 
 class Method(StrEnum):

@@ -38,6 +38,8 @@ class ProgressEvent:
     #: the page's job holds more records (another page follows)
     more: bool = False
     method: str = ""
+    #: "started": pages expected in all (None: unknown; ``engine.page_estimate``)
+    pages_expected: int | None = None
 
 
 class ProgressObserver(Protocol):
@@ -65,9 +67,19 @@ def emit(event: ProgressEvent) -> None:
         observer(event)
 
 
-def module_started(product: str, module: str, method: str = "") -> None:
+def module_started(
+    product: str, module: str, method: str = "", pages_expected: int | None = None
+) -> None:
     if _observers:
-        emit(ProgressEvent("started", product, module, method=method))
+        emit(
+            ProgressEvent(
+                "started",
+                product,
+                module,
+                method=method,
+                pages_expected=pages_expected,
+            )
+        )
 
 
 def page_done(extract: ExtractRecord, outcome: PageOutcome) -> None:

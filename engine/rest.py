@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.credits import CallType
 from connectors.fields import FieldSpec
 from connectors.products import product_for
-from engine.budget import PLAIN_CALL
+from engine.credit_ledger import charged_to, charged_to_page
 from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import JobState
 from engine.page_load import load_downloaded_page, sha256_of
@@ -100,28 +100,22 @@ def fetch_rest_delta(
     since: datetime,
     *,
     max_records: int,
-) -> tuple[list[Mapping[str, Any]], int]:
-    """Records modified since ``since`` via REST and the credits spent on them.
+) -> list[Mapping[str, Any]]:
+    """Records modified since ``since`` via REST (each page's credits go through the meter).
 
     Raises ``RestDeltaTooLarge`` past ``max_records`` (the pages fetched so far stay recorded
     as spent in the ledger).
     """
     client = rt.client(extract.product)
-    page_cost = rest_page_cost(extract.product)
     records: list[Mapping[str, Any]] = []
-    spent = 0
     names = rest_field_names(fields)
     for page in client.records.iter_pages(
         extract.module, fields=names, modified_since=since.replace(tzinfo=UTC)
     ):
-        rt.ledger.record_spend(
-            rt.org, page_cost, f"rest get-records {extract.module} page {page.page}"
-        )
-        spent += page_cost
         records.extend(page.records)
         if len(records) > max_records or (page.more_records and len(records) >= max_records):
             raise RestDeltaTooLarge(extract.module, len(records), max_records)
-    return records, spent
+    return records
 
 
 def capture_deleted(
@@ -131,13 +125,13 @@ def capture_deleted(
     client = rt.client(product)
     entries: list[tuple[str, datetime]] = []
     modified_since = since.replace(tzinfo=UTC) if since is not None else None
-    for page in client.records.iter_deleted_pages(module, modified_since=modified_since):
-        rt.ledger.record_spend(rt.org, PLAIN_CALL, f"deleted records {module} page {page.page}")
-        for entry in page.records:
-            record_id = entry.get("id")
-            when = _parse_time(entry.get("deleted_time"))
-            if record_id is not None:
-                entries.append((str(record_id), when or datetime.now(UTC)))
+    with charged_to(None, f"deleted records {product} {module}"):
+        for page in client.records.iter_deleted_pages(module, modified_since=modified_since):
+            for entry in page.records:
+                record_id = entry.get("id")
+                when = _parse_time(entry.get("deleted_time"))
+                if record_id is not None:
+                    entries.append((str(record_id), when or datetime.now(UTC)))
     if not entries:
         return 0
     with rt.load_lock:
@@ -172,17 +166,17 @@ def run_rest_page(
             return load_downloaded_page(rt, extract, job, Path(job.file_path), fields, outcome)
         job = ledger.mark_download_invalid(job.job_key, "file missing or checksum differs")
     job_id = f"rest-{extract.extract_id[:16]}"
-    records, spent = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    with charged_to_page(job, "rest-read") as charge:
+        records = fetch_rest_delta(rt, extract, fields, since, max_records=max_records)
+    outcome.credits += charge.credits
     if extract.kind == "backfill" and extract.window_end is not None:
         from engine.windows import modified_before
 
         records = modified_before(records, extract.window_end)  # REST reads have no end
-    ledger.add_job_credits(job.job_key, spent)
-    outcome.credits += spent
     path = rt.settings.downloads_dir / extract.product / extract.module / f"{job_id}.zip"
     count = records_to_zip(records, fields, path)
     if job.state is JobState.PLANNED:
-        job = ledger.mark_created(job.job_key, job_id, credits=0)
+        job = ledger.mark_created(job.job_key, job_id)
     if job.state is JobState.CREATED:
         job = ledger.mark_completed(
             job.job_key,

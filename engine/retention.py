@@ -8,11 +8,13 @@
    are written to the audit table (``engine.retention_audit``) as ``matched``; then Delete
    Records with ``process_until_limit=true``, 200 a call, each call a ledger page, until
    ``more_records`` is false or a call deletes nothing (records failing with 3001 match again
-   on every pass). Each call's deleted ids go to the audit table and get ``_zoho_deleted_at``
-   in the warehouse table; per-record failures are reported, not retried.
+   on every pass). Each call's deleted ids get ``_zoho_deleted_at`` in the warehouse table
+   and the report's lake table (never removed), then go to the audit table; per-record
+   failures are reported, not retried.
 4. **Resume**: a run killed mid-way leaves its extract running; the next run with the same
    criteria continues it. Ids deleted by a call whose answer was lost are the ``matched`` ids
-   that no longer match: they are recorded as deleted then.
+   that no longer match: they are marked and recorded as deleted then (marking first means a
+   kill between the two marks them again, harmlessly, on the re-run).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from engine.creator_source import (
     module_key,
     table_for,
 )
+from engine.credit_ledger import charged_to_page
 from engine.errors import UsageError
+from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import ExtractRecord, ExtractState, JobState, utcnow
 from engine.retention_audit import DELETED, DeletionAudit
 
@@ -73,6 +77,7 @@ class RetentionResult:
     failed: list[tuple[str, int, str]] = field(default_factory=list)
     delete_calls: int = 0
     marked_in_warehouse: int = 0
+    marked_in_lake: int = 0
     #: ids found deleted after a crash (the call's answer was lost)
     recovered: int = 0
     resumed: bool = False
@@ -88,6 +93,7 @@ class RetentionResult:
             "failed": len(self.failed),
             "delete calls": self.delete_calls,
             "marked in warehouse": self.marked_in_warehouse,
+            "marked in lake": self.marked_in_lake,
             "result": self.message,
         }
 
@@ -155,16 +161,17 @@ class Retention:
         page = len(ledger.jobs_for_extract(extract.extract_id, live_only=False)) + 1
         while True:
             job = ledger.plan_page(extract, page, query={"criteria": criteria})
-            call = self.client.delete_records(
-                self.owner, self.app, self.report, criteria, max_calls=1
-            )
+            with charged_to_page(job, "delete"):
+                call = self.client.delete_records(
+                    self.owner, self.app, self.report, criteria, max_calls=1
+                )
             result.delete_calls += 1
-            job = ledger.mark_created(job.job_key, f"delete-{page}", credits=call.calls)
+            job = ledger.mark_created(job.job_key, f"delete-{page}")
+            self._mark_deleted(call.deleted, result)
             audit.record(
                 extract.extract_id, self.app, self.report, deleted=call.deleted,
                 failed=call.failed,
             )  # fmt: skip
-            self._mark_in_warehouse(call.deleted, result)
             job = ledger.mark_completed(
                 job.job_key, record_count=len(call.deleted), per_page=200,
                 more_records=call.more_records, next_page_token=None,
@@ -191,8 +198,8 @@ class Retention:
         known = audit.ids(extract.extract_id)
         done = audit.ids(extract.extract_id, DELETED)
         gone = sorted(known - still - done)
+        self._mark_deleted(gone, result)
         audit.record(extract.extract_id, self.app, self.report, deleted=gone)
-        self._mark_in_warehouse(gone, result)
         result.recovered = len(gone)
         for job in in_flight:  # the calls are over: their ids are accounted for above
             if job.state is JobState.CREATED:
@@ -202,13 +209,16 @@ class Retention:
                 )  # fmt: skip
             ledger.mark_loaded(job.job_key, rows_read=0, rows_loaded=0, rows_rejected=0)
 
-    def _mark_in_warehouse(self, ids: list[str], result: RetentionResult) -> None:
+    def _mark_deleted(self, ids: list[str], result: RetentionResult) -> None:
+        """``_zoho_deleted_at`` on ``ids`` in the warehouse table and the lake table."""
         if not ids:
             return
         now = datetime.now(UTC)
+        entries = [(i, now) for i in ids]
         with self.rt.load_lock:
-            result.marked_in_warehouse += self.rt.warehouse.mark_deleted(
-                self.table, [(i, now) for i in ids]
+            result.marked_in_warehouse += self.rt.warehouse.mark_deleted(self.table, entries)
+            result.marked_in_lake += lake_mark_deleted(
+                self.rt.settings, PRODUCT, self.table, entries
             )
 
     def _write_ids(self, label: str, ids: list[str]) -> Path:

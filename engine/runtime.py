@@ -1,5 +1,8 @@
 """What one process needs to run flows for one org: clients, ledger, warehouse and budget.
 
+Every client's credit meter is observed by the ledger (``engine.credit_ledger``): each call is
+reserved against the org's budget before it is sent and charged to the job it works on.
+
 Built from two picklable values (``ZohoConnection`` + ``RunSettings``), so Prefect tasks can
 receive those as parameters and get the same ``Runtime`` back with ``runtime_for(...)`` in
 whatever process or thread they run (thread pool or Dask worker). One runtime per
@@ -13,14 +16,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.budget import PLAIN_CALL, CreditBudget
+from connectors.credits import CallType
+from engine.budget import CreditBudget
 from engine.callbacks import CallbackReceiver
+from engine.credit_ledger import LedgerCreditObserver, charged_to, prepaid
 from engine.ledger import Ledger
 from engine.settings import RunSettings, ZohoConnection
 
@@ -87,20 +93,31 @@ class Runtime:
             if product not in self._clients:
                 from engine.clients import build_client
 
+                observer = LedgerCreditObserver(self.ledger, self.org, self.budget, product)
                 self._clients[product] = build_client(
-                    self.connection, product, settings=self.settings
+                    self.connection, product, settings=self.settings, observer=observer
                 )
             return self._clients[product]
 
+    @contextmanager
+    def prepaid(self, product: str, call_type: CallType, calls: int, what: str) -> Iterator[None]:
+        """Reserve ``calls`` calls of ``call_type`` up front (``engine.credit_ledger.prepaid``):
+        the budget refuses all of them or none."""
+        each = self.client(product).product.credit_costs[call_type]
+        with prepaid(
+            self.budget, self.ledger, self.org, call_type, calls=calls, credits_each=each, what=what
+        ):
+            yield
+
     def fields(self, product: str, module: str) -> tuple[FieldSpec, ...]:
-        """The module's field metadata, fetched once per runtime (1 credit)."""
+        """The module's field metadata, fetched once per runtime (1 credit, not a page's)."""
         key = (product, module)
         with self._lock:
             cached = self._fields.get(key)
         if cached is not None:
             return cached
-        self.budget.spend(PLAIN_CALL, f"field metadata {product} {module}")
-        specs = tuple(self.client(product).metadata.fields(module))
+        with charged_to(None, f"field metadata {product} {module}"):
+            specs = tuple(self.client(product).metadata.fields(module))
         with self._lock:
             self._fields[key] = specs
         return specs

@@ -57,6 +57,7 @@ class PageOutcome:
     split: bool = False
     reused_download: bool = False
     load: LoadOutcome | None = None
+    #: what the credit meter charged to this step's calls (``engine.credit_ledger.charged_to``)
     credits: int = 0
     polls: int = 0
     parquet_files: list[str] = field(default_factory=list)

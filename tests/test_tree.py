@@ -31,6 +31,7 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
         "tests/flows/test_writeback.py",
         "one test runs a backfill, then a write",
     ),
+    "flows/cancellation.py": ("tests/cli/test_interrupt.py", "Ctrl-C ends the flow run Cancelled"),
     "flows/connection.py": (
         "tests/flows/test_blocks.py",
         "resolution from blocks; run_overrides in every flow test",
@@ -39,10 +40,10 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
     "engine/backfill.py": ("tests/engine/test_extracts.py", "backfill windows through exports"),
     "engine/cancel.py": ("tests/engine/test_progress.py", "a cancel is honoured at a page's end"),
     "engine/creator_load.py": ("tests/engine/test_creator_export.py", "split off creator_export"),
-    "engine/creator_source.py": ("tests/engine/test_creator_export.py", "split off creator_export"),
     "engine/ledger/schema.py": ("tests/engine/ledger/test_jobs.py", "the job state machine"),
     "engine/modules.py": ("tests/cli/test_main.py", "unknown modules and products, exit 2"),
     "engine/page_load.py": ("tests/engine/test_extracts.py", "split off pages; every page loads"),
+    "engine/page_estimate.py": ("tests/cli/test_interrupt.py", "a resumed run shows pages 0/3"),
     "engine/pages.py": ("tests/engine/test_extracts.py", "every bulk export walks its pages"),
     "engine/retention_audit.py": ("tests/engine/test_retention.py", "the audit of each delete"),
     "engine/simulated.py": ("tests/conftest.py", "every simulator-backed test connects through it"),
@@ -71,6 +72,10 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
         "date formats of a mapping",
     ),
     "transforms/writeback/errors.py": ("tests/recovery/test_errors.py", "each under its marker"),
+    "transforms/writeback/invalid_rows.py": (
+        "tests/cli/test_write_dry_run.py",
+        "a dry run's invalid cells, read back",
+    ),
     "transforms/writeback/mapping_model.py": (
         "tests/transforms/writeback/test_mapping.py",
         "the model the mapping parses into",

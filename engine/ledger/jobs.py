@@ -128,7 +128,7 @@ class JobsTable(LedgerBase):
             row = conn.execute(self.jobs.select().where(self.jobs.c.job_key == job_key)).one()
             return job_from_row(row)
 
-    def mark_created(self, job_key: str, job_id: str, credits: int) -> JobRecord:
+    def mark_created(self, job_key: str, job_id: str, credits: int = 0) -> JobRecord:
         return self._transition(
             job_key,
             JobState.CREATED,

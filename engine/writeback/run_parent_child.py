@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 
 import pyarrow as pa
 
+from connectors.credits import CallType
 from engine.errors import UsageError
 from engine.failpoints import failpoint
 from engine.modules import validate_module
@@ -27,7 +29,7 @@ from engine.writeback.parent_child import ChildWrite, ParentChildReport, write_p
 from engine.writeback.parent_child_batches import merge_batches, plan_batches
 from engine.writeback.source import read_source
 from engine.writeback.state import ChunkRun, WriteChunks
-from engine.writeback.summary import WriteSummary, row_results, row_table
+from engine.writeback.summary import WriteSummary, attach_invalid_rows, row_results, row_table
 from transforms.writeback import (
     ParentChildMapping,
     PreflightPolicy,
@@ -55,10 +57,12 @@ def run_parent_child_write(
     dry_run: bool,
     policy: PreflightPolicy,
     attach_jobs: Mapping[int, str] | None = None,
+    invalid_rows_csv: bool = False,
 ) -> WriteSummary:
-    """Validate (and unless ``dry_run``, write) a parent table and its children."""
+    """Validate (and unless ``dry_run``, write) a parent table and its children; a dry run
+    writes each module's invalid rows as a single-module one does."""
     from connectors.bulk_write import BulkWriteClient
-    from engine.writeback.run import bulk_write_job_cost, store_results
+    from engine.writeback.run import bulk_write_job_cost, invalid_rows_dir, store_results
 
     if product != "crm":
         raise UsageError(
@@ -88,11 +92,12 @@ def run_parent_child_write(
     key = parent_child_write_key(mapping, tables)
     ledger = WriteChunks(rt.ledger)
     saved = {} if dry_run else _saved_runs(ledger, key, mapping, attach_jobs)
+    credits: AbstractContextManager[None] = nullcontext()  # the new jobs' creates, prepaid
     if not dry_run:
         new_jobs = len(plan) - len(saved)
         if new_jobs:
             what = f"bulk-write {product} {' + '.join(modules)} ({new_jobs} jobs)"
-            rt.budget.spend(job_cost * new_jobs, what)
+            credits = rt.prepaid(product, CallType.BULK_WRITE_CREATE, new_jobs, what)
         if saved:
             log.info("resuming the parent/child write %s (%d jobs saved)", key, len(saved))
     writer = None if dry_run else BulkWriteClient.for_client(rt.client(product))
@@ -105,22 +110,30 @@ def run_parent_child_write(
             failpoint("write-job-created", mapping.parent.module, run.index + 1)
 
     reports = []
-    for index, positions in enumerate(plan):
-        batch = [t.take(pa.array(p, pa.int64())) for t, p in zip(tables, positions, strict=True)]
-        children = [
-            ChildWrite(table, child.mapping, specs, child.parent_key)
-            for table, child, specs in zip(batch[1:], mapping.children, child_fields, strict=True)
-        ]
-
-        report = write_parent_child(
-            batch[0], mapping.parent, parent_fields, children, writer,
-            parent_key=mapping.parent_key, dry_run=dry_run, policy=policy,
-            saved=saved.get(index), on_progress=on_progress, job_index=index,
-        )  # fmt: skip
-        reports.append(report)
+    with credits:
+        for index, positions in enumerate(plan):
+            batch = [
+                t.take(pa.array(p, pa.int64())) for t, p in zip(tables, positions, strict=True)
+            ]
+            children = [
+                ChildWrite(table, child.mapping, specs, child.parent_key)
+                for table, child, specs in zip(
+                    batch[1:], mapping.children, child_fields, strict=True
+                )
+            ]
+            report = write_parent_child(
+                batch[0], mapping.parent, parent_fields, children, writer,
+                parent_key=mapping.parent_key, dry_run=dry_run, policy=policy,
+                saved=saved.get(index), on_progress=on_progress, job_index=index,
+            )  # fmt: skip
+            reports.append(report)
     merged = merge_batches(reports, plan, orders, dry_run=dry_run)
     summary = _summaries(product, mapping, merged, job_cost, len(plan), dry_run=dry_run)
     if dry_run:
+        directory = invalid_rows_dir(rt.settings)
+        for part in summary.modules:
+            issues = merged.issues[part.module]
+            attach_invalid_rows(part, issues, directory, with_csv=invalid_rows_csv)
         return summary
     results_dir = rt.settings.data_path / "writeback" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,9 @@ ALL_VARIABLES = (
     "ZOHO_ETL_CALLBACK_LISTEN",
     "ZOHO_ETL_CALLBACK_URL",
     "ZOHO_ETL_ACTIVE_BULK_JOBS",
+    "ZOHO_ETL_LAKE_URI",
+    "ZOHO_ETL_LAKE_STORAGE_OPTIONS",
+    "ZOHO_ETL_KEEP_LANDING_DAYS",
 )
 
 
@@ -78,12 +81,24 @@ def settings_of(cwd: Path, *flags: str, env: dict[str, str]) -> dict[str, Any]:
         ("ZOHO_ETL_CALLBACK_LISTEN", "127.0.0.1:9", "settings", "callback_listen", None),
         ("ZOHO_ETL_CALLBACK_URL", "https://cb.example", "settings", "callback_url", None),
         ("ZOHO_ETL_ACTIVE_BULK_JOBS", "9", "settings", "active_bulk_jobs", 9),
+        ("ZOHO_ETL_LAKE_URI", "/tmp/lake-elsewhere", "settings", "lake_uri", None),
+        ("ZOHO_ETL_KEEP_LANDING_DAYS", "3", "settings", "keep_landing_days", 3.0),
+        # a secret: shown masked, never its value
+        (
+            "ZOHO_ETL_LAKE_STORAGE_OPTIONS",
+            '{"k": "s3cr3t"}',
+            "settings",
+            "lake_storage_options",
+            "**********",
+        ),
     ],
 )
 def test_each_variable_is_honoured(
     tmp_path: Path, variable: str, value: str, where: str, key: str, expected: object
 ) -> None:
-    shown = settings_of(tmp_path, env={variable: value})[where][key]
+    document = settings_of(tmp_path, env={variable: value})
+    assert "s3cr3t" not in json.dumps(document)
+    shown = document[where][key]
     assert shown == (value if expected is None else expected)
     default = settings_of(tmp_path, env={})[where][key]
     assert default != shown  # the variable, not a default, decided it

@@ -83,3 +83,45 @@ def test_reservations_are_thread_safe_and_never_overspend() -> None:
 def test_negative_budget_is_refused() -> None:
     with pytest.raises(ValueError, match="budget"):
         CreditMeter(budget=-1)
+
+
+class Recorder:
+    """An observer that writes down what it is told and refuses past ``limit`` credits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.events: list[tuple[str, str, int]] = []
+
+    def reserve(self, call_type: CallType, credits: int) -> object:
+        if self.held + credits > self.limit:
+            raise CreditBudgetExceededError("over", needed=credits, available=self.limit)
+        self.held += credits
+        self.events.append(("reserve", call_type.value, credits))
+        return (call_type, credits)
+
+    def settle(self, ticket: object, *, charged: bool) -> None:
+        assert isinstance(ticket, tuple)
+        call_type, credits = ticket
+        if not charged:
+            self.held -= credits
+        self.events.append(("charged" if charged else "refunded", call_type.value, credits))
+
+
+def test_the_observer_is_told_of_each_call_and_may_refuse_it() -> None:
+    observer = Recorder(limit=52)
+    meter = CreditMeter(observer=observer)
+    meter.settle(meter.reserve(CallType.BULK_READ_CREATE), charged=True)
+    meter.settle(meter.reserve(CallType.BULK_READ_STATUS), charged=False)
+    meter.settle(meter.reserve(CallType.TOKEN_REFRESH), charged=True)  # free: not observed
+    with pytest.raises(CreditBudgetExceededError):
+        meter.reserve(CallType.BULK_READ_CREATE)
+    assert observer.events == [
+        ("reserve", "bulk_read_create", 50),
+        ("charged", "bulk_read_create", 50),
+        ("reserve", "bulk_read_status", 1),
+        ("refunded", "bulk_read_status", 1),
+    ]
+    report = meter.report()
+    assert (report.used, report.budget_left) == (50, None)
+    assert meter.available() is None  # nothing stays held for the refused call

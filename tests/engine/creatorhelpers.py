@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.creator_export import CreatorExportOptions, export_creator_report
 from engine.creator_source import CreatorSettings
+from engine.lake import open_lake_table
 from engine.runtime import Runtime
 from engine.summary import ModuleSummary
 from simulator.creator.state import CreatorState, creator_state
@@ -47,6 +49,25 @@ def export(
 
 def table(rt: Runtime, name: str = TABLE) -> pa.Table:
     return rt.warehouse.read_table(name)
+
+
+def lake(rt: Runtime, name: str = TABLE) -> pa.Table:
+    """The report's lake table ``{lake}/creator/{name}``, every row (deleted ones too)."""
+    return open_lake_table(rt.settings, "creator", name).read().sort_by("id")
+
+
+def assert_lake_equals_warehouse(rt: Runtime, name: str = TABLE) -> pa.Table:
+    """One row per id in the lake, and the same rows, values and types as the warehouse."""
+    with rt.load_lock:
+        stored = table(rt, name).sort_by("id")
+    mirrored = lake(rt, name)
+    assert pc.count_distinct(mirrored["id"]).as_py() == mirrored.num_rows
+    assert sorted(mirrored.column_names) == sorted(stored.column_names)
+    mirrored = mirrored.select(stored.column_names)
+    for column in stored.column_names:
+        assert mirrored.schema.field(column).type == stored.schema.field(column).type, column
+    assert mirrored.to_pylist() == stored.to_pylist()
+    return mirrored
 
 
 def calls_today(creator: CreatorState) -> int:

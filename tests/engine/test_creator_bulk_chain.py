@@ -4,10 +4,11 @@ import pyarrow.compute as pc
 import pytest
 
 from engine.creator_load import PageLoader
+from engine.lake import open_lake_table
 from engine.ledger import JobState
 from engine.runtime import Runtime
 from simulator.testing import SimServer
-from tests.engine.creatorhelpers import APP, FORM, ORG, sim_creator, table
+from tests.engine.creatorhelpers import APP, FORM, ORG, TABLE, lake, sim_creator, table
 from tests.engine.creatorhelpers import export as run_export
 
 
@@ -23,6 +24,10 @@ def test_450000_records_through_3_chained_jobs_each_once(sim: SimServer, rt: Run
     jobs = rt.ledger.jobs_for_extract(rt.ledger.recent_extracts(1)[0].extract_id)
     assert [j.state for j in jobs] == [JobState.LOADED] * 3
     assert [j.record_count for j in jobs] == [200_000, 200_000, 50_000]
+    # the lake: each record once, one append commit per page (ids of a first load are new)
+    assert lake(rt)["id"].to_pylist() == sorted(ids.to_pylist())
+    history = open_lake_table(rt.settings, "creator", TABLE).delta_table().history()
+    assert [h["operation"] for h in history] == ["WRITE"] * 3
 
 
 def test_an_expired_cursor_is_recovered_without_duplicates(
@@ -44,6 +49,7 @@ def test_an_expired_cursor_is_recovered_without_duplicates(
     summary = run_export(rt, "full", bulk_max_records=100_000)
     loaded = table(rt)
     assert loaded.num_rows == pc.count_distinct(loaded["id"]).as_py() == 320_000
+    assert lake(rt).num_rows == pc.count_distinct(lake(rt)["id"]).as_py() == 320_000
     extract = rt.ledger.recent_extracts(1)[0]
     jobs = rt.ledger.jobs_for_extract(extract.extract_id, live_only=False)
     expired = [j for j in jobs if j.state is JobState.EXPIRED]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -10,12 +11,26 @@ import pyarrow.compute as pc
 import pytest
 
 from engine.creator_source import module_key, table_for
+from engine.lake import open_lake_table
 from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import ZohoConnection
+from simulator.creator.state import CreatorState
 from simulator.testing import SimServer
 from tests.conftest import fast_settings
-from tests.engine.creatorhelpers import ACCOUNT, APP, FORM, ORG, REPORT, TABLE, sim_creator, table
+from tests.engine.creatorhelpers import (
+    ACCOUNT,
+    APP,
+    FORM,
+    ORG,
+    REPORT,
+    TABLE,
+    assert_lake_equals_warehouse,
+    lake,
+    sim_creator,
+    table,
+)
 from tests.engine.creatorhelpers import export as run_export
+from transforms.errors import SchemaDriftError
 
 EXPECTED_TYPES = {
     "id": pa.string(),
@@ -50,13 +65,17 @@ def test_table_name_replaces_characters_outside_the_identifier_set() -> None:
         ("field-inspections", "Inspection_Report", "Inspection", "America/Los_Angeles", "%m-%d-%Y"),
     ],
 )
-def test_every_field_type_is_typed_and_round_trips_to_the_warehouse(
+def test_every_field_type_is_typed_and_round_trips_to_the_warehouse_and_the_lake(
     sim: SimServer, rt: Runtime, app: str, report: str, form: str, zone: str, date_format: str
 ) -> None:
     sim_creator(sim, records={f"{app}/{form}": 300})
     summary = run_export(rt, "full", app=app, report=report)
     assert (summary.rows_loaded, summary.rows_rejected, summary.pages) == (300, 0, 1)
     loaded = table(rt, table_for(app, report))
+    # the lake table holds the same rows, values and types; the landing files are gone
+    assert_lake_equals_warehouse(rt, table_for(app, report))
+    assert (rt.settings.data_path / "lake" / "creator" / table_for(app, report)).is_dir()
+    assert not list(rt.settings.parquet_root.rglob("*.parquet"))
     prefix = form if form != FORM else "Order"
     parent = "Customer" if app == APP else "Site"
     expected = {
@@ -116,9 +135,16 @@ def test_incremental_picks_up_changes(sim: SimServer, rt: Runtime) -> None:
     watermark = rt.ledger.get_watermark(rt.org, "creator", module_key(APP, REPORT))
     assert watermark is not None
     assert set(watermark.ids) == {changed, added}
+    after_second = assert_lake_equals_warehouse(rt)  # merged on id, newest Modified_Time won
     third = run_export(rt, "incremental")  # the overlap re-reads the two; the merge keeps one
     assert third.rows_loaded == 2
     assert table(rt).num_rows == 1_001
+    # the re-read rows replaced theirs (same Modified_Time): same values, a later job
+    metadata = ["_zoho_job_id", "_extracted_at"]
+    again = assert_lake_equals_warehouse(rt).drop_columns(metadata)
+    assert again.to_pylist() == after_second.drop_columns(metadata).to_pylist()
+    history = open_lake_table(rt.settings, "creator", TABLE).delta_table().history()
+    assert [h["operation"] for h in reversed(history)] == ["WRITE", "MERGE", "MERGE"]
 
 
 def test_values_that_do_not_convert_are_rejected_with_their_id(
@@ -156,5 +182,54 @@ def test_every_field_type_round_trips_to_postgresql(
             assert loaded.schema.field(name).type == arrow_type, name
         assert loaded.num_rows == pc.count_distinct(loaded["id"]).as_py() == 200
         assert any(tags for tags in loaded["Tags"].to_pylist())
+        assert_lake_equals_warehouse(rt)
+    finally:
+        close_runtimes()
+
+
+def _quantity_as_text(creator: CreatorState) -> None:
+    """The Order form's Quantity turns into a text field in the metadata (values unchanged)."""
+    from dataclasses import replace
+
+    from simulator.creator.model import SINGLE_LINE
+
+    def form(f: Any) -> Any:
+        fields = tuple(replace(x, type=SINGLE_LINE) if x.link_name == "Quantity" else x
+                       for x in f.fields)  # fmt: skip
+        return replace(f, fields=fields) if f.link_name == FORM else f
+
+    apps = tuple(
+        replace(a, forms=tuple(form(f) for f in a.forms)) if a.link_name == APP else a
+        for a in creator.config.apps
+    )
+    creator.configure(apps=apps)
+
+
+@pytest.mark.parametrize("policy", ["evolve", "freeze"])
+def test_a_type_drift_follows_the_drift_policy_in_the_lake(
+    sim: SimServer, connection: ZohoConnection, tmp_path: Path, policy: str
+) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 300})
+    rt = runtime_for(connection, fast_settings(tmp_path / "data", drift_policy=policy))
+    try:
+        run_export(rt, "full")
+        lake_table = open_lake_table(rt.settings, "creator", TABLE)
+        version, before = lake_table.version, lake(rt)
+        _quantity_as_text(creator)
+        sim.state.clock.advance(3600)
+        changed = str(creator.form_store(ORG, APP, FORM).values.base_id + 3)
+        creator.update_record(ORG, APP, FORM, changed, {"Quantity": "77"})
+        if policy == "freeze":
+            with pytest.raises(SchemaDriftError, match="Quantity"):
+                run_export(rt, "incremental")
+            assert lake_table.version == version
+            assert lake(rt).to_pylist() == before.to_pylist()
+            return
+        run_export(rt, "incremental")
+        mirrored = assert_lake_equals_warehouse(rt)
+        assert mirrored.schema.field("Quantity").type == pa.string()
+        assert mirrored.filter(pc.equal(mirrored["id"], changed))["Quantity"].to_pylist() == ["77"]
+        history = lake_table.delta_table().history()
+        assert [h.get("zoho_etl_operation") for h in history].count("widen_columns") == 1
     finally:
         close_runtimes()

@@ -18,6 +18,7 @@ from tests.engine.creatorhelpers import (
     FORM,
     ORG,
     REPORT,
+    assert_lake_equals_warehouse,
     calls_today,
     export,
     sim_creator,
@@ -85,11 +86,17 @@ def test_deleting_1050_records_takes_6_calls_and_reports_the_3001_failures(
     deleted = audit.ids(result.extract_id, DELETED)
     assert len(deleted) == 1_047
     assert audit.ids(result.extract_id, FAILED) == set(locked)
-    assert result.marked_in_warehouse == 1_047
+    assert result.marked_in_warehouse == result.marked_in_lake == 1_047
     loaded = table(rt)
     marked = loaded.filter(pc.is_valid(loaded["_zoho_deleted_at"]))
     assert set(marked["id"].to_pylist()) == deleted
     assert loaded.num_rows == 2_000  # rows are kept, stamped
+    # the lake table: the same stamps on the same rows, none removed
+    in_lake = assert_lake_equals_warehouse(rt)
+    assert in_lake.num_rows == 2_000
+    assert set(in_lake.filter(pc.is_valid(in_lake["_zoho_deleted_at"]))["id"].to_pylist()) == (
+        deleted
+    )
 
 
 def test_a_rerun_of_a_finished_retention_deletes_nothing_and_says_so(
@@ -112,6 +119,7 @@ def test_a_crash_after_a_delete_call_is_resumed_and_its_ids_audited(
 ) -> None:
     creator, criteria, _locked = _setup(sim)
     store = creator.form_store(ORG, APP, FORM)
+    export(rt, "full")
     calls = 0
     real = DeletionAudit.record
 
@@ -136,5 +144,11 @@ def test_a_crash_after_a_delete_call_is_resumed_and_its_ids_audited(
     assert resumed.deleted == 1_047
     assert len(store) == 2_000 - 1_047
     audit = DeletionAudit(rt.ledger)
-    assert len(audit.ids(running.extract_id, DELETED)) == 1_047
+    deleted = audit.ids(running.extract_id, DELETED)
+    assert len(deleted) == 1_047
     assert rt.ledger.recent_extracts(1)[0].state == ExtractState.LOADED.value
+    # the lost call's ids were stamped before the crash and again on resume: all 1,047 are
+    in_lake = assert_lake_equals_warehouse(rt)
+    assert set(in_lake.filter(pc.is_valid(in_lake["_zoho_deleted_at"]))["id"].to_pylist()) == (
+        deleted
+    )
