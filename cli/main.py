@@ -383,6 +383,13 @@ def show_settings(*, options: RunOptions) -> None:
             document["connection"] = connection.model_dump(
                 mode="json", exclude={"client_secret", "refresh_token"}
             )
+        from engine.creator_source import CreatorSettings
+
+        creator = CreatorSettings.from_env()
+        document["creator"] = {
+            **creator.model_dump(mode="json"),
+            "calls_per_day": creator.calls_per_day,
+        }
         typer.echo(jsonlib.dumps(document))
 
 
