@@ -25,6 +25,8 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
         "a killed CLI leaves no Prefect server behind (a real kill -9)",
     ),
     "cli/reporting.py": ("tests/cli/test_main.py", "the tables `status` and each command print"),
+    "cli/running.py": ("tests/cli/test_exit_codes.py", "one-line errors and exit codes of runs"),
+    "cli/write.py": ("tests/cli/test_write_dry_run.py", "the `write` command, as a user runs it"),
     "cli/write_input.py": ("tests/cli/test_main.py", "the `write` command's bad input, exit 2"),
     # flows: a flow test runs several flows against one Prefect test server
     "flows/backfill.py": (
