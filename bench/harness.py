@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -155,3 +156,25 @@ def write_result(name: str, payload: dict[str, Any], out: Path | None = None) ->
 def ratio(numerator: float, denominator: float) -> float | None:
     """``numerator / denominator`` rounded, or None when the denominator is zero."""
     return round(numerator / denominator, 2) if denominator else None
+
+
+def run_worker_process(name: str, command: Sequence[str]) -> dict[str, Any]:
+    """Run one worker process: its last stdout line is its JSON result; adds its peak RSS."""
+    process = subprocess.Popen(list(command), stdout=subprocess.PIPE, text=True)
+    with PeakRSS(process.pid) as rss:
+        out, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"worker {name} failed with exit code {process.returncode}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = rss.peak_mb
+    return result
+
+
+def median_run(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median seconds, with every run's seconds (``runs_seconds``) and the highest
+    peak RSS of them all."""
+    ordered = sorted(results, key=lambda r: r["seconds"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["runs_seconds"] = [r["seconds"] for r in ordered]
+    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ordered)
+    return chosen

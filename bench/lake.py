@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +40,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from bench.harness import PeakRSS, ratio, write_result
+from bench.harness import median_run, ratio, run_worker_process, write_result
 
 DEFAULT_DATA = Path("/tmp/zoho-bench-lake")
 MODULE = "Leads"
@@ -127,26 +126,9 @@ def prepare_base(export: Path, data: Path, changes: int) -> Path:
 
 # -- workers (each runs in its own process) --------------------------------------------------
 def _parquet_pages(export: Path, work: Path) -> int:
-    from bench.transforms import _fields, _zips
-    from transforms import load_page
+    from bench.transforms import load_pages
 
-    fields = _fields(export)
-    rows = 0
-    from bench.transforms import EXTRACTED_AT
-
-    for zip_path in _zips(export, 10**9):
-        result = load_page(
-            zip_path,
-            fields,
-            product="crm",
-            module=MODULE,
-            job_id=zip_path.stem,
-            extracted_at=EXTRACTED_AT,
-            parquet_root=work / "parquet",
-            warehouse=None,
-        )
-        rows += result.rows_loaded
-    return rows
+    return load_pages(export, 10**9, work, parquet=True, warehouse=None)
 
 
 def _lake_merge(base: Path, work: Path, changes: pa.Table) -> Callable[[], int]:
@@ -216,13 +198,7 @@ def run_worker(name: str, export: Path, base: Path, work: Path) -> dict[str, Any
 def measure_in_worker(name: str, export: Path, base: Path, data: Path) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.lake", "--worker", name, "--export", str(export)]
     command += ["--base", str(base), "--work", str(data / "work")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    with PeakRSS(process.pid) as rss:
-        out, _ = process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"worker {name} failed with exit code {process.returncode}")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = rss.peak_mb
+    result = run_worker_process(name, command)
     print(f"{name:28s} {json.dumps(result)}", file=sys.stderr, flush=True)
     return result
 
@@ -250,14 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     base = prepare_base(export, args.data, args.changes)
 
     def run(name: str) -> dict[str, Any]:
-        results = sorted(
-            (measure_in_worker(name, export, base, args.data) for _ in range(RUNS)),
-            key=lambda r: r["seconds"],
-        )
-        chosen = dict(results[len(results) // 2])
-        chosen["runs_seconds"] = [r["seconds"] for r in results]
-        chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
-        return chosen
+        return median_run(measure_in_worker(name, export, base, args.data) for _ in range(RUNS))
 
     names = ["parquet_pages", "lake_pages"]
     for kind in ("scattered", "recent"):

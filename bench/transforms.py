@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.harness import PeakRSS, ratio, write_result
+from bench.harness import median_run, ratio, run_worker_process, write_result
 
 DEFAULT_DATA = Path("/tmp/zoho-bench-transforms")
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -112,7 +111,10 @@ def _zips(export: Path, pages: int) -> list[Path]:
 BREAKDOWN: dict[str, float] = {}
 
 
-def _ours(export: Path, pages: int, work: Path, *, parquet: bool, warehouse: str | None) -> int:
+def load_pages(
+    export: Path, pages: int, work: Path, *, parquet: bool, warehouse: str | None
+) -> int:
+    """The first ``pages`` pages through ``load_page`` (Parquet in ``work/lake``); rows loaded."""
     from transforms import load_page, open_warehouse
 
     fields = _fields(export)
@@ -184,10 +186,16 @@ def run_worker(name: str, export: Path, pages: int, work: Path, pg_url: str) -> 
     csvs = sorted((export / "csv").glob("*.csv"))[:pages]
     jobs: dict[str, Callable[[], int]] = {
         "floor_csv_to_parquet": lambda: baselines.duckdb_csv_to_parquet(csvs, work / "f.parquet"),
-        "ours_csv_to_parquet": lambda: _ours(export, pages, work, parquet=True, warehouse=None),
-        "ours_load_duckdb": lambda: _ours(export, pages, work, parquet=False, warehouse=duckdb_url),
-        "ours_load_postgresql": lambda: _ours(export, pages, work, parquet=False, warehouse=pg_url),
-        "ours_parquet_and_duckdb": lambda: _ours(
+        "ours_csv_to_parquet": lambda: load_pages(
+            export, pages, work, parquet=True, warehouse=None
+        ),
+        "ours_load_duckdb": lambda: load_pages(
+            export, pages, work, parquet=False, warehouse=duckdb_url
+        ),
+        "ours_load_postgresql": lambda: load_pages(
+            export, pages, work, parquet=False, warehouse=pg_url
+        ),
+        "ours_parquet_and_duckdb": lambda: load_pages(
             export, pages, work, parquet=True, warehouse=duckdb_url
         ),
         "naive_pandas_to_sql_postgresql": lambda: baselines.pandas_to_sql(
@@ -225,13 +233,7 @@ def measure_in_worker(
         "--pg-url",
         pg_url,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    with PeakRSS(process.pid) as rss:
-        out, _ = process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"worker {name} failed with exit code {process.returncode}")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = rss.peak_mb
+    result = run_worker_process(name, command)
     result["pages"] = pages
     seconds = result["seconds"]
     result["rows_per_second"] = round(result["rows"] / seconds) if seconds else 0
@@ -266,11 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run_median(name: str) -> dict[str, Any]:
         """The median of SHORT_STAGE_RUNS runs; every run's seconds are kept in the result."""
-        results = sorted((run(name) for _ in range(SHORT_STAGE_RUNS)), key=lambda r: r["seconds"])
-        chosen = dict(results[len(results) // 2])
-        chosen["runs_seconds"] = [r["seconds"] for r in results]
-        chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
-        return chosen
+        return median_run(run(name) for _ in range(SHORT_STAGE_RUNS))
 
     stages = {
         "floor_csv_to_parquet": run_median("floor_csv_to_parquet"),

@@ -12,8 +12,6 @@ from __future__ import annotations
 import atexit
 import json as jsonlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,9 +25,9 @@ from cli.lake import register as register_lake_commands
 from cli.options import RunOptions, run_options
 from cli.prefect_server import configure_prefect_env
 from cli.prefect_server import quiet_interpreter_teardown as _quiet_interpreter_teardown
-from cli.reporting import print_summary, print_write_summary
-from cli.write_input import attached_jobs, check_sql_source
-from engine.errors import RunFailedError, UsageError
+from cli.reporting import print_summary
+from cli.running import own_prefect_server, progress, run_errors
+from engine.errors import UsageError
 
 __all__ = ["ExitCode", "app", "exit_code_for", "main"]
 
@@ -70,22 +68,6 @@ def _parse_day(value: str, option: str) -> datetime:
     except ValueError:
         raise UsageError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _resume_command() -> str:
-    return " ".join(["zoho-etl", *sys.argv[1:]]) if sys.argv[1:] else ""
-
-
-@contextmanager
-def _run_errors(options: RunOptions, title: str) -> Iterator[None]:
-    """One-line errors with their exit codes; a partial failure still prints its summary."""
-    with errors_as_exit_codes(verbose=options.verbose, resume_command=_resume_command()):
-        try:
-            yield
-        except RunFailedError as failed:
-            if failed.rows:
-                print_summary(options.json, title, failed.rows, failed=exit_code_for(failed))
-            raise
 
 
 @sim_app.command("serve")
@@ -138,7 +120,7 @@ def export(
     options: RunOptions,
 ) -> None:
     """Export modules (incremental from each module's watermark, or --full)."""
-    with _run_errors(options, f"export {product}"):
+    with run_errors(options, f"export {product}"):
         from engine.modules import validate_module, validate_product
 
         name = validate_product(product)
@@ -149,7 +131,7 @@ def export(
         from flows.export import export_flow
 
         with (
-            _progress(f"exporting {name} {', '.join(names)}", options),
+            progress(f"exporting {name} {', '.join(names)}", options),
             run_overrides(settings=settings, connection=connection),
         ):
             rows = export_flow(
@@ -177,7 +159,7 @@ def backfill(
     options: RunOptions,
 ) -> None:
     """Backfill one module between two dates, in windows that each fit one bulk page."""
-    with _run_errors(options, f"backfill {product} {module}"):
+    with run_errors(options, f"backfill {product} {module}"):
         from engine.errors import BadDateRangeError
         from engine.modules import validate_module, validate_product
 
@@ -192,85 +174,13 @@ def backfill(
         from flows.connection import run_overrides
 
         with (
-            _progress(f"backfilling {name} {module} {start}..{end}", options),
+            progress(f"backfilling {name} {module} {start}..{end}", options),
             run_overrides(settings=settings, connection=connection),
         ):
             rows = backfill_flow(
                 product=name, module=module, start=first, end=last, window_days=window_days
             )
         print_summary(options.json, f"backfill {name} {module}", rows)
-
-
-@app.command()
-@run_options(exclude=("concurrency", "runner", "dask_address"))
-def write(
-    source: Annotated[
-        str,
-        typer.Argument(
-            help="Rows to write: a Parquet file or directory, table:NAME (warehouse table) "
-            "or 'sql:SELECT ...' (query on the warehouse)."
-        ),
-    ],
-    mapping: Annotated[
-        Path,
-        typer.Option(
-            "--mapping",
-            help="Mapping file (YAML): module, operation, fields; with children: a "
-            "parent/child write (CRM).",
-        ),
-    ],
-    product: Annotated[str, typer.Option("--product", help="crm or recruit.")] = "crm",
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Validate only: no upload, no write credits.")
-    ] = False,
-    on_invalid: Annotated[
-        str,
-        typer.Option("--on-invalid", help="send_valid (reject bad rows) or stop (send nothing)."),
-    ] = "send_valid",
-    attach_job: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--attach-job",
-            help="CHUNK=JOB_ID: a job Zoho created for that chunk of the saved write whose "
-            "id was lost in a crash (the resume error names the chunk). Repeatable.",
-        ),
-    ] = None,
-    *,
-    options: RunOptions,
-) -> None:
-    """Bulk-write rows into a Zoho module (or --dry-run to validate them).
-
-    A killed write resumes when the same command is run again (same rows, in any order):
-    no row is sent twice.
-    """
-    with _run_errors(options, "dry run" if dry_run else "bulk write"):
-        from engine.modules import validate_product
-
-        name = validate_product(product)
-        if not mapping.exists():
-            raise UsageError(f"--mapping {mapping}: no such file")
-        if on_invalid not in {"send_valid", "stop"}:
-            raise UsageError(f"--on-invalid {on_invalid!r}: choose send_valid or stop")
-        attached = attached_jobs(attach_job or [])
-        settings = options.settings().model_copy(update={"concurrency": 1})
-        check_sql_source(source, settings.effective_warehouse_url)
-        connection = options.connection()
-        from flows.connection import run_overrides
-        from flows.writeback import writeback_flow
-
-        with (
-            _progress("validating" if dry_run else "writing", options),
-            run_overrides(settings=settings, connection=connection),
-        ):
-            summary = writeback_flow(  # type: ignore[call-overload]
-                product=name,
-                mapping_path=str(mapping),
-                source=source,
-                dry_run=dry_run,
-                on_invalid=on_invalid,
-                attach_jobs=attached,
-            )
-        print_write_summary(options.json, name, dry_run, summary)
 
 
 @app.command()
@@ -302,7 +212,7 @@ def serve(
             ],
         )
         if not list_only:
-            _own_prefect_server()
+            own_prefect_server()
             serve_file(file)
 
 
@@ -316,7 +226,7 @@ def demo(
     with errors_as_exit_codes():
         from cli.demo import run_demo
 
-        _own_prefect_server()
+        own_prefect_server()
         report = run_demo(data_dir)
         if any(r.result.startswith("FAILED") for r in report.rows):
             raise typer.Exit(int(ExitCode.RUN_FAILED))
@@ -371,24 +281,14 @@ def show_settings(*, options: RunOptions) -> None:
             document["connection"] = connection.model_dump(
                 mode="json", exclude={"client_secret", "refresh_token"}
             )
+        from engine.creator_source import CreatorSettings
+
+        creator = CreatorSettings.from_env()
+        document["creator"] = {
+            **creator.model_dump(mode="json"),
+            "calls_per_day": creator.calls_per_day,
+        }
         typer.echo(jsonlib.dumps(document))
-
-
-def _own_prefect_server() -> None:
-    """Start the temporary Prefect server that dies with this process (flows/prefect_server)."""
-    from cli.prefect_server import ensure_prefect_api
-
-    ensure_prefect_api()
-
-
-@contextmanager
-def _progress(what: str, options: RunOptions) -> Iterator[None]:
-    """Live progress on stderr while the flow runs in this block (``cli.progress``)."""
-    from cli.progress import live_progress
-
-    _own_prefect_server()
-    with live_progress(what, verbose=options.verbose):
-        yield
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -410,5 +310,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 from cli.creator import register as _register_creator  # noqa: E402 (needs `app`)
+from cli.write import register as _register_write  # noqa: E402
 
+_register_write(app)
 _register_creator(app)

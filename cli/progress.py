@@ -1,11 +1,11 @@
 """Live progress of a run on stderr: one ``rich`` line per module on a terminal, plain lines else.
 
-On a terminal each module shows its state, pages loaded (and whether more follow), rows,
-rejects, credits and elapsed time; warnings from our loggers print above the live lines
-through the same console, so the two never interleave. Not on a terminal (CI, pipes, files)
-each event is one plain line. A forecast (a backfill's windows, each with its method,
-estimated credits and reason) prints as it comes, before anything is spent. The events come
-from ``engine.progress``.
+On a terminal each module shows its state, pages loaded / expected (``?`` while unknown:
+``engine.page_estimate``), rows, rejects, credits and elapsed time; warnings from our loggers
+print above the live lines through the same console, so the two never interleave. Not on a
+terminal (CI, pipes, files) each event is one plain line. A forecast (a backfill's windows,
+each with its method, estimated credits and reason) prints as it comes, before anything is
+spent. The events come from ``engine.progress``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,24 @@ from engine.progress import ProgressEvent, observe
 class _Module:
     started: float
     task: TaskID | None = None
+    method: str = ""
     pages: int = 0
+    #: pages expected in all (None: unknown); set to ``pages`` when the module is done
+    expected: int | None = None
     rows: int = 0
     rejects: int = 0
     credits: int = 0
     more: bool = False
+
+    def pages_text(self) -> str:
+        """``done/expected``, ``?`` when unknown (or short: more pages follow than expected);
+        ``-`` for a REST read, which has no pages."""
+        if self.method == "rest" and not self.pages:
+            return "-"
+        expected = self.expected
+        if expected is not None and self.pages + (1 if self.more else 0) > expected:
+            expected = None
+        return f"{self.pages}/{'?' if expected is None else expected}"
 
 
 class _OursOnly(logging.Filter):
@@ -58,7 +71,7 @@ class RunProgress:
         self.progress = Progress(
             TextColumn("{task.description:<24}"),
             TextColumn("{task.fields[state]:<9}"),
-            TextColumn("pages {task.fields[pages]:>4}"),
+            TextColumn("pages {task.fields[pages]:>7}"),
             TextColumn("rows {task.fields[rows]:>9,}"),
             TextColumn("rejects {task.fields[rejects]:>5,}"),
             TextColumn("credits {task.fields[credits]:>5,}"),
@@ -76,7 +89,10 @@ class RunProgress:
         name = f"{event.product} {event.module}"
         with self._lock:
             module = self._modules.setdefault(name, _Module(started=time.monotonic()))
-            if event.kind == "page":
+            if event.kind == "started":
+                module.expected = event.pages_expected
+                module.method = event.method
+            elif event.kind == "page":
                 module.pages += 1
                 module.rows += event.rows
                 module.rejects += event.rejects
@@ -85,7 +101,7 @@ class RunProgress:
             elif event.kind == "finished":
                 module.rows, module.rejects = event.rows, event.rejects
                 module.credits = event.credits
-                module.more = False
+                module.more, module.expected = False, module.pages
             state = {"started": "running", "page": "running", "finished": "done"}[event.kind]
             if self.live:
                 self._draw(name, module, state)
@@ -93,10 +109,9 @@ class RunProgress:
                 self._line(name, module, event)
 
     def _draw(self, name: str, module: _Module, state: str) -> None:
-        pages = f"{module.pages}{'+' if module.more else ''}"
         fields: dict[str, Any] = {
             "state": state,
-            "pages": pages,
+            "pages": module.pages_text(),
             "rows": module.rows,
             "rejects": module.rejects,
             "credits": module.credits,
@@ -111,17 +126,17 @@ class RunProgress:
     def _line(self, name: str, module: _Module, event: ProgressEvent) -> None:
         elapsed = time.monotonic() - module.started
         if event.kind == "started":
-            text = f"{name}: started ({event.method})"
+            text = f"{name}: started ({event.method}, pages {module.pages_text()})"
         elif event.kind == "page":
             more = ", more to come" if event.more else ", last page"
             text = (
-                f"{name}: page {event.page} loaded: {event.rows:,} rows, {event.rejects:,} "
-                f"rejected, {event.credits} credits{more} ({elapsed:.1f} s)"
+                f"{name}: page {module.pages_text()} loaded: {event.rows:,} rows, "
+                f"{event.rejects:,} rejected, {event.credits} credits{more} ({elapsed:.1f} s)"
             )
         else:
             text = (
-                f"{name}: done: {module.rows:,} rows, {module.rejects:,} rejected, "
-                f"{module.credits} credits ({elapsed:.1f} s)"
+                f"{name}: done: pages {module.pages_text()}, {module.rows:,} rows, "
+                f"{module.rejects:,} rejected, {module.credits} credits ({elapsed:.1f} s)"
             )
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 

@@ -192,6 +192,7 @@ def print_write_summary(as_json: bool, product: str, dry_run: bool, summary: Wri
             "counts": [{"status": k, "rows": v} for k, v in part.counts.items()],
             "issues": [{"error": k, "rows": v} for k, v in part.issues.items()],
             "results_parquet": part.results_parquet,
+            **_invalid_rows(part),
         }
         for part in summary.modules
     ]
@@ -199,6 +200,7 @@ def print_write_summary(as_json: bool, product: str, dry_run: bool, summary: Wri
     extra = {
         "issues": first["issues"],
         "results_parquet": first["results_parquet"],
+        **{k: v for k, v in first.items() if k.startswith("invalid_rows")},
         "children": children,
     }
     print_summary(as_json, first["title"], first["counts"], extra=extra)
@@ -211,3 +213,46 @@ def print_write_summary(as_json: bool, product: str, dry_run: bool, summary: Wri
             print_rows(f"invalid {part['module']} rows per error", part["issues"])
         if part["results_parquet"]:
             print(f"per-row results: {part['results_parquet']}")
+        if part.get("invalid_rows_parquet"):
+            _print_invalid_rows(part)
+
+
+def _invalid_rows(part: WriteSummary) -> dict[str, Any]:
+    """A dry run's invalid-rows files and first lines (nothing for a write)."""
+    if part.invalid_rows_parquet is None:
+        return {}
+    return {
+        "invalid_rows_parquet": part.invalid_rows_parquet,
+        "invalid_rows_csv": part.invalid_rows_csv,
+        "invalid_rows": part.invalid_rows,
+        "invalid_rows_lines": part.invalid_rows_lines,
+    }
+
+
+def _print_invalid_rows(part: Mapping[str, Any]) -> None:
+    """The first invalid rows as a table, then where all of them are."""
+    shown: list[dict[str, Any]] = part["invalid_rows"]
+    rows = sum(row["rows"] for row in part["counts"] if row["status"] == "rejected")
+    if shown:
+        print_rows(
+            f"first {len(shown)} of {part['invalid_rows_lines']} problems "
+            f"({rows} invalid {part['module']} rows)",
+            [
+                {
+                    "row": line["row"],
+                    "key": line["key"],
+                    "column": line["column"] or "-",
+                    "value": _clip(line["value"]),
+                    "reason": f"{line['code']}: {line['reason']}",
+                }
+                for line in shown
+            ],
+        )
+    files = [part["invalid_rows_parquet"], part.get("invalid_rows_csv")]
+    print(f"invalid rows: {' and '.join(f for f in files if f)}")
+
+
+def _clip(value: str | None, width: int = 40) -> str:
+    if value is None:
+        return "(empty)"
+    return value if len(value) <= width else f"{value[: width - 3]}..."

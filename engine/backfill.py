@@ -19,16 +19,13 @@ from connectors.products import product_for
 from engine import windows
 from engine.cost import choose_window, rest_break_even
 from engine.errors import BudgetExceededError, FlowsError
-from engine.extracts import (
-    Steps,
+from engine.extract_finish import (
     advance_module_watermark,
-    bulk_fields,
-    bulk_with_replan,
     finish_loaded,
-    iso_utc,
     latest_running_id,
     progress_so_far,
 )
+from engine.extracts import Steps, bulk_fields, bulk_with_replan, iso_utc
 from engine.failpoints import failpoint
 from engine.ledger import ExtractRecord, ExtractState, JobState, utcnow
 from engine.planning import BULK_PER_PAGE, Method, MethodChoice, Window

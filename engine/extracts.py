@@ -16,31 +16,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from connectors.bulk_query import bulk_read_selection, bulk_unreadable_reason
 from connectors.bulk_read import BulkReadQuery
 from connectors.criteria import where
 from connectors.products import product_for
 from engine import windows
 from engine.cost import choose_full, rest_break_even
-from engine.errors import BudgetExceededError, FlowsError, PageNotLoadedError
-from engine.lake import newest_in_page
+from engine.errors import BudgetExceededError, FlowsError
+from engine.extract_finish import (
+    advance_module_watermark,
+    finish_loaded,
+    latest_running_id,
+    progress_so_far,
+    window_of,
+)
 from engine.ledger import ExtractRecord, ExtractState, JobRecord, JobState, to_naive_utc, utcnow
+from engine.page_estimate import expected_pages
 from engine.page_jobs import ReplanExtract
 from engine.pages import bulk_extract_steps
 from engine.partitions import plan_full_export
 from engine.planning import (
     Method,
-    Window,
-    advance_watermark,
     choose_method,
     estimate_delta,
     incremental_since,
 )
 from engine.progress import module_finished, module_started
 from engine.rest import RestDeltaTooLarge, rest_field_names, rest_page_cost
+from engine.resume import interrupted_extract
 from engine.steps import (
     BulkPageStep,
     DeletedStep,
@@ -132,9 +135,7 @@ def open_module_extract(
     if options.mode == "incremental":
         since = incremental_since(ledger.get_watermark(rt.org, product, module), options.overlap)
         kind = "incremental" if since is not None else "full"
-    running = ledger.find_extract(
-        org=rt.org, product=product, module=module, kind=kind, state=ExtractState.RUNNING
-    )
+    running = interrupted_extract(rt, product, module, kind)  # whatever flags it had
     if running is not None:
         return running, True
     rest_supported = len(fields) <= product_for(product).rest_max_fields
@@ -224,7 +225,7 @@ def export_module_steps(
             for spec in fields
             if (reason := bulk_unreadable_reason(spec)) is not None
         }
-    module_started(product, module, extract.method)
+    module_started(product, module, extract.method, expected_pages(rt, extract))
     table = default_table_name(product, module)
     since_text = extract.query.get("modified_since")
     since = datetime.fromisoformat(since_text) if since_text else None
@@ -283,56 +284,6 @@ def finish_partition(
     rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
 
 
-def finish_loaded(rt: Runtime, extract: ExtractRecord) -> ExtractRecord:
-    """Close ``extract`` as loaded, only when every one of its pages' rows is in."""
-    jobs = rt.ledger.jobs_for_extract(extract.extract_id)
-    reason = None
-    if not jobs:
-        reason = "no page has been read"
-    elif pending := [j for j in jobs if j.state is not JobState.LOADED]:
-        reason = ", ".join(f"page {j.page} is {j.state.value}" for j in pending)
-    elif jobs[-1].more_records:
-        reason = f"page {jobs[-1].page} says more records follow"
-    if reason is not None:
-        raise PageNotLoadedError(extract.extract_id, extract.module, reason)
-    return rt.ledger.finish_extract(extract.extract_id, ExtractState.LOADED)
-
-
-def progress_so_far(rt: Runtime, extract: ExtractRecord) -> str:
-    """One phrase for a run stopped half-way: what is loaded and what a re-run resumes."""
-    latest = rt.ledger.get_extract(latest_running_id(rt, extract))
-    loaded = [
-        j for j in rt.ledger.jobs_for_extract(latest.extract_id) if j.state is JobState.LOADED
-    ]
-    what = latest.module
-    if latest.window_start is not None and latest.window_end is not None:
-        what += f" window {Window(latest.window_start, latest.window_end).label()}"
-    rows = sum(j.rows_loaded or 0 for j in loaded)
-    resume_at = max((j.page for j in loaded), default=0) + 1
-    return (
-        f"loaded so far: {rows} rows of {what} in {len(loaded)} page(s); "
-        f"left to resume: page {resume_at} onward"
-    )
-
-
-def latest_running_id(rt: Runtime, extract: ExtractRecord) -> str:
-    running = rt.ledger.find_extract(
-        org=extract.org,
-        product=extract.product,
-        module=extract.module,
-        kind=extract.kind,
-        window=window_of(extract),
-        state=ExtractState.RUNNING,
-    )
-    return running.extract_id if running is not None else extract.extract_id
-
-
-def window_of(extract: ExtractRecord) -> tuple[datetime, datetime] | None:
-    if extract.window_start is None or extract.window_end is None:
-        return None
-    return extract.window_start, extract.window_end
-
-
 def bulk_with_replan(
     rt: Runtime, extract: ExtractRecord, *, allow_split: bool = False
 ) -> Driver[list[PageOutcome]]:
@@ -375,44 +326,3 @@ def _fill_summary(
                 summary.drift.append(load.drift.to_dict())
             if load.rejects_path is not None:
                 summary.rejects_paths.append(str(load.rejects_path))
-
-
-def advance_module_watermark(rt: Runtime, extract: ExtractRecord) -> None:
-    """Move the module's watermark to the newest ``Modified_Time`` this extract loaded (each
-    page's load recorded its newest records in the ledger)."""
-    current = rt.ledger.get_watermark(extract.org, extract.product, extract.module)
-    pairs: list[tuple[str, datetime]] = []
-    for job in rt.ledger.jobs_for_extract(extract.extract_id):
-        if job.state is not JobState.LOADED or job.job_id is None:
-            continue
-        recorded, newest = rt.ledger.page_newest(job.job_key)
-        if not recorded:  # loaded by a version that did not record it: read the page back
-            pairs.extend(_newest_in_page(rt, extract, job.job_id))
-        elif newest is not None:
-            pairs.extend((record_id, newest.modified_time) for record_id in newest.ids)
-    newest_seen = advance_watermark(current, pairs)
-    if newest_seen is not None and newest_seen != current:
-        rt.ledger.set_watermark(
-            extract.org, extract.product, extract.module, newest_seen, extract.extract_id
-        )
-
-
-def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tuple[str, datetime]]:
-    """The newest records of a page read back from its Parquet (pages loaded before the
-    ledger recorded them)."""
-    root = rt.settings.parquet_root / extract.product / extract.module
-    files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
-    if not files:  # landing files removed once in the lake: read the lake instead
-        return newest_in_page(rt.settings, extract.product, extract.module, job_id)
-    out: list[tuple[str, datetime]] = []
-    for path in files:
-        table = pq.read_table(path, columns=["id", "Modified_Time"])
-        if table.num_rows == 0:
-            continue
-        newest = pc.max(table["Modified_Time"]).as_py()
-        if newest is None:
-            continue
-        mask = pc.equal(table["Modified_Time"], pc.max(table["Modified_Time"]))
-        ids = table.filter(mask)["id"].to_pylist()
-        out.extend((str(i), newest) for i in ids)
-    return out

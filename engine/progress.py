@@ -40,6 +40,8 @@ class ProgressEvent:
     method: str = ""
     #: a forecast's lines (what a run will read how, and what it should cost), to print
     lines: tuple[str, ...] = ()
+    #: "started": pages expected in all (None: unknown; ``engine.page_estimate``)
+    pages_expected: int | None = None
 
 
 class ProgressObserver(Protocol):
@@ -67,9 +69,19 @@ def emit(event: ProgressEvent) -> None:
         observer(event)
 
 
-def module_started(product: str, module: str, method: str = "") -> None:
+def module_started(
+    product: str, module: str, method: str = "", pages_expected: int | None = None
+) -> None:
     if _observers:
-        emit(ProgressEvent("started", product, module, method=method))
+        emit(
+            ProgressEvent(
+                "started",
+                product,
+                module,
+                method=method,
+                pages_expected=pages_expected,
+            )
+        )
 
 
 def forecast(product: str, module: str, lines: list[str]) -> None:

@@ -23,6 +23,7 @@ from engine.planning import PLAIN_CALL, backfill_windows
 from engine.runtime import runtime_for
 from flows.artifacts import Progress, artifact_key, publish_table
 from flows.blocks import WarehouseSettings, ZohoCredentials
+from flows.cancellation import cancelled_or_raise
 from flows.connection import flow_connection, flow_settings
 from flows.export import first_line
 from flows.run_logging import forward_library_logs
@@ -125,5 +126,5 @@ def backfill_flow(
     )
     logger.info("backfill %s %s: %d windows, %d failed", product, module, len(rows), len(failures))
     if failures:
-        raise RunFailedError(f"backfill {product} {module}", failures, rows)
+        return cancelled_or_raise(RunFailedError(f"backfill {product} {module}", failures, rows))
     return rows

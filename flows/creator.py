@@ -22,6 +22,7 @@ from engine.runtime import runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from flows.artifacts import artifact_key, publish_table
 from flows.blocks import WarehouseSettings, ZohoCredentials
+from flows.cancellation import cancelled_or_raise
 from flows.connection import flow_connection, flow_settings
 from flows.run_logging import forward_library_logs
 
@@ -109,7 +110,10 @@ def creator_export_flow(
         overlap=timedelta(minutes=overlap_minutes),
         rest_max_records=rest_max_records,
     )
-    row = creator_export_task(connection, settings, creator, app, report, options)
+    try:
+        row = creator_export_task(connection, settings, creator, app, report, options)
+    except Exception as error:  # Ctrl-C: the run ends Cancelled (flows.cancellation)
+        return cancelled_or_raise(error)
     publish_table(
         artifact_key("creator-export", app, report), [row], f"Creator export {app}/{report}"
     )

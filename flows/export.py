@@ -21,6 +21,7 @@ from engine.settings import RunSettings, ZohoConnection
 from engine.summary import ModuleSummary
 from flows.artifacts import publish_export_table, publish_module_details
 from flows.blocks import WarehouseSettings, ZohoCredentials
+from flows.cancellation import cancelled_or_raise
 from flows.connection import flow_connection, flow_settings
 from flows.run_logging import forward_library_logs
 from flows.runners import build_task_runner
@@ -135,5 +136,6 @@ def export_flow(
                 summary.credits,
             )
     if failures:
-        raise RunFailedError(f"export {product}", failures, [s.as_row() for s in summaries])
+        rows = [s.as_row() for s in summaries]
+        return cancelled_or_raise(RunFailedError(f"export {product}", failures, rows))
     return [s.as_row() for s in summaries]

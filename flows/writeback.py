@@ -21,6 +21,7 @@ from engine.modules import ProductName, validate_product
 from engine.writeback.run import WriteSummary, run_write
 from flows.artifacts import publish_write_artifacts
 from flows.blocks import WarehouseSettings, ZohoCredentials
+from flows.cancellation import cancelled_or_raise
 from flows.connection import flow_connection, flow_settings
 from flows.run_logging import forward_library_logs
 
@@ -45,6 +46,7 @@ def writeback_flow(
     credentials: ZohoCredentials | None = None,
     warehouse: WarehouseSettings | None = None,
     attach_jobs: dict[int, str] | None = None,
+    invalid_rows_csv: bool = False,
 ) -> WriteSummary:
     """Validate rows against the module's field metadata and, unless a dry run, write them.
 
@@ -64,15 +66,28 @@ def writeback_flow(
             ZOHO_ETL_WAREHOUSE_URL / ZOHO_ETL_DATA_DIR, else a DuckDB file under ./data.
         attach_jobs: Only to finish a write whose job id a crash lost: chunk number -> the
             bulk write job id Zoho's import history shows for it.
+        invalid_rows_csv: A dry run writes its invalid rows (key, column, value, reason)
+            to Parquet under the data directory; also write them as CSV beside it.
     """
     forward_library_logs()
     product = validate_product(product)
     settings = flow_settings(warehouse)
     connection = flow_connection(credentials)
     name = "bulk-write (dry run)" if dry_run else "bulk-write"
-    summary: WriteSummary = bulk_write_task.with_options(task_run_name=name)(
-        connection, settings, product, mapping_path, source, dry_run, on_invalid, attach_jobs
-    )
+    try:
+        summary: WriteSummary = bulk_write_task.with_options(task_run_name=name)(
+            connection,
+            settings,
+            product,
+            mapping_path,
+            source,
+            dry_run,
+            on_invalid,
+            attach_jobs,
+            invalid_rows_csv,
+        )
+    except Exception as error:  # Ctrl-C: the run ends Cancelled (flows.cancellation)
+        return cancelled_or_raise(error)
     for part in summary.modules:
         publish_write_artifacts(part)
     log.info(summary.describe())

@@ -110,6 +110,8 @@ def _with_issues(
             "api_name": pa.repeat(api_name, len(rows)),
             "code": pa.repeat(code, len(rows)),
             "message": pa.array(messages, pa.string()),
+            "column": pa.nulls(len(rows), pa.string()),
+            "value": pa.nulls(len(rows), pa.string()),
         },
         schema=ISSUE_SCHEMA,
     )

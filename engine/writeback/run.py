@@ -25,6 +25,7 @@ from engine.writeback.summary import (
     FIRST_FAILED,
     PER_ROW_LIMIT,
     WriteSummary,
+    attach_invalid_rows,
     dry_run_counts,
     row_results,
     row_table,
@@ -74,6 +75,7 @@ def run_write(
     dry_run: bool,
     on_invalid: str = "send_valid",
     attach_jobs: dict[int, str] | None = None,
+    invalid_rows_csv: bool = False,
 ) -> WriteSummary:
     """Validate (and unless ``dry_run``, write) ``source`` with the mapping; its summary.
 
@@ -82,7 +84,9 @@ def run_write(
     results are numbered in the source's order. ``attach_jobs`` (chunk -> job id) names
     jobs whose create call was sent but whose id was lost in a crash. A mapping with
     ``children`` is a parent/child write (``engine.writeback.run_parent_child``).
-    Pre-flight runs once and each chunk is zipped once.
+    Pre-flight runs once and each chunk is zipped once. A dry run writes its invalid rows to
+    ``writeback/invalid/{product}_{module}.parquet`` under the data path (and a ``.csv`` when
+    ``invalid_rows_csv``).
     """
     from connectors.bulk_write import BulkWriteClient
     from engine.writeback.driver import resume_write, write_table
@@ -105,7 +109,7 @@ def run_write(
         from engine.writeback.run_parent_child import run_parent_child_write
 
         return run_parent_child_write(rt, product, mapping_path, source, dry_run, policy,
-                                      attach_jobs)  # fmt: skip
+                                      attach_jobs, invalid_rows_csv)  # fmt: skip
     mapping = load_mapping(mapping_path)
     validate_module(product, mapping.module)
     source_table = read_source(rt, source)
@@ -120,7 +124,10 @@ def run_write(
     pre = preflight(table, mapping, fields, policy)
     if dry_run:
         plan = write_table(table, mapping, fields, dry_run=True, policy=policy, pre=pre)
-        return _summary(product, plan, job_cost, dry_run=True)
+        summary = _summary(product, plan, job_cost, dry_run=True)
+        attach_invalid_rows(summary, in_source_order(pre.issues, order),
+                            invalid_rows_dir(settings), with_csv=invalid_rows_csv)  # fmt: skip
+        return summary
     results_dir = settings.data_path / "writeback" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     parquet = results_dir / f"{product}_{mapping.module}.parquet"
@@ -162,13 +169,18 @@ def run_write(
     return summary
 
 
+def invalid_rows_dir(settings: RunSettings) -> Path:
+    """Where dry runs write their invalid rows."""
+    return settings.data_path / "writeback" / "invalid"
+
+
 def bulk_write_job_cost(rt: Runtime, product: str) -> int:
     """Credits of one bulk write job in this product (``connectors.credits``)."""
     return rt.client(product).product.credit_costs[CallType.BULK_WRITE_CREATE]
 
 
 def in_source_order(results: pa.Table, order: np.ndarray) -> pa.Table:
-    """Number the per-row results by the rows' positions in the source, and sort by them."""
+    """Number per-row results (or issues) by the rows' positions in the source; sort by them."""
     rows = order[results.column("row").to_numpy()]
     column = results.schema.get_field_index("row")
     return results.set_column(column, "row", pa.array(rows, pa.int64())).sort_by("row")

@@ -29,7 +29,7 @@ from engine.writeback.parent_child import ChildWrite, ParentChildReport, write_p
 from engine.writeback.parent_child_batches import merge_batches, plan_batches
 from engine.writeback.source import read_source
 from engine.writeback.state import ChunkRun, WriteChunks
-from engine.writeback.summary import WriteSummary, row_results, row_table
+from engine.writeback.summary import WriteSummary, attach_invalid_rows, row_results, row_table
 from transforms.writeback import (
     ParentChildMapping,
     PreflightPolicy,
@@ -57,10 +57,12 @@ def run_parent_child_write(
     dry_run: bool,
     policy: PreflightPolicy,
     attach_jobs: Mapping[int, str] | None = None,
+    invalid_rows_csv: bool = False,
 ) -> WriteSummary:
-    """Validate (and unless ``dry_run``, write) a parent table and its children."""
+    """Validate (and unless ``dry_run``, write) a parent table and its children; a dry run
+    writes each module's invalid rows as a single-module one does."""
     from connectors.bulk_write import BulkWriteClient
-    from engine.writeback.run import bulk_write_job_cost, store_results
+    from engine.writeback.run import bulk_write_job_cost, invalid_rows_dir, store_results
 
     if product != "crm":
         raise UsageError(
@@ -128,6 +130,10 @@ def run_parent_child_write(
     merged = merge_batches(reports, plan, orders, dry_run=dry_run)
     summary = _summaries(product, mapping, merged, job_cost, len(plan), dry_run=dry_run)
     if dry_run:
+        directory = invalid_rows_dir(rt.settings)
+        for part in summary.modules:
+            issues = merged.issues[part.module]
+            attach_invalid_rows(part, issues, directory, with_csv=invalid_rows_csv)
         return summary
     results_dir = rt.settings.data_path / "writeback" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)

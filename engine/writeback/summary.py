@@ -10,6 +10,7 @@ back with a status this tool does not know.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +21,8 @@ import pyarrow.compute as pc
 PER_ROW_LIMIT = 200
 FIRST_FAILED = 20
 FAILED_STATUSES = frozenset({"FAILED", "REJECTED", "UNKNOWN"})
+#: a dry run shows this many of its invalid rows; the file holds all of them
+INVALID_ROWS_SHOWN = 10
 
 
 @dataclass
@@ -44,6 +47,11 @@ class WriteSummary:
     row_results: list[dict[str, Any]]
     results_parquet: str | None = None
     results_table: str | None = None
+    #: a dry run's invalid rows (``transforms.writeback.invalid_rows``): files and first lines
+    invalid_rows_parquet: str | None = None
+    invalid_rows_csv: str | None = None
+    invalid_rows: list[dict[str, Any]] = field(default_factory=list)
+    invalid_rows_lines: int = 0
     children: list[WriteSummary] = field(default_factory=list)
 
     @property
@@ -59,6 +67,21 @@ class WriteSummary:
             f"{mode} of {self.product} {names} ({self.operation}): "
             f"{self.jobs} job(s), {self.credits_needed} credits"
         )
+
+
+def attach_invalid_rows(
+    summary: WriteSummary, issues: pa.Table, directory: Path, *, with_csv: bool
+) -> None:
+    """Write a dry run's invalid rows (``issues`` numbered in the source's order) to
+    ``directory/{product}_{module}.parquet`` (and ``.csv``) and note them in ``summary``."""
+    from transforms.writeback.invalid_rows import first_invalid, write_invalid_rows
+
+    parquet = directory / f"{summary.product}_{summary.module}.parquet"
+    files = write_invalid_rows(issues, parquet, with_csv=with_csv)
+    summary.invalid_rows_parquet = str(files.parquet)
+    summary.invalid_rows_csv = str(files.csv) if files.csv is not None else None
+    summary.invalid_rows = first_invalid(issues, INVALID_ROWS_SHOWN)
+    summary.invalid_rows_lines = files.lines
 
 
 def dry_run_counts(preflight: dict[str, Any]) -> dict[str, int]:

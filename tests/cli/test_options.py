@@ -36,6 +36,14 @@ ALL_VARIABLES = (
     "ZOHO_ETL_CALLBACK_LISTEN",
     "ZOHO_ETL_CALLBACK_URL",
     "ZOHO_ETL_ACTIVE_BULK_JOBS",
+    "ZOHO_ETL_LAKE_URI",
+    "ZOHO_ETL_LAKE_STORAGE_OPTIONS",
+    "ZOHO_ETL_KEEP_LANDING_DAYS",
+    "ZOHO_CREATOR_OWNER",
+    "ZOHO_CREATOR_PLAN",
+    "ZOHO_CREATOR_USERS",
+    "ZOHO_CREATOR_TIME_ZONE",
+    "ZOHO_CREATOR_DAILY_CALLS",
 )
 
 
@@ -78,15 +86,47 @@ def settings_of(cwd: Path, *flags: str, env: dict[str, str]) -> dict[str, Any]:
         ("ZOHO_ETL_CALLBACK_LISTEN", "127.0.0.1:9", "settings", "callback_listen", None),
         ("ZOHO_ETL_CALLBACK_URL", "https://cb.example", "settings", "callback_url", None),
         ("ZOHO_ETL_ACTIVE_BULK_JOBS", "9", "settings", "active_bulk_jobs", 9),
+        ("ZOHO_ETL_LAKE_URI", "/tmp/lake-elsewhere", "settings", "lake_uri", None),
+        ("ZOHO_ETL_KEEP_LANDING_DAYS", "3", "settings", "keep_landing_days", 3.0),
+        ("ZOHO_CREATOR_OWNER", "jason18", "creator", "owner", None),
+        ("ZOHO_CREATOR_PLAN", "free", "creator", "plan", None),
+        ("ZOHO_CREATOR_USERS", "4", "creator", "users", 4),
+        ("ZOHO_CREATOR_TIME_ZONE", "Asia/Kolkata", "creator", "time_zone", None),
+        ("ZOHO_CREATOR_DAILY_CALLS", "25", "creator", "daily_calls", 25),
+        # a secret: shown masked, never its value
+        (
+            "ZOHO_ETL_LAKE_STORAGE_OPTIONS",
+            '{"k": "s3cr3t"}',
+            "settings",
+            "lake_storage_options",
+            "**********",
+        ),
     ],
 )
 def test_each_variable_is_honoured(
     tmp_path: Path, variable: str, value: str, where: str, key: str, expected: object
 ) -> None:
-    shown = settings_of(tmp_path, env={variable: value})[where][key]
+    document = settings_of(tmp_path, env={variable: value})
+    assert "s3cr3t" not in json.dumps(document)
+    shown = document[where][key]
     assert shown == (value if expected is None else expected)
     default = settings_of(tmp_path, env={})[where][key]
     assert default != shown  # the variable, not a default, decided it
+
+
+def test_the_creator_plan_and_users_set_the_daily_calls(tmp_path: Path) -> None:
+    default = settings_of(tmp_path, env={})["creator"]["calls_per_day"]
+    env = {"ZOHO_CREATOR_PLAN": "free", "ZOHO_CREATOR_USERS": "3"}
+    assert settings_of(tmp_path, env=env)["creator"]["calls_per_day"] != default
+    capped = {**env, "ZOHO_CREATOR_DAILY_CALLS": "7"}
+    assert settings_of(tmp_path, env=capped)["creator"]["calls_per_day"] == 7
+
+
+def test_a_bad_creator_variable_exits_2_naming_it(tmp_path: Path) -> None:
+    result = zoho_etl(tmp_path, "settings", env={**CREDENTIALS, "ZOHO_CREATOR_PLAN": "gold"})
+    assert result.returncode == 2
+    assert "ZOHO_CREATOR_PLAN" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_the_secret_variables_are_required_and_never_shown(tmp_path: Path) -> None:

@@ -18,7 +18,10 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from connectors.auth import OAuthCredentials
+from connectors.auth import OAuthCredentials, TokenManager
+from connectors.credits import CreditMeter
+from connectors.http import Timeouts, ZohoHttp
+from connectors.retry import RetryPolicy
 
 BASE = "https://fake.zoho.test"
 CREDS = OAuthCredentials(
@@ -137,4 +140,21 @@ def error(status: int, code: str, message: str = "m", **headers: str) -> Reply:
         status,
         {"status": "error", "code": code, "message": message, "details": {}},
         headers=dict(headers),
+    )
+
+
+def client(
+    fake: FakeZoho, *, budget: int | None = None, waits: list[float] | None = None
+) -> ZohoHttp:
+    sleeps = waits if waits is not None else []
+    policy = RetryPolicy(max_attempts=4, initial_wait=0.01, jitter=0, sleep=sleeps.append)
+    session = fake.session()
+    tokens = TokenManager(CREDS, BASE, session=session, retry=policy)
+    return ZohoHttp(
+        tokens,
+        CreditMeter(budget=budget),
+        trusted_origins=(BASE,),
+        session=session,
+        retry=policy,
+        timeouts=Timeouts(connect=1, read=2),
     )

@@ -1,6 +1,6 @@
-"""Bulk read client against an in-process fake (state spellings, paging, failures, resume).
+"""Bulk read client against an in-process fake (paging, failures, resume).
 
-The same flows run against the real simulator over HTTP in ``test_sim_bulk_read.py``.
+The same flows run against the real simulator over HTTP in ``test_client.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from connectors.errors import (
 from connectors.products import CRM, RECRUIT, Product
 from connectors.zipcheck import iter_member_bytes
 from tests.connectors.fakes import BASE, Call, FakeZoho, Reply, error
-from tests.connectors.test_http import client as http_client
+from tests.connectors.fakes import client as http_client
 
 
 def zip_bytes(name: str, csv: bytes) -> bytes:
@@ -142,24 +142,6 @@ class FakeBulk:
         return BulkReadClient(
             http_client(self.fake), self.product, lambda: BASE, poll=kw.pop("poll", poll), **kw
         )
-
-
-@pytest.mark.parametrize(
-    ("raw", "state"),
-    [
-        ("ADDED", JobState.ADDED),
-        ("QUEUED", JobState.QUEUED),
-        ("IN PROGRESS", JobState.IN_PROGRESS),
-        ("INPROGRESS", JobState.IN_PROGRESS),
-        ("in_progress", JobState.IN_PROGRESS),
-        ("COMPLETED", JobState.COMPLETED),
-        ("FAILURE", JobState.FAILED),
-        ("FAILED", JobState.FAILED),
-        ("SOMETHING_NEW", JobState.IN_PROGRESS),
-    ],
-)
-def test_every_state_spelling(raw: str, state: JobState) -> None:
-    assert JobState.parse(raw) is state
 
 
 def test_create_wait_download_and_walk_pages_by_token(tmp_path: Path) -> None:

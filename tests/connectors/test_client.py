@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.bulk_read import BulkReadObserver, BulkReadQuery, DownloadedPage, JobState
+from connectors.bulk_read import (
+    BulkReadJob,
+    BulkReadObserver,
+    BulkReadQuery,
+    DownloadedPage,
+    JobState,
+)
 from connectors.credits import CallType
 from connectors.criteria import where
 from connectors.datacenters import DATA_CENTERS, Endpoints
@@ -227,13 +233,22 @@ def test_failed_job_surfaces_zoho_error_message(small: SimServer, tmp_path: Path
 
 
 def test_slow_job_is_waited_for(small: SimServer, tmp_path: Path) -> None:
-    small.state.add_fault("slow_job", count=1, seconds=0.4)
+    # the job ends when the simulator's clock passes its hour, moved on after two polls (so
+    # the count of polls does not depend on how busy the machine is)
+    small.state.add_fault("slow_job", count=1, seconds=3600)
+    polls: list[str] = []
+
+    def observe(job: BulkReadJob) -> None:
+        polls.append(job.raw_state)
+        if len(polls) == 2:
+            small.state.clock.advance(3600)
+
     with sim_client(small) as client:
-        polls: list[str] = []
         job = client.bulk_read.create_job(BulkReadQuery("Contacts"))
-        done = client.bulk_read.wait(job.id, on_poll=lambda j: polls.append(j.raw_state))
+        done = client.bulk_read.wait(job.id, on_poll=observe)
     assert done.state is JobState.COMPLETED
-    assert len(polls) >= 3
+    assert len(polls) >= 3  # it cannot end before the second poll moved the clock on
+    assert polls[-1] == "COMPLETED"
     assert set(polls[:-1]) <= {"ADDED", "QUEUED", "IN PROGRESS"}
 
 

@@ -8,7 +8,7 @@ from connectors.errors import UnexpectedResponseError
 from connectors.metadata import MetadataClient
 from connectors.products import CRM, RECRUIT
 from tests.connectors.fakes import BASE, Call, FakeZoho, Reply
-from tests.connectors.test_http import client as http_client
+from tests.connectors.fakes import client as http_client
 
 FIELDS = {
     "fields": [

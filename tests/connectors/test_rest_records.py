@@ -10,7 +10,7 @@ from connectors.errors import QueryValidationError, UnexpectedResponseError
 from connectors.products import CRM, RECRUIT, Product
 from connectors.rest_records import RestRecordsClient, http_datetime
 from tests.connectors.fakes import BASE, Call, FakeZoho, Reply
-from tests.connectors.test_http import client as http_client
+from tests.connectors.fakes import client as http_client
 
 RECORDS = [{"id": str(i), "Last_Name": f"N{i}"} for i in range(7)]
 

@@ -23,6 +23,7 @@ class BadMapping(TerminalError):
 
 
 def run(policy: RetryPolicy, outcomes: list[Exception | str], only: type = Exception) -> str:
+    """Play ``outcomes`` through the policy; without ``only``, the policy's own default."""
     kwargs = {} if only is Exception else {"only": only}
     for attempt in policy.retrying("GET /x", **kwargs):
         with attempt:
@@ -96,7 +97,7 @@ def test_a_transient_error_from_any_package_is_retried() -> None:
     policy = RetryPolicy(max_attempts=3, initial_wait=0.5, jitter=0, sleep=waits.append)
     outage = WarehouseOutage("the warehouse is down")
     assert not isinstance(outage, ZohoError)
-    assert run_default(policy, [outage, "ok"]) == "ok"
+    assert run(policy, [outage, "ok"]) == "ok"
     assert waits == [0.5]
 
 
@@ -104,16 +105,5 @@ def test_a_terminal_error_from_any_package_is_not_retried() -> None:
     waits: list[float] = []
     policy = RetryPolicy(max_attempts=3, sleep=waits.append)
     with pytest.raises(BadMapping):
-        run_default(policy, [BadMapping("no such field"), "ok"])
+        run(policy, [BadMapping("no such field"), "ok"])
     assert waits == []
-
-
-def run_default(policy: RetryPolicy, outcomes: list[Exception | str]) -> str:
-    """``run`` with the policy's own default of what is retried."""
-    for attempt in policy.retrying("GET /x"):
-        with attempt:
-            item = outcomes.pop(0)
-            if isinstance(item, Exception):
-                raise item
-            return item
-    raise AssertionError("unreachable")

@@ -11,21 +11,11 @@ from connectors.zipcheck import (
     ZipLimits,
     inspect_zip,
     iter_member_bytes,
-    open_member,
     read_members,
-    safe_member_name,
     verify_and_extract,
     verify_zip,
 )
-
-CSV = b"id,Last_Name\n1,Smith\n2,Jones\n"
-
-
-def make_zip(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
+from tests.connectors.zips import CSV, make_zip
 
 
 def listing(d: Path) -> set[str]:
@@ -148,21 +138,6 @@ def test_target_name_must_be_plain(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "ok"),
-    [
-        ("1.csv", True),
-        ("dir/1.csv", True),
-        ("", False),
-        ("a//b.csv", False),
-        ("a/./b.csv", False),
-        ("nul\x00.csv", False),
-    ],
-)
-def test_safe_member_name(name: str, ok: bool) -> None:
-    assert safe_member_name(name) is ok
-
-
 def _patch_crc(path: Path) -> None:
     """Change the member's declared CRC-32 (local header +14, central directory +16)."""
     data = bytearray(path.read_bytes())
@@ -194,31 +169,6 @@ def test_deflated_member_with_damaged_data_is_corrupt(tmp_path: Path) -> None:
     z.write_bytes(bytes(data))
     with pytest.raises(CorruptZipError):
         verify_zip(z)
-
-
-@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
-def test_member_bytes_stream_the_csv(tmp_path: Path, method: int) -> None:
-    z = tmp_path / "page.zip"
-    payload = CSV * 300_000  # several 1 MiB chunks
-    with zipfile.ZipFile(z, "w", method) as zf:
-        zf.writestr("page.csv", payload)
-    assert b"".join(iter_member_bytes(z, "page.csv")) == payload
-    with open_member(z, "page.csv") as stream:
-        assert stream.read(12) == payload[:12]
-        assert stream.read() == payload[12:]
-
-
-def test_member_bytes_stop_at_the_cap(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "big.zip", {"big.csv": b"0" * 3_000_000})
-    with pytest.raises(ZipRejectedError) as info:
-        b"".join(iter_member_bytes(z, "big.csv", max_uncompressed_bytes=1_000_000))
-    assert info.value.code == "ZIP_TOO_LARGE"
-
-
-def test_member_bytes_of_a_missing_member_are_corrupt(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "one.zip", {"one.csv": CSV})
-    with pytest.raises(CorruptZipError):
-        next(iter_member_bytes(z, "other.csv"))
 
 
 def test_inspect_checks_the_structure_and_leaves_the_crc_to_the_reader(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from engine.backfill import backfill_window
-from engine.errors import BudgetExceededError, PageFailedError, PageNotLoadedError
-from engine.extracts import DirectSteps, ExportOptions, export_module, finish_loaded
+from engine.errors import BudgetExceededError, PageFailedError
+from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.ledger import ExtractState, JobState
 from engine.planning import Window, backfill_windows
 from engine.runtime import Runtime, close_runtimes, runtime_for
@@ -53,36 +53,6 @@ def test_full_export_walks_every_page_and_sets_the_watermark(sim: SimServer, rt:
     newest = max(r["Modified_Time"] for r in live_rows(rt, "crm_Leads"))
     assert wm.modified_time == newest.astimezone(UTC).replace(tzinfo=None)  # type: ignore[union-attr]
     assert len(wm.ids) >= 1
-
-
-def test_the_watermark_comes_from_what_each_load_saw(
-    sim: SimServer, rt: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import engine.extracts
-
-    def read_back(*args: object) -> list[tuple[str, datetime]]:
-        raise AssertionError("the page was read back from Parquet")
-
-    sim.state.configure(per_page=800)
-    with monkeypatch.context() as patch:
-        patch.setattr(engine.extracts, "_newest_in_page", read_back)
-        export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
-    rows = live_rows(rt, "crm_Leads")
-    newest = max(r["Modified_Time"] for r in rows)  # type: ignore[type-var]
-    at_newest = sorted(str(r["id"]) for r in rows if r["Modified_Time"] == newest)
-    wm = rt.ledger.get_watermark(rt.org, "crm", "Leads")
-    assert wm is not None
-    assert wm.modified_time == newest.astimezone(UTC).replace(tzinfo=None)  # type: ignore[union-attr]
-    assert sorted(wm.ids) == at_newest
-    # pages a version without page_watermarks loaded are read back from Parquet instead
-    ledger = rt.ledger
-    with ledger.engine.begin() as conn:
-        conn.execute(ledger.page_watermarks.delete())
-        conn.execute(ledger.watermarks_table.delete())
-    extract = ledger.find_extract(org=rt.org, product="crm", module="Leads", kind="full")
-    assert extract is not None
-    engine.extracts.advance_module_watermark(rt, extract)
-    assert ledger.get_watermark(rt.org, "crm", "Leads") == wm
 
 
 def test_incremental_brings_the_warehouse_to_the_simulators_state(
@@ -345,22 +315,3 @@ def test_a_failed_page_fails_the_run_and_the_next_run_reads_it_with_a_new_job(
         (3, JobState.LOADED),
     ]
     assert jobs_created(sim, "Leads") == 4
-
-
-def test_an_extract_closes_as_loaded_only_with_every_page_in(sim: SimServer, rt: Runtime) -> None:
-    extract, _ = rt.ledger.open_extract(
-        org=rt.org, product="crm", module="Leads", kind="full", query={}, method="bulk", reason=""
-    )
-    with pytest.raises(PageNotLoadedError, match="no page has been read"):
-        finish_loaded(rt, extract)
-    job = rt.ledger.plan_page(extract, 1)
-    rt.ledger.mark_created(job.job_key, "7", credits=50)
-    with pytest.raises(PageNotLoadedError, match="page 1 is created"):
-        finish_loaded(rt, extract)
-    rt.ledger.mark_completed(
-        job.job_key, record_count=5, per_page=5, more_records=True, next_page_token="t"
-    )
-    rt.ledger.mark_loaded(job.job_key, rows_read=5, rows_loaded=5, rows_rejected=0)
-    with pytest.raises(PageNotLoadedError, match="page 1 says more records follow"):
-        finish_loaded(rt, extract)
-    assert rt.ledger.get_extract(extract.extract_id).state == ExtractState.RUNNING.value

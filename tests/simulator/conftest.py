@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from simulator.testing import SimServer
+from tests.simulator.writes import Writer
 
 
 class ZohoCaller:
@@ -126,3 +127,8 @@ def recruit(sim: SimServer) -> Iterator[ZohoCaller]:
     caller = ZohoCaller(sim, product="recruit")
     yield caller
     caller.close()
+
+
+@pytest.fixture
+def w(crm: ZohoCaller) -> Writer:
+    return Writer(crm)

@@ -38,6 +38,9 @@ ISSUE_SCHEMA = pa.schema(
         ("api_name", pa.string()),
         ("code", pa.string()),
         ("message", pa.string()),
+        #: the input column and its cell as text (filled by ``validate.preflight``)
+        ("column", pa.string()),
+        ("value", pa.string()),
     ]
 )
 
@@ -106,6 +109,8 @@ class RowChecks:
                 "api_name": pa.repeat(api_name, len(rows)),
                 "code": pa.repeat(code, len(rows)),
                 "message": messages.cast(pa.string()),
+                "column": pa.nulls(len(rows), pa.string()),
+                "value": pa.nulls(len(rows), pa.string()),
             },
             schema=ISSUE_SCHEMA,
         )

@@ -191,9 +191,42 @@ def preflight(
         rendered=rendered,
         keys=keys,
         valid=~checks.bad,
-        issues=checks.table(),
+        issues=with_input_cells(checks.table(), table, mapping),
         field_mappings=tuple(build_field_mappings(mapping, specs)),
     )
+
+
+def with_input_cells(issues: pa.Table, table: pa.Table, mapping: WriteMapping) -> pa.Table:
+    """``issues`` with each one's input ``column`` and that row's cell there as ``value``."""
+    if issues.num_rows == 0:
+        return issues
+    sources = {fm.api_name: fm.source for fm in mapping.fields if fm.source is not None}
+    names = issues.column("api_name").to_pylist()
+    rows = issues.column("row").to_numpy()
+    columns: list[str | None] = [sources.get(name) for name in names]
+    values: list[str | None] = [None] * len(names)
+    for source in {c for c in columns if c is not None and c in table.column_names}:
+        at = np.flatnonzero([c == source for c in columns])
+        cells = cell_text(_combined(table.column(source)).take(pa.array(rows[at], pa.int64())))
+        for position, cell in zip(at, cells, strict=True):
+            values[position] = cell
+    issues = issues.set_column(
+        issues.schema.get_field_index("column"), "column", pa.array(columns, pa.string())
+    )
+    return issues.set_column(
+        issues.schema.get_field_index("value"), "value", pa.array(values, pa.string())
+    )
+
+
+def cell_text(cells: pa.Array) -> list[str | None]:
+    """Input cells as the user wrote them, as text (lists joined with ``;``)."""
+    try:
+        return list(cells.cast(pa.string()).to_pylist())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return [
+            None if v is None else ";".join(map(str, v)) if isinstance(v, list) else str(v)
+            for v in cells.to_pylist()
+        ]
 
 
 _REGEX_CHECKED = frozenset({"email", "lookup", "ownerlookup", "date", "datetime"})

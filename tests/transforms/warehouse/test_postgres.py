@@ -1,54 +1,20 @@
-"""PostgreSQL specifics (the behaviour every dialect shares is tested in test_loading.py)."""
+"""PostgreSQL specifics (what every dialect shares: test_loading.py; COPY: test_pgcopy.py)."""
 
 from __future__ import annotations
 
-import io
 import threading
 import uuid
 from typing import Any
 
 import psycopg
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 
 from transforms.identifiers import quote
 from transforms.warehouse import postgres
 from transforms.warehouse.base import LoadHooks
-from transforms.warehouse.postgres import PostgresWarehouse, csv_bytes, pg_array_literal
+from transforms.warehouse.postgres import PostgresWarehouse
 
 from .pages import SCHEMA, at, page
-
-
-def test_array_literals_escape_quotes_backslashes_and_keep_nulls() -> None:
-    values = pa.array(
-        [["A", "B c"], [], None, ['q"x', "back\\slash", "{,}"], [None]], pa.list_(pa.string())
-    )
-    assert pg_array_literal(values).to_pylist() == [
-        '{"A","B c"}',
-        "{}",
-        None,
-        '{"q\\"x","back\\\\slash","{,}"}',
-        "{NULL}",
-    ]
-
-
-def test_array_literals_of_a_sliced_array() -> None:
-    values = pa.array([["a"], ["b", "c"], ["d"]], pa.list_(pa.string())).slice(1, 2)
-    assert pg_array_literal(values).to_pylist() == ['{"b","c"}', '{"d"}']
-
-
-def test_csv_bytes_tells_null_from_empty_string() -> None:
-    batch = pa.record_batch({"s": pa.array(["", None, "a,b\nc"]), "n": pa.array([1, None, 3])})
-    rows = list(
-        pacsv.read_csv(
-            io.BytesIO(csv_bytes(batch)),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-        ).to_pylist()
-    )
-    assert len(rows) == 3
-    assert csv_bytes(batch).split(b"\n")[0] == b'"",1'
-    assert csv_bytes(batch).split(b"\n")[1] == b","
 
 
 def test_unknown_ingest_mode_is_refused() -> None:
