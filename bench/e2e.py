@@ -17,7 +17,9 @@ worker process (``bench.e2e_worker``) whose peak RSS is sampled from here:
    seconds per million against leg 1;
 7. **windows** (``bench.windows``, its own simulator, jobs of 20-120 s times
    ``--windows-time-scale``, default 0.25): serial pages against parallel ``Created_Time``
-   windows on the same records; ``--no-windows`` skips it.
+   windows on the same records; ``--no-windows`` skips it;
+8. **creator** (``bench.creator``, its own simulator): a ``--creator-records`` (1,000,000)
+   record Creator report, ours against the same floor, peak RSS; ``--no-creator`` skips it.
 
 PostgreSQL legs run in a scratch database created (and dropped) on the server of ``--pg-url``
 and are skipped when it is not reachable.
@@ -46,7 +48,6 @@ as PASS/FAIL/SKIP; the credit minimum is defined in ``bench.e2e_targets``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -64,52 +65,14 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from bench import e2e_targets as targets
+from bench.e2e_config import E2EConfig, parse_args
 from bench.e2e_report import format_report
-from bench.harness import PeakRSS, ratio, write_result
+from bench.e2e_side_legs import add_creator, add_windows
+from bench.e2e_summary import summarise
+from bench.harness import PeakRSS, write_result
 from bench.sim_process import SimProcess, sim_process
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DEFAULT_PG_DATABASE = "zoho_bench_e2e"
 ORG = "us-enterprise"
-SKIPPABLE = ("naive-duckdb", "naive-postgres", "ours-postgres")
-
-
-@dataclass(frozen=True)
-class E2EConfig:
-    records: int = 1_000_000
-    product: str = "crm"
-    module: str = "Leads"
-    per_page: int = 200_000
-    job_seconds: tuple[float, float] = (20.0, 120.0)
-    time_scale: float = 0.05
-    soak_records: int | None = None
-    pg_url: str | None = DEFAULT_PG_URL
-    pg_database: str = DEFAULT_PG_DATABASE
-    skip: tuple[str, ...] = ()
-    #: to_sql through duckdb-engine runs at a few thousand rows/s: measure it on this many
-    #: pages (None = all) and compare rows/s
-    naive_duckdb_pages: int | None = 1
-    #: CPU priority of the simulator process (``nice``): Zoho writes its result files on its
-    #: own servers, so on this 2-core machine the simulator takes only the CPU the measured
-    #: client leaves idle (0 lets it compete, as before)
-    sim_nice: int = 19
-    #: ours waits for Zoho's bulk-read callbacks (a receiver on loopback) instead of polling
-    callbacks: bool = False
-    seed: int | None = None
-    profile: bool = False
-    #: also run the real Prefect flow (DuckDB) to measure Prefect's own overhead
-    prefect: bool = False
-    #: time scale of the serial-against-windows leg (``bench.windows``); None skips it
-    windows_time_scale: float | None = None
-    windows_jobs_at_once: int = 5
-    workdir: Path | None = None
-    keep: bool = False
-
-    @property
-    def scaled_job_seconds(self) -> tuple[float, float]:
-        low, high = self.job_seconds
-        return (round(low * self.time_scale, 3), round(high * self.time_scale, 3))
 
 
 @dataclass
@@ -394,31 +357,9 @@ def run(config: E2EConfig) -> dict[str, Any]:
         document["load_average_at_start"] = load_at_start
     if config.windows_time_scale is not None:
         add_windows(document, config)
+    if config.creator_records is not None:
+        add_creator(document, config)
     return document
-
-
-def add_windows(document: dict[str, Any], config: E2EConfig) -> None:
-    """Serial pages against parallel windows (``bench.windows``, its own simulator) into the
-    document: its figures, its ratios next to the others, its targets in the same table."""
-    from bench import windows
-
-    assert config.windows_time_scale is not None
-    print(f"[bench] windows (time scale {config.windows_time_scale}) ...", file=sys.stderr)
-    try:
-        result = windows.run(
-            config.records,
-            config.windows_time_scale,
-            config.windows_jobs_at_once,
-            17 if config.seed is None else config.seed,
-            config.per_page,
-        )
-    except Exception as exc:  # the other legs' figures still count
-        document["failed_legs"]["windows"] = f"{type(exc).__name__}: {exc}"
-        print(f"[bench] windows FAILED: {exc}; continuing", file=sys.stderr, flush=True)
-        return
-    document["windows"] = result
-    document["ratios"].update(windows.ratios(result))
-    document["targets"] += [t.to_dict() for t in windows.targets(result)]
 
 
 @contextmanager
@@ -433,210 +374,6 @@ def _workdir(config: E2EConfig) -> Iterator[Path]:
     finally:
         if not config.keep:
             shutil.rmtree(path, ignore_errors=True)
-
-
-# -- figures and targets ---------------------------------------------------------------------
-def _variant_row(leg: Leg, records: int) -> dict[str, Any]:
-    result = leg.result
-    rows = int(result["rows"])
-    wall = float(result["wall_seconds"])
-    work = float(result.get("client_work_seconds", wall))
-    polls = leg.sim.get("polls_per_job") or []
-    return {
-        "variant": leg.name,
-        "warehouse": result.get("warehouse"),
-        "records": records,
-        "rows": rows,
-        "wall_seconds": wall,
-        "zoho_seconds": result.get("zoho_seconds", 0.0),
-        "poll_latency_seconds": result.get("poll_latency_seconds"),
-        "server_job_seconds_total": (
-            round(sum(leg.sim["server_job_seconds"].values()), 3)
-            if leg.sim.get("server_job_seconds")
-            else None
-        ),
-        "client_work_seconds": work,
-        "rows_per_second_wall": round(rows / wall, 1) if wall else None,
-        "rows_per_second_work": round(rows / work, 1) if work else None,
-        "seconds_per_million_work": targets.per_million(work, rows),
-        "seconds_per_million_wall": targets.per_million(wall, rows),
-        "peak_rss_mb": leg.peak_rss_mb,
-        "credits_used": leg.sim.get("credits_used"),
-        "credits_per_million": targets.per_million(leg.sim.get("credits_used", 0), rows),
-        "http_calls": leg.sim.get("http_calls"),
-        "jobs_created": leg.sim.get("jobs_created"),
-        "polls_per_job_mean": round(sum(polls) / len(polls), 2) if polls else None,
-        "polls_per_job_max": max(polls) if polls else None,
-        "stage_seconds": result.get("stage_seconds", {}),
-        **load_trend(result.get("pages", [])),
-    }
-
-
-def load_trend(pages: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean load seconds of the first and last tenth of the pages (a growing merge shows)."""
-    loads = [float(p["load_seconds"]) for p in pages if "load_seconds" in p]
-    if len(loads) < 2:
-        return {}
-    tenth = max(1, len(loads) // 10)
-    return {
-        "page_load_seconds_first_tenth": round(sum(loads[:tenth]) / tenth, 3),
-        "page_load_seconds_last_tenth": round(sum(loads[-tenth:]) / tenth, 3),
-    }
-
-
-def summarise(config: E2EConfig, legs: Mapping[str, Leg], pg_reason: str) -> dict[str, Any]:
-    base = targets.credit_minimum(config.records, config.per_page)
-    soak_size = config.soak_records or config.records
-    variants = {
-        name: _variant_row(leg, soak_size if name.endswith("_soak") else config.records)
-        for name, leg in legs.items()
-    }
-    ours = variants["ours_duckdb"]
-    floor = variants["floor"]
-    naive_pg = variants.get("naive_postgres")
-    ours_pg = variants.get("ours_postgres")
-    naive_duck = variants.get("naive_duckdb")
-    ratios = {
-        "ours_over_floor_duckdb_work": ratio(ours["client_work_seconds"], floor["wall_seconds"]),
-        "ours_over_floor_duckdb_wall_incl_zoho": ratio(
-            ours["wall_seconds"], floor["wall_seconds"] + ours["zoho_seconds"]
-        ),
-        # rows/s, not seconds: the naive DuckDB leg may load only some pages
-        "naive_over_ours_duckdb": (
-            ratio(ours["rows_per_second_work"], naive_duck["rows_per_second_wall"])
-            if naive_duck
-            else None
-        ),
-        "naive_over_ours_postgres": (
-            ratio(naive_pg["wall_seconds"], ours_pg["client_work_seconds"])
-            if naive_pg and ours_pg
-            else None
-        ),
-    }
-    prefect = variants.get("ours_prefect_duckdb")
-    if prefect:
-        # Prefect's own cost: the same export through the real flow minus the direct run
-        # (job times are random, so compare client work, not wall).
-        ratios["prefect_overhead_seconds"] = round(
-            prefect["client_work_seconds"] - ours["client_work_seconds"], 3
-        )
-        ratios["prefect_over_direct_work"] = ratio(
-            prefect["client_work_seconds"], ours["client_work_seconds"]
-        )
-    checks = [
-        targets.ours_vs_floor(ours["client_work_seconds"], floor["wall_seconds"]),
-        targets.naive_vs_ours_pg(
-            naive_pg["wall_seconds"] if naive_pg else None,
-            ours_pg["client_work_seconds"] if ours_pg else None,
-        ),
-        targets.peak_rss(ours["peak_rss_mb"], config.records),
-        targets.credits(ours["credits_used"], base, "duckdb"),
-    ]
-    if ours_pg:
-        checks.append(targets.credits(ours_pg["credits_used"], base, "postgres"))
-    soak = variants.get("ours_duckdb_soak")
-    soak_minimum = None
-    if soak and config.soak_records:
-        soak_minimum = targets.credit_minimum(config.soak_records, config.per_page)
-        checks += [
-            targets.soak_rss_flat(ours["peak_rss_mb"], soak["peak_rss_mb"]),
-            targets.soak_time_linear(
-                ours["seconds_per_million_work"], soak["seconds_per_million_work"]
-            ),
-            targets.soak_page_load_trend(
-                soak.get("page_load_seconds_first_tenth"), soak.get("page_load_seconds_last_tenth")
-            ),
-            targets.credits(soak["credits_used"], soak_minimum, "soak"),
-        ]
-    return {
-        "config": {
-            **{k: v for k, v in asdict(config).items() if k not in {"workdir", "pg_url"}},
-            "scaled_job_seconds": config.scaled_job_seconds,
-            "postgres": pg_reason,
-        },
-        "credit_minimum": base.to_dict(),
-        "credit_minimum_soak": soak_minimum.to_dict() if soak_minimum else None,
-        "variants": variants,
-        "ratios": ratios,
-        "targets": [t.to_dict() for t in checks],
-        "legs": {name: leg.to_dict() for name, leg in legs.items()},
-    }
-
-
-def parse_args(argv: list[str] | None) -> tuple[E2EConfig, Path | None]:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--product", default="crm", choices=("crm", "recruit"))
-    parser.add_argument("--module", default="Leads")
-    parser.add_argument("--per-page", type=int, default=200_000)
-    parser.add_argument(
-        "--job-seconds", type=float, nargs=2, default=(20.0, 120.0), metavar=("MIN", "MAX")
-    )
-    parser.add_argument("--time-scale", type=float, default=0.05)
-    parser.add_argument("--soak", action="store_true", help="also run ours at --soak-records")
-    parser.add_argument("--soak-records", type=int, default=10_000_000)
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="'' skips PostgreSQL")
-    parser.add_argument("--pg-database", default=DEFAULT_PG_DATABASE)
-    parser.add_argument("--skip", action="append", default=[], choices=SKIPPABLE)
-    parser.add_argument(
-        "--naive-duckdb-pages",
-        type=int,
-        default=1,
-        help="pages the naive DuckDB leg loads (to_sql there is very slow); 0 = all",
-    )
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--sim-nice",
-        type=int,
-        default=19,
-        help="CPU priority (nice) of the simulator process; 0 lets it compete with ours",
-    )
-    parser.add_argument(
-        "--callbacks",
-        action="store_true",
-        help="ours receives Zoho's bulk-read callbacks (on loopback) instead of polling",
-    )
-    parser.add_argument("--profile", action="store_true", help="cProfile ours (slows it)")
-    parser.add_argument(
-        "--prefect", action="store_true", help="also run the real Prefect export flow (DuckDB)"
-    )
-    parser.add_argument(
-        "--windows-time-scale",
-        type=float,
-        default=0.25,
-        help="Zoho job times (20-120 s) x this in the serial-against-windows leg",
-    )
-    parser.add_argument(
-        "--no-windows", action="store_true", help="skip the serial-against-windows leg"
-    )
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep workdir and scratch DB")
-    parser.add_argument("--out", type=Path, default=None, help="result JSON path")
-    args = parser.parse_args(argv)
-    if args.time_scale <= 0 or args.windows_time_scale <= 0:
-        parser.error("--time-scale and --windows-time-scale must be positive")
-    config = E2EConfig(
-        records=args.records,
-        product=args.product,
-        module=args.module,
-        per_page=args.per_page,
-        job_seconds=(args.job_seconds[0], args.job_seconds[1]),
-        time_scale=args.time_scale,
-        soak_records=args.soak_records if args.soak else None,
-        pg_url=args.pg_url or None,
-        pg_database=args.pg_database,
-        skip=tuple(args.skip),
-        naive_duckdb_pages=args.naive_duckdb_pages or None,
-        seed=args.seed,
-        sim_nice=args.sim_nice,
-        callbacks=args.callbacks,
-        profile=args.profile,
-        prefect=args.prefect,
-        windows_time_scale=None if args.no_windows else args.windows_time_scale,
-        workdir=args.workdir,
-        keep=args.keep,
-    )
-    return config, args.out
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from bench.e2e import E2EConfig, main, run
+from bench.e2e import main, run
+from bench.e2e_config import E2EConfig
 from bench.e2e_report import format_report
 from bench.e2e_targets import credit_minimum
 
@@ -75,7 +76,7 @@ def test_tiny_benchmark_with_postgres_and_windows_writes_json_and_drops_its_scra
         [
             "--records", str(RECORDS), "--per-page", str(PER_PAGE), "--time-scale", "0.002",
             "--pg-url", pg_url, "--pg-database", database, "--skip", "naive-duckdb",
-            "--windows-time-scale", "0.002",
+            "--windows-time-scale", "0.002", "--creator-records", "3000",
             "--workdir", str(tmp_path / "work"), "--out", str(out),
         ]
     )  # fmt: skip
@@ -99,6 +100,11 @@ def test_tiny_benchmark_with_postgres_and_windows_writes_json_and_drops_its_scra
     assert verdicts["windows_every_record_once"] == "PASS"
     assert verdicts["credits_windows"] in {"PASS", "FAIL"}
     assert document["ratios"]["windows_serial_over_parallel_wall"] > 0
+    creator = document["creator"]  # the Creator report leg, same run
+    assert creator["each_record_once"] is True
+    assert creator["ours"]["rows"] == 3000
+    assert verdicts["creator_each_record_once"] == "PASS"
+    assert document["ratios"]["creator_ours_over_floor_wall"] > 0
     assert len(document["machine"]["load_average"]) == 3
     printed = capsys.readouterr().out
     assert "naive_vs_ours_postgres" in printed

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.e2e import Bench, E2EConfig, WorkerFailed, blocked_on_zoho, load_trend, run_worker
+from bench.e2e import Bench, WorkerFailed, blocked_on_zoho, run_worker
+from bench.e2e_config import E2EConfig
+from bench.e2e_summary import load_trend
 from bench.sim_process import SimProcess
 
 
