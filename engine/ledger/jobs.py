@@ -93,30 +93,23 @@ class JobsTable(LedgerBase):
         """The most recently completed bulk job of ``org``/``product``/``module`` whose end a
         process watched (any extract but ``other_than_extract``), or None: how long Zoho
         took last time."""
-        jobs = self.jobs
-        query = (
-            jobs.select()
-            .where(
-                jobs.c.org == org,
-                jobs.c.product == product,
-                jobs.c.module == module,
-                jobs.c.job_seconds.is_not(None),
-                jobs.c.completed_at.is_not(None),
-            )
-            .order_by(jobs.c.completed_at.desc())
-            .limit(1)
+        recent = self.recent_completed_jobs(
+            org, product, module, limit=1, other_than_extract=other_than_extract
         )
-        if other_than_extract is not None:
-            query = query.where(jobs.c.extract_id != other_than_extract)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else job_from_row(row)
+        return recent[0] if recent else None
 
     def recent_completed_jobs(
-        self, org: str, product: str, module: str, *, limit: int = 20
+        self,
+        org: str,
+        product: str,
+        module: str,
+        *,
+        limit: int = 20,
+        other_than_extract: str | None = None,
     ) -> list[JobRecord]:
         """The ``limit`` most recently completed bulk jobs of ``org``/``product``/``module``
-        whose end a process watched, newest first: how long Zoho takes for this module."""
+        whose end a process watched (any extract but ``other_than_extract``), newest first:
+        how long Zoho takes for this module."""
         jobs = self.jobs
         query = (
             jobs.select()
@@ -130,6 +123,8 @@ class JobsTable(LedgerBase):
             .order_by(jobs.c.completed_at.desc())
             .limit(limit)
         )
+        if other_than_extract is not None:
+            query = query.where(jobs.c.extract_id != other_than_extract)
         with self.engine.connect() as conn:
             return [job_from_row(r) for r in conn.execute(query)]
 
