@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +108,9 @@ class BulkReadClient:
         cached metadata call, 1 credit); ``check_metadata`` also checks names and criteria
         against that metadata.
 
-        A create whose answer is lost after sending is sent again (``unanswered_creates``
-        on the returned job counts such sends). Why: Zoho documents no way to list bulk
-        read jobs, so a lost job cannot be found and adopted; a second job costs another
+        A create whose answer is lost after sending is sent again (logged). Why: Zoho
+        documents no way to list bulk read jobs, so a lost job cannot be found and adopted
+        here (``engine.page_jobs`` adopts it through its callback); a second job costs another
         50 credits but duplicates no data, since only the job whose id we hold is ever
         downloaded. Every such send is metered as spent (and so reaches the meter's observer).
         UNCERTAIN: a send that never reached Zoho is counted as spent all the same.
@@ -149,7 +148,6 @@ class BulkReadClient:
                 sent.unanswered,
                 sent.unanswered * self.product.credit_costs[CallType.BULK_READ_CREATE],
             )
-            job = replace(job, unanswered_creates=sent.unanswered)
         log.info(
             "created %s bulk read job %s for %s (page %s%s)",
             self.product.label,

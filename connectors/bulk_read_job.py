@@ -80,11 +80,6 @@ class BulkReadJob:
     result: JobResult | None = None
     error: Mapping[str, Any] | None = None
     created_time: str | None = None
-    #: the job's ``query`` as Zoho echoes it in job details (None when absent)
-    query: Mapping[str, Any] | None = None
-    #: create calls sent before this job's whose answer was lost: each may have created an
-    #: orphan job (50 credits spent, no data of ours in it); see ``BulkReadClient.create_job``
-    unanswered_creates: int = 0
 
     @classmethod
     def from_detail(cls, detail: Mapping[str, Any], *, path: str) -> BulkReadJob:
@@ -116,7 +111,6 @@ class BulkReadJob:
             result=result,
             error=error,
             created_time=detail.get("created_time"),
-            query=query if isinstance(query := detail.get("query"), Mapping) else None,
         )
 
 
