@@ -7,10 +7,8 @@ the simulator's job, status and download counters and the ledger say which calls
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from cli.exit_codes import ExitCode
 from simulator.testing import SimServer
-from tests.flows.cli_process import ledger_jobs, run_cli, warehouse_ids
+from tests.flows.cli_process import ledger_jobs, run_cli, start_cli, warehouse_ids
 
 ORG = "us-enterprise"
 
@@ -55,30 +53,7 @@ def start_export(
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """``zoho-etl export Leads --full FLAGS`` started in a child process."""
-    child = dict(os.environ)
-    child.pop("ZOHO_ETL_FAILPOINTS", None)
-    child.update(
-        PREFECT_API_URL=api,
-        ZOHO_ETL_POLL_INTERVAL="0.05",
-        ZOHO_ETL_DOWNLOADS_PER_MINUTE="1000",
-        **(env or {}),
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "cli",
-        "export",
-        "Leads",
-        "--full",
-        "--simulator",
-        sim.base_url,
-        "--data-dir",
-        str(data_dir),
-        *flags,
-    ]
-    return subprocess.Popen(
-        command, env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return start_cli(sim, api, data_dir, "export", "Leads", "--full", *flags, env=env)
 
 
 @pytest.mark.slow

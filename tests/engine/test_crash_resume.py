@@ -8,10 +8,7 @@ row, with no extra bulk job created and the bulk-job credits at their minimum.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -25,29 +22,8 @@ KEY = f"{ORG}/crm/Leads"
 
 
 def run_export(sim: SimServer, api: str, data_dir: Path, failpoint: str | None) -> int:
-    env = dict(os.environ)
-    env.update(
-        PREFECT_API_URL=api,
-        PREFECT_LOGGING_LEVEL="WARNING",
-        ZOHO_ETL_POLL_INTERVAL="0.05",
-        ZOHO_ETL_DOWNLOADS_PER_MINUTE="1000",
-    )
-    env.pop("ZOHO_ETL_FAILPOINTS", None)
-    if failpoint:
-        env["ZOHO_ETL_FAILPOINTS"] = failpoint
-    command = [
-        sys.executable,
-        "-m",
-        "cli",
-        "export",
-        "Leads",
-        "--full",
-        "--simulator",
-        sim.base_url,
-        "--data-dir",
-        str(data_dir),
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    env = {"ZOHO_ETL_FAILPOINTS": failpoint} if failpoint else None
+    done = run_cli(sim, api, data_dir, "export", "Leads", "--full", env=env, timeout=120)
     if failpoint is None and done.returncode != 0:
         pytest.fail(f"export failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.returncode

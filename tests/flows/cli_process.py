@@ -19,6 +19,20 @@ import duckdb
 from simulator.testing import SimServer
 
 
+def _child(
+    sim: SimServer, api: str, data_dir: Path, args: tuple[str, ...], env: Mapping[str, str] | None
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of ``zoho-etl ARGS`` against the simulator."""
+    child = dict(os.environ)
+    child.pop("ZOHO_ETL_FAILPOINTS", None)
+    child.update(
+        PREFECT_API_URL=api, ZOHO_ETL_POLL_INTERVAL="0.05", ZOHO_ETL_DOWNLOADS_PER_MINUTE="1000"
+    )
+    child.update(env or {})
+    command = [sys.executable, "-m", "cli", *args]
+    return [*command, "--simulator", sim.base_url, "--data-dir", str(data_dir)], child
+
+
 def run_cli(
     sim: SimServer,
     api: str,
@@ -28,26 +42,20 @@ def run_cli(
     timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
     """``zoho-etl ARGS --simulator ... --data-dir ...`` in a child process, to its end."""
-    child = dict(os.environ)
-    child.pop("ZOHO_ETL_FAILPOINTS", None)
-    child.update(
-        PREFECT_API_URL=api,
-        PREFECT_LOGGING_LEVEL="WARNING",
-        ZOHO_ETL_POLL_INTERVAL="0.05",
-        ZOHO_ETL_DOWNLOADS_PER_MINUTE="1000",
+    command, child = _child(
+        sim, api, data_dir, args, {"PREFECT_LOGGING_LEVEL": "WARNING", **(env or {})}
     )
-    child.update(env or {})
-    command = [
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        "--simulator",
-        sim.base_url,
-        "--data-dir",
-        str(data_dir),
-    ]
     return subprocess.run(command, env=child, capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(
+    sim: SimServer, api: str, data_dir: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``zoho-etl ARGS --simulator ... --data-dir ...`` started in a child process."""
+    command, child = _child(sim, api, data_dir, args, env)
+    return subprocess.Popen(
+        command, env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def warehouse_ids(data_dir: Path, table: str) -> list[str]:
