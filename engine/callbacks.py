@@ -29,8 +29,11 @@ import re
 import secrets
 import threading
 from collections import OrderedDict, deque
+from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from engine.ledger import utcnow
 
 log = logging.getLogger("engine.callbacks")
 CALLBACK_PATH = "/zoho/bulk-read-callback"
@@ -48,6 +51,8 @@ class CallbackReceiver:
         if not host or not port.isdigit():
             raise ValueError(f"callback listen address must be HOST:PORT, got {listen!r}")
         self._events: dict[str, threading.Event] = {}
+        #: when the callback of an expected job came (its end: Zoho's status has no end time)
+        self._ended_at: dict[str, datetime] = {}
         #: callbacks of jobs not (yet) expected: bounded, so forged posts cannot fill memory
         self._unclaimed: deque[str] = deque(maxlen=MAX_UNCLAIMED)
         #: callback address token -> the job ids its callbacks named (bounded, oldest out)
@@ -107,12 +112,19 @@ class CallbackReceiver:
             self._events.pop(job_id, None)
         return True
 
+    def ended_at(self, job_id: str) -> datetime | None:
+        """When the callback of expected job ``job_id`` came (once; None if it did not)."""
+        with self._lock:
+            return self._ended_at.pop(job_id, None)
+
     def notify(self, job_id: str) -> None:
         """Job ``job_id`` ended (a callback came)."""
         with self._lock:
             event = self._events.get(job_id)
             if event is None:
                 self._unclaimed.append(job_id)
+            elif not event.is_set():
+                self._ended_at[job_id] = utcnow()
         if event is not None:
             event.set()
 

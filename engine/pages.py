@@ -128,7 +128,7 @@ def _advance_page(
         if action is ResumeAction.WAIT:
             assert job.job_id is not None
             try:
-                live, watched = page_wait.wait_for_job(rt, extract, job, outcome, on_poll)
+                live, took = page_wait.wait_for_job(rt, extract, job, outcome, on_poll)
             except NotFoundError:
                 job = replan(rt, extract, job, f"Zoho no longer knows job {job.job_id}")
                 continue
@@ -138,9 +138,6 @@ def _advance_page(
                 raise PageFailedError(module, page, exc.job_id, reason) from exc
             result = live.result
             assert result is not None
-            took = None
-            if watched and job.created_at is not None:
-                took = max((utcnow() - job.created_at).total_seconds(), 0.0)
             job = ledger.mark_completed(
                 job.job_key,
                 record_count=result.count,

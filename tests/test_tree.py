@@ -46,10 +46,6 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
     "engine/page_load.py": ("tests/engine/test_extracts.py", "split off pages; every page loads"),
     "engine/page_estimate.py": ("tests/cli/test_interrupt.py", "a resumed run shows pages 0/3"),
     "engine/pages.py": ("tests/engine/test_extracts.py", "every bulk export walks its pages"),
-    "engine/page_wait.py": (
-        "tests/engine/test_poll_schedule.py",
-        "split off pages; the polls it sends are planned and watched there",
-    ),
     "engine/retention_audit.py": ("tests/engine/test_retention.py", "the audit of each delete"),
     "engine/simulated.py": ("tests/conftest.py", "every simulator-backed test connects through it"),
     "engine/summary.py": ("tests/flows/test_artifacts.py", "typed results, shown as artifacts"),

@@ -13,6 +13,7 @@ import requests
 
 from engine.callbacks import CALLBACK_PATH, CallbackReceiver, job_ids
 from engine.extracts import DirectSteps, ExportOptions, export_module
+from engine.ledger import utcnow
 from engine.runtime import Runtime, open_runtime
 from engine.settings import ZohoConnection
 from simulator.testing import SimServer
@@ -52,6 +53,20 @@ def test_a_callback_before_the_wait_or_the_expect_is_kept(receiver: CallbackRece
     assert receiver.wait_for("9", 0.01)
     receiver.expect("8")
     assert not receiver.wait_for("8", 0.05)  # no callback: the caller polls
+
+
+def test_the_time_a_callback_came_is_the_job_s_end(receiver: CallbackReceiver) -> None:
+    receiver.expect("5")
+    before = utcnow()
+    assert post(receiver.url, {"data": [{"id": "5", "state": "COMPLETED"}]}) == 200
+    after = utcnow()
+    time.sleep(0.3)  # the page was busy loading: the wait comes later than the callback
+    assert receiver.wait_for("5", 0.01)
+    ended = receiver.ended_at("5")
+    assert ended is not None
+    assert before <= ended <= after
+    assert receiver.ended_at("5") is None  # told once
+    assert receiver.ended_at("never-expected") is None
 
 
 def test_a_job_this_process_did_not_create_is_not_waited_for(

@@ -86,7 +86,9 @@ def test_a_module_s_next_export_polls_its_jobs_no_sooner_than_its_job_times_allo
     export_module(rt, "crm", "Leads", full, DirectSteps(rt))  # the job times to plan from
     history = rt.ledger.recent_completed_jobs(rt.org, "crm", "Leads")
     assert len(history) == 3
-    assert all(j.job_seconds is not None and j.job_seconds >= 1.0 for j in history)
+    # a time is the middle of the interval the polls bracket its end in (engine.page_wait):
+    # a job of 1 s is recorded as no less than half of it
+    assert all(j.job_seconds is not None and j.job_seconds >= 0.5 for j in history)
 
     watched = WatchedSteps(rt)
     summary = export_module(rt, "crm", "Leads", full, watched)
@@ -94,8 +96,8 @@ def test_a_module_s_next_export_polls_its_jobs_no_sooner_than_its_job_times_allo
     assert summary.rows_loaded == 12_000
     assert len(watched.polls) == summary.bulk_jobs_created == 3
     for polls in watched.polls.values():
-        # planned from jobs of >= 1 s, the first poll waits at least half of that
-        assert polls[0][0] >= 0.5
+        # planned from job times of >= 0.5 s, the first poll waits at least half of that
+        assert polls[0][0] >= 0.25
         assert [state for _, state in polls].count("COMPLETED") == 1
     engine_polls = sum(len(p) for p in watched.polls.values())
     assert summary.credits == 3 * (50 + 1) + engine_polls  # create + download + each poll
