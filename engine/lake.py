@@ -6,9 +6,11 @@ its pages and retention deletes go through the same functions.
 A page reaches the lake from its landing Parquet (`transforms.parquet`, written by the
 load), inside the load lock, **before** the ledger marks the page loaded:
 
-- pages of a full export that started the table are appended (their ids are new); every
-  other page (a later full export, an incremental run, a REST delta, a backfill window) is
-  merged on ``id``, newest ``Modified_Time`` winning;
+- pages of a full export that started the table are appended (their ids are new): on a
+  local table their landing files become the table's data files (`transforms.lake.adopt`;
+  linked, not written again), elsewhere delta-rs writes them;
+- every other page (a later full export, an incremental run, a REST delta, a backfill
+  window) is merged on ``id``, newest ``Modified_Time`` winning;
 - the page's bulk job id is the commit's idempotence key (a Delta app transaction): a run
   killed after the lake commit but before the ledger's mark loads the page into the
   warehouse again (idempotent) and skips the lake commit; a run killed before or inside
@@ -27,6 +29,7 @@ import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +42,7 @@ from deltalake.exceptions import DeltaError
 from engine.failpoints import failpoint
 from engine.ledger import ExtractRecord, JobRecord, utcnow
 from transforms.lake import LakeTable, PageCommit
+from transforms.lake.adopt import adopt_page_files
 from transforms.lake.page import app_id
 from transforms.lake.types import from_delta_schema
 from transforms.parquet import prune_landing, remove_landing
@@ -87,7 +91,9 @@ def commit_page(
     else:
         data = _landing_batches(files, extract.module, job.page)
         if _first_load(rt, lake, extract, job):
-            commit = lake.append_page(data, job.job_id, schema)
+            lake_write = partial(failpoint, "lake-write", extract.module, job.page)
+            adopted = adopt_page_files(lake, files, job.job_id, before_commit=lake_write)
+            commit = adopted or lake.append_page(data, job.job_id, schema)
         else:
             commit = lake.merge_page(data, job.job_id, schema)
     failpoint("lake-committed", extract.module, job.page)

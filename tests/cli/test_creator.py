@@ -153,7 +153,7 @@ def test_a_kill_between_pages_and_inside_a_lake_commit_resumes_exactly(
     assert lake.num_rows == pc.count_distinct(lake["id"]).as_py() == 210_000
     assert lake.schema == stored.schema
     assert lake.equals(stored)
-    assert [h["operation"] for h in table.delta_table().history()] == ["WRITE", "WRITE"]
+    assert [h["zoho_etl_operation"] for h in table.delta_table().history()] == ["append"] * 2
     assert list((data / "parquet").rglob("*.parquet")) == []  # landing removed once in the lake
 
 

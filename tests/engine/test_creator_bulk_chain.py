@@ -27,7 +27,7 @@ def test_450000_records_through_3_chained_jobs_each_once(sim: SimServer, rt: Run
     # the lake: each record once, one append commit per page (ids of a first load are new)
     assert lake(rt)["id"].to_pylist() == sorted(ids.to_pylist())
     history = open_lake_table(rt.settings, "creator", TABLE).delta_table().history()
-    assert [h["operation"] for h in history] == ["WRITE"] * 3
+    assert [h["zoho_etl_operation"] for h in history] == ["append"] * 3
 
 
 def test_an_expired_cursor_is_recovered_without_duplicates(

@@ -144,7 +144,7 @@ def test_incremental_picks_up_changes(sim: SimServer, rt: Runtime) -> None:
     again = assert_lake_equals_warehouse(rt).drop_columns(metadata)
     assert again.to_pylist() == after_second.drop_columns(metadata).to_pylist()
     history = open_lake_table(rt.settings, "creator", TABLE).delta_table().history()
-    assert [h["operation"] for h in reversed(history)] == ["WRITE", "MERGE", "MERGE"]
+    assert [h["zoho_etl_operation"] for h in reversed(history)] == ["append", "merge", "merge"]
 
 
 def test_values_that_do_not_convert_are_rejected_with_their_id(

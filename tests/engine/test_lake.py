@@ -69,10 +69,12 @@ def test_full_incremental_and_deletes_keep_the_lake_equal_to_the_warehouse(
     sim.state.configure(per_page=800)
     export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
     table = open_lake_table(rt.settings, "crm", "Leads")
-    # three pages of a first load: three appends (version 0..2), landing files removed
+    # three pages of a first load: three appends (version 0..2) of the landing files
+    # themselves (transforms.lake.adopt), whose landing names are removed
     assert table.version == 2
-    operations = [h["operation"] for h in table.delta_table().history()]
-    assert operations == ["WRITE", "WRITE", "WRITE"]
+    operations = [h["zoho_etl_operation"] for h in table.delta_table().history()]
+    assert operations == ["append"] * 3
+    assert all(Path(f).name.startswith("zoho-") for f in table.delta_table().file_uris())
     assert landing_files(rt.settings) == []
     after_full = assert_lake_equals_warehouse(rt, "Leads")
     assert after_full.num_rows == 2000

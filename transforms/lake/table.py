@@ -248,7 +248,7 @@ class LakeTable:
         step = "appending the page"
         try:
             if (existing is None or not merge) and not plan.widen_columns:
-                feed = NewIdsFeed(batches, plan.target_schema, self._has_stored_ids)
+                feed = NewIdsFeed(batches, plan.target_schema, self.has_stored_ids)
                 if self._append(feed.stream(), plan, page_id, existing is None, feed):
                     return self._appended(page_id, feed.rows, plan, started)
                 batches = iter(feed.kept)  # an id repeats: nothing was committed; merge
@@ -281,7 +281,7 @@ class LakeTable:
                 data,
                 mode="append",
                 schema_mode="merge" if plan.add_columns else None,
-                configuration=self._configuration() if creates else None,
+                configuration=self.configuration() if creates else None,
                 storage_options=self.storage_options or None,
                 writer_properties=WRITER_PROPERTIES,
                 commit_properties=commit_properties(page_id, commit_metadata("append")),
@@ -333,7 +333,7 @@ class LakeTable:
             seconds=time.perf_counter() - started,
         )
 
-    def _has_stored_ids(self, ids: pa.ChunkedArray) -> bool:
+    def has_stored_ids(self, ids: pa.ChunkedArray) -> bool:
         """Whether any of ``ids`` is already stored (files pruned by min/max of ``id``)."""
         if not self.exists or len(ids) == 0:
             return False
@@ -362,13 +362,13 @@ class LakeTable:
             reader,
             mode="overwrite",
             schema_mode="overwrite",
-            configuration=self._configuration(),
+            configuration=self.configuration(),
             writer_properties=WRITER_PROPERTIES,
             storage_options=self.storage_options or None,
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
 
-    def _configuration(self) -> dict[str, str | None]:
+    def configuration(self) -> dict[str, str | None]:
         return {"delta.targetFileSize": str(self.target_file_bytes)}
 
     def _current_version(self) -> int:
