@@ -14,7 +14,8 @@ Pure functions over the figures the benchmark measured; nothing here runs anythi
 Field metadata (1 credit per module) and token refreshes (free) are *not* in the minimum:
 the target is strict and an export can run without metadata (all columns as text).
 
-Targets (issue 7): ours <= 2x floor on DuckDB; ours >= 10x faster than naive on PostgreSQL;
+Targets (issues 7 and 17): ours <= 1.2x floor on DuckDB (issue 17; issue 7 asked for 2x);
+ours >= 10x faster than naive on PostgreSQL;
 peak RSS <= 1 GB at 1,000,000 records; credits <= minimum + 5%; in the soak, peak RSS
 within 30% of the 1,000,000 figure and seconds per million within 30% (linear time), plus the
 same-run check that the last tenth of the soak's pages loads within 30% of the first tenth
@@ -33,7 +34,7 @@ DOWNLOAD_CREDITS = 1
 #: status calls a job needs at the least (the one that sees COMPLETED and the result)
 MIN_STATUS_CALLS_PER_JOB = 1
 
-MAX_OURS_OVER_FLOOR = 2.0
+MAX_OURS_OVER_FLOOR = 1.2
 MIN_NAIVE_OVER_OURS_PG = 10.0
 MAX_PEAK_RSS_MB = 1024.0
 MAX_CREDIT_OVERHEAD = 0.05
