@@ -40,9 +40,9 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from transforms.drift import plan_drift
 from transforms.errors import LakeTableError
 from transforms.identifiers import validate_path_token
-from transforms.lake.page import PageCommit, commit_metadata, commit_properties
+from transforms.lake.page import PageCommit, app_id, commit_metadata, commit_properties
 from transforms.lake.stats import file_stats
-from transforms.lake.types import lake_schema
+from transforms.lake.types import from_delta_schema, lake_schema
 from transforms.schema import ID_COLUMN
 
 if TYPE_CHECKING:
@@ -74,12 +74,15 @@ def adopt_page_files(
     directory = local_directory(table.location)
     if directory is None or not files:
         return None
-    if table.committed(page_id):
-        return PageCommit(page_id, "skipped", 0, table.delta_table().version(), seconds=0.0)
+    current = table.delta_table() if table.exists else None  # opened once: see has_stored_ids
+    if current is not None and current.transaction_version(app_id(page_id)) is not None:
+        return PageCommit(page_id, "skipped", 0, current.version(), seconds=0.0)
     page_schema = pq.read_schema(files[0]).remove_metadata()
     if not lake_schema(page_schema).equals(page_schema) or ID_COLUMN not in page_schema.names:
         return None
-    existing = table.schema()
+    existing = (
+        None if current is None else from_delta_schema(pa.schema(current.schema().to_arrow()))
+    )
     plan = plan_drift(table.name, page_schema, existing, table.drift_policy)
     same_types = all(plan.target_schema.field(f.name).type.equals(f.type) for f in page_schema)
     if plan.add_columns or plan.widen_columns or not same_types:
@@ -87,7 +90,7 @@ def adopt_page_files(
     ids = pq.read_table(list(files), columns=[ID_COLUMN])[ID_COLUMN]
     if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
         return None
-    if existing is not None and table.has_stored_ids(ids):
+    if current is not None and table.has_stored_ids(ids, current):
         return None
     directory.mkdir(parents=True, exist_ok=True)
     schema = plan.target_schema
@@ -96,7 +99,7 @@ def adopt_page_files(
         before_commit()
     properties = commit_properties(page_id, commit_metadata("append", len(ids)))
     try:
-        if existing is None:
+        if current is None:
             create_table_with_add_actions(
                 table.location,
                 DeltaSchema.from_arrow(plan.target_schema),
@@ -106,14 +109,16 @@ def adopt_page_files(
                 storage_options=table.storage_options or None,
                 commit_properties=properties,
             )
+            version = 0
         else:
             actions: list[AddAction | RemoveAction] = [*adds]
-            table.delta_table().create_write_transaction(
+            current.create_write_transaction(
                 actions, mode="append", schema=plan.target_schema, commit_properties=properties
             )
+            current.update_incremental()
+            version = current.version()
     except DeltaError as exc:
         raise LakeTableError(table.name, "adding the page's files", exc) from exc
-    version = table.delta_table().version()
     seconds = time.perf_counter() - started
     return PageCommit(page_id, "append", len(ids), version, plan.report, len(ids), 0, seconds)
 

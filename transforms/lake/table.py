@@ -69,6 +69,9 @@ DEFAULT_VACUUM_RETENTION = timedelta(days=7)
 WRITER_PROPERTIES = WriterProperties(
     compression="ZSTD", dictionary_page_size_limit=DICTIONARY_PAGE_LIMIT
 )
+#: commits between checkpoints (delta-rs' default is 100): every page is a commit, and each
+#: open of the table replays the JSON commits since the last checkpoint
+CHECKPOINT_INTERVAL = 10
 #: data files of ~4 MiB (~30,000 Leads rows; ``delta.targetFileSize``, set when the table is
 #: created): a merge rewrites only the files holding a changed id, so smaller files make an
 #: incremental run of recent records cheap, while a 1,000,000-row table stays ~25 files
@@ -333,13 +336,25 @@ class LakeTable:
             seconds=time.perf_counter() - started,
         )
 
-    def has_stored_ids(self, ids: pa.ChunkedArray) -> bool:
-        """Whether any of ``ids`` is already stored (files pruned by min/max of ``id``)."""
-        if not self.exists or len(ids) == 0:
+    def has_stored_ids(self, ids: pa.ChunkedArray, current: DeltaTable | None = None) -> bool:
+        """Whether any of ``ids`` is already stored (``current``: the table, if open).
+
+        Only the files whose ``id`` range meets the ids' are read: the pages of a first
+        load carry ids above every stored one, so none is, however big the table grows.
+        """
+        if len(ids) == 0 or (current is None and not self.exists):
             return False
+        current = current or self.delta_table()
         low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
+        files = pa.table(current.get_add_actions(flatten=True))
+        if f"min.{ID_COLUMN}" in files.column_names:
+            lows, highs = files[f"min.{ID_COLUMN}"], files[f"max.{ID_COLUMN}"]
+            unknown = pc.or_(pc.is_null(lows), pc.is_null(highs))
+            meets = pc.and_(pc.less_equal(lows, high), pc.greater_equal(highs, low))
+            if not pc.any(pc.or_kleene(unknown, meets)).as_py():
+                return False
         values = ids.combine_chunks()
-        dataset = self.delta_table().to_pyarrow_dataset()
+        dataset = current.to_pyarrow_dataset()
         in_range = (pc.field(ID_COLUMN) >= low) & (pc.field(ID_COLUMN) <= high)
         for batch in dataset.to_batches(columns=[ID_COLUMN], filter=in_range):
             if pc.any(pc.is_in(batch.column(0), value_set=values)).as_py():
@@ -369,7 +384,12 @@ class LakeTable:
         )
 
     def configuration(self) -> dict[str, str | None]:
-        return {"delta.targetFileSize": str(self.target_file_bytes)}
+        """A new table's properties: its data files' size, and a checkpoint every
+        ``CHECKPOINT_INTERVAL`` commits (opening the table reads the log since the last)."""
+        return {
+            "delta.targetFileSize": str(self.target_file_bytes),
+            "delta.checkpointInterval": str(CHECKPOINT_INTERVAL),
+        }
 
     def _current_version(self) -> int:
         return self.delta_table().version()

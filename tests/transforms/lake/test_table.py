@@ -250,3 +250,30 @@ def test_an_incremental_page_into_a_missing_table_creates_it(
     commit = lake.merge_page(doubled, "2001")
     assert (commit.mode, commit.rows, lake.version) == ("append", 4, 0)
     assert lake.read().num_rows == 4
+
+
+def test_stored_ids_are_looked_up_only_in_files_whose_id_range_meets_them(
+    tmp_path: Path, pages: dict[str, pa.Table]
+) -> None:
+    lake = LakeTable.open(str(tmp_path), "crm", "Leads")
+    lake.append_page(pages["full-1"], "1001")  # ids 1-5
+    lake.append_page(pages["full-2"], "1002")  # ids 6-10
+    assert lake.has_stored_ids(pa.chunked_array([[ID.format(7)]]))
+    assert not lake.has_stored_ids(pa.chunked_array([[ID.format(11), ID.format(99)]]))
+    # inside a file's range but not stored: the file is read, and says no
+    assert not lake.has_stored_ids(pa.chunked_array([[ID.format(6) + "5"]]))
+    assert not lake.has_stored_ids(pa.chunked_array([pa.array([], pa.string())]))
+
+
+def test_a_checkpoint_every_ten_commits_keeps_opening_the_table_cheap(
+    tmp_path: Path, pages: dict[str, pa.Table]
+) -> None:
+    lake = LakeTable.open(str(tmp_path), "crm", "Leads")
+    lake.append_page(pages["full-1"], "1001")
+    for n in range(10):
+        lake.mark_deleted([(ID.format(1 + n % 5), DELETED_AT + timedelta(days=n))], f"d{n}")
+    assert lake.version == 10
+    log = Path(lake.location) / "_delta_log"
+    assert [p.name for p in log.glob("*.checkpoint.parquet")] == [
+        "00000000000000000009.checkpoint.parquet"  # the tenth commit (version 9)
+    ]
