@@ -13,7 +13,7 @@ from engine.extracts import DirectSteps, ExportOptions, export_module
 from engine.ledger import ExtractState
 from engine.runtime import Runtime
 from simulator.testing import SimServer
-from tests.engine.test_extracts import live_rows
+from tests.engine.tablerows import live_rows
 
 
 def test_the_watermark_comes_from_what_each_load_saw(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -17,6 +16,7 @@ from engine.planning import Window, backfill_windows
 from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from simulator.testing import SimServer
+from tests.engine.tablerows import live_rows
 from tests.flows.cli_process import (
     ledger_jobs,
     run_cli,
@@ -25,17 +25,6 @@ from tests.flows.cli_process import (
 )
 
 ORG = "us-enterprise"
-META = ("_zoho_job_id", "_extracted_at", "_zoho_deleted_at", "_zoho_module")
-
-
-def live_rows(rt: Runtime, table: str) -> list[dict[str, object]]:
-    """The table's live rows without load metadata, sorted by id (row-by-row comparable)."""
-    with rt.load_lock:
-        data = rt.warehouse.read_table(table)
-    if "_zoho_deleted_at" in data.column_names:
-        data = data.filter(pa.compute.is_null(data["_zoho_deleted_at"]))
-    keep = [c for c in data.column_names if c not in META]
-    return sorted(data.select(keep).to_pylist(), key=lambda r: str(r["id"]))
 
 
 def jobs_created(sim: SimServer, module: str) -> int:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import psutil
 import pytest
 
 from simulator.testing import SimServer
+from tests.engine.writeback.clienv import cli_env
 
 ORG = "us-enterprise"
 ROWS = 40
@@ -51,14 +51,6 @@ def write_command(sim: SimServer, data_dir: Path) -> list[str]:
     mapping = str(data_dir.parent / "leads.yaml")
     return [sys.executable, "-m", "cli", "write", SOURCE, "--mapping", mapping,
             "--simulator", sim.base_url, "--data-dir", str(data_dir)]  # fmt: skip
-
-
-def cli_env(failpoint: str | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "ZOHO_ETL_FAILPOINTS"}
-    env.update(PREFECT_LOGGING_LEVEL="WARNING", ZOHO_ETL_POLL_INTERVAL="0.05", **extra)
-    if failpoint:
-        env["ZOHO_ETL_FAILPOINTS"] = failpoint
-    return env
 
 
 def write_jobs(sim: SimServer) -> int:

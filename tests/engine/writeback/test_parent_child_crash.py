@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator.testing import SimServer
-from tests.engine.writeback.test_crash_resume import cli_env
+from tests.engine.writeback.clienv import cli_env
 
 ORG = "us-enterprise"
 PARENTS = 30

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from simulator.testing import SimServer
-from tests.engine.writeback.test_crash_resume import cli_env
+from tests.engine.writeback.clienv import cli_env
 
 ORG = "us-enterprise"
 MAPPING = """\
