@@ -39,11 +39,14 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from bench.harness import median_run, ratio, run_worker_process, write_result
+
+if TYPE_CHECKING:
+    from transforms import PageLoadResult
 
 DEFAULT_DATA = Path("/tmp/zoho-bench-lake")
 MODULE = "Leads"
@@ -93,33 +96,21 @@ def _write_lake(export: Path, root: Path) -> int:
 
 def _adopt_lake(export: Path, work: Path) -> int:
     """What an export does on a local lake: each page's landing Parquet (``load_page``) is
-    committed as the table's data files (`transforms.lake.adopt`)."""
-    from bench.transforms import EXTRACTED_AT, _fields, _zips
-    from transforms import load_page
+    committed as the table's data files (`transforms.lake.adopt`); the table is
+    ``work/table``."""
+    from bench.transforms import load_pages
     from transforms.lake import LakeTable
     from transforms.lake.adopt import adopt_page_files
     from transforms.parquet import remove_landing
 
-    fields = _fields(export)
-    lake = LakeTable.open(str(work / "lake"), "crm", MODULE)
-    rows = 0
-    for zip_path in _zips(export, 10**9):
-        result = load_page(
-            zip_path,
-            fields,
-            product="crm",
-            module=MODULE,
-            job_id=zip_path.stem,
-            extracted_at=EXTRACTED_AT,
-            parquet_root=work / "landing",
-            warehouse=None,
-        )
-        commit = adopt_page_files(lake, result.parquet_files, zip_path.stem)
-        if commit is None:
+    lake = LakeTable.open(str(work / "table"), "crm", MODULE)
+
+    def adopt(zip_path: Path, result: PageLoadResult) -> None:
+        if adopt_page_files(lake, result.parquet_files, zip_path.stem) is None:
             raise RuntimeError(f"page {zip_path.name} could not be adopted")
-        rows += commit.rows
         remove_landing(result.parquet_files)
-    return rows
+
+    return load_pages(export, 10**9, work, parquet=True, warehouse=None, after_page=adopt)
 
 
 def prepare_base(export: Path, data: Path, changes: int) -> Path:
@@ -129,12 +120,12 @@ def prepare_base(export: Path, data: Path, changes: int) -> Path:
 
     from transforms.lake import LakeTable
 
-    base = data / f"base-{export.name}-{changes}-adopted"
+    base = data / f"base-{export.name}-{changes}-adopted-v2"
     if (base / "done").exists():
         return base
     shutil.rmtree(base, ignore_errors=True)
     _adopt_lake(export, base)
-    table = LakeTable.open(str(base / "lake"), "crm", MODULE).read().sort_by("id")
+    table = LakeTable.open(str(base / "table"), "crm", MODULE).read().sort_by("id")
     snapshot = table.drop_columns(["_zoho_deleted_at"])
     pq.write_table(snapshot, base / "snapshot.parquet", compression="zstd")
     step = max(1, table.num_rows // changes)
@@ -168,8 +159,8 @@ def _parquet_pages(export: Path, work: Path) -> int:
 def _lake_merge(base: Path, work: Path, changes: pa.Table) -> Callable[[], int]:
     from transforms.lake import LakeTable
 
-    shutil.copytree(base / "lake", work / "lake")
-    lake = LakeTable.open(str(work / "lake"), "crm", MODULE)
+    shutil.copytree(base / "table", work / "table")
+    lake = LakeTable.open(str(work / "table"), "crm", MODULE)
 
     def merge() -> int:
         commit = lake.merge_page(changes, "incremental")

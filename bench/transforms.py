@@ -32,9 +32,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.harness import median_run, ratio, run_worker_process, write_result
+
+if TYPE_CHECKING:
+    from transforms import PageLoadResult
 
 DEFAULT_DATA = Path("/tmp/zoho-bench-transforms")
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -112,9 +115,16 @@ BREAKDOWN: dict[str, float] = {}
 
 
 def load_pages(
-    export: Path, pages: int, work: Path, *, parquet: bool, warehouse: str | None
+    export: Path,
+    pages: int,
+    work: Path,
+    *,
+    parquet: bool,
+    warehouse: str | None,
+    after_page: Callable[[Path, PageLoadResult], None] | None = None,
 ) -> int:
-    """The first ``pages`` pages through ``load_page`` (Parquet in ``work/lake``); rows loaded."""
+    """The first ``pages`` pages through ``load_page`` (Parquet in ``work/lake``); rows loaded.
+    ``after_page(zip, result)`` runs after each page."""
     from transforms import load_page, open_warehouse
 
     fields = _fields(export)
@@ -136,6 +146,8 @@ def load_pages(
             if result.rows_rejected:
                 raise RuntimeError(f"{result.rows_rejected} rows rejected in {zip_path.name}")
             rows += result.rows_loaded
+            if after_page is not None:
+                after_page(zip_path, result)
             for part in ("stage_seconds", "merge_seconds"):
                 value = getattr(result, part)
                 if value is not None:
