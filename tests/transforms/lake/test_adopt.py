@@ -170,3 +170,18 @@ def test_local_directory_reads_paths_and_file_urls() -> None:
     assert local_directory("s3://bucket/lake") is None
     assert local_directory("az://container/lake") is None
     assert json.dumps(str(local_directory("relative/lake"))) == '"relative/lake"'
+
+
+def test_across_file_systems_the_files_are_copied(
+    tmp_path: Path, pages: dict[str, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_link(source: Path, target: Path) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    lake = LakeTable.open(str(tmp_path / "lake"), "crm", "Leads")
+    files = landing(tmp_path, "full-1", pages["full-1"])
+    assert adopt_page_files(lake, files, "1001") is not None
+    data = next(Path(lake.location).glob("zoho-1001-*.parquet"))
+    assert os.stat(data).st_ino != os.stat(files[0]).st_ino
+    assert rows(lake).num_rows == 5
