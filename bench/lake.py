@@ -1,6 +1,7 @@
 """Lake benchmark: 1,000,000 Leads as one Delta table vs today's per-page Parquet, and merges.
 
     python -m bench.lake [--rows 1000000] [--per-page 200000] [--changes 10000] [--data DIR]
+                         [--runs 3]
 
 One run, same export (`bench.transforms.prepare_export`: the simulator's generators and page
 writer, 34 columns of every Zoho type), every figure measured here:
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-page", type=int, default=200_000)
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--runs", type=int, default=RUNS, help="runs of each stage (median)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--export", type=Path, help=argparse.SUPPRESS)
@@ -252,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     base = prepare_base(export, args.data, args.changes)
 
     def run(name: str) -> dict[str, Any]:
-        return median_run(measure_in_worker(name, export, base, args.data) for _ in range(RUNS))
+        runs = (measure_in_worker(name, export, base, args.data) for _ in range(args.runs))
+        return median_run(runs)
 
     names = ["parquet_pages", "lake_pages", "lake_pages_written"]
     for kind in ("scattered", "recent"):
