@@ -6,8 +6,10 @@ waiting. The module's recent watched job times (``Ledger.recent_completed_jobs``
 long a job takes. A job of a size like theirs is polled at evenly spaced quantiles of those
 times, the last at the longest one seen (stretched by the spread a few samples miss), so a
 job is seen done soon after it ends with at most ``planned_polls`` calls; only a job slower
-than any before falls back to the client's backoff. Jobs much smaller than the others (a
-last page of a few records) are left out of the sample that plans a full page.
+than any before falls back to the client's backoff. A module's first job is planned from the
+job times of the org's other modules (a job slower than those still ends on the backoff), so
+only an org's very first job starts on it. Jobs much smaller than the others (a last page of
+a few records) are left out of the sample that plans a full page.
 """
 
 from __future__ import annotations
@@ -117,9 +119,12 @@ def wait_on_schedule(
     for the client's backoff to take over. Each poll goes through ``observe`` (it counts)."""
     assert job.job_id is not None
     assert job.created_at is not None
-    recent = rt.ledger.recent_completed_jobs(
+    ledger = rt.ledger
+    recent = ledger.recent_completed_jobs(
         extract.org, extract.product, extract.module, limit=HISTORY
     )
+    if not recent:  # the module's first job: the org's other modules say how long Zoho takes
+        recent = ledger.recent_completed_jobs(extract.org, extract.product, None, limit=HISTORY)
     offsets = plan_polls(recent)
     if offsets:
         log.debug("%s: polls at %s s", job.job_key, [round(o, 1) for o in offsets])

@@ -102,27 +102,28 @@ class JobsTable(LedgerBase):
         self,
         org: str,
         product: str,
-        module: str,
+        module: str | None,
         *,
         limit: int = 20,
         other_than_extract: str | None = None,
     ) -> list[JobRecord]:
         """The ``limit`` most recently completed bulk jobs of ``org``/``product``/``module``
-        whose end a process watched (any extract but ``other_than_extract``), newest first:
-        how long Zoho takes for this module."""
+        (``None``: of any module) whose end a process watched (any extract but
+        ``other_than_extract``), newest first: how long Zoho takes for this module."""
         jobs = self.jobs
         query = (
             jobs.select()
             .where(
                 jobs.c.org == org,
                 jobs.c.product == product,
-                jobs.c.module == module,
                 jobs.c.job_seconds.is_not(None),
                 jobs.c.completed_at.is_not(None),
             )
             .order_by(jobs.c.completed_at.desc())
             .limit(limit)
         )
+        if module is not None:
+            query = query.where(jobs.c.module == module)
         if other_than_extract is not None:
             query = query.where(jobs.c.extract_id != other_than_extract)
         with self.engine.connect() as conn:

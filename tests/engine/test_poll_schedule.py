@@ -57,6 +57,26 @@ def test_a_small_last_page_does_not_plan_the_next_full_page() -> None:
     assert comparable([JobTime(5.0), JobTime(6.0)]) == [5.0, 6.0]  # sizes unknown: all
 
 
+def test_a_module_s_first_job_is_planned_from_the_org_s_other_modules(
+    sim: SimServer, rt: Runtime
+) -> None:
+    records = dict(sim.state.config.records, Contacts=12_000, Leads=12_000)
+    sim.state.configure(records=records, per_page=4_000, job_seconds=(1.0, 1.0))
+    full = ExportOptions(mode="full", capture_deletes=False)
+    export_module(rt, "crm", "Contacts", full, DirectSteps(rt))  # the org's job times
+    assert rt.ledger.recent_completed_jobs(rt.org, "crm", "Leads") == []
+
+    watched = WatchedSteps(rt)
+    summary = export_module(rt, "crm", "Leads", full, watched)
+
+    assert summary.rows_loaded == 12_000
+    first = min(watched.polls.items(), key=lambda item: item[0])[1]
+    # without a plan the client's backoff asks after poll_interval_s (0.05 s here); planned
+    # from Contacts' jobs of >= 0.5 s, the first poll waits at least half of that
+    assert first[0][0] >= 0.25
+    assert len(first) <= 3
+
+
 class WatchedSteps(DirectSteps):
     """Direct steps that note when each status call came, in seconds after its job's creation."""
 
