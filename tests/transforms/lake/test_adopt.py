@@ -4,7 +4,6 @@ handed back to the writer."""
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,7 +168,7 @@ def test_local_directory_reads_paths_and_file_urls() -> None:
     assert local_directory("file:///data/lake/crm/Leads") == Path("/data/lake/crm/Leads")
     assert local_directory("s3://bucket/lake") is None
     assert local_directory("az://container/lake") is None
-    assert json.dumps(str(local_directory("relative/lake"))) == '"relative/lake"'
+    assert local_directory("relative/lake") == Path("relative/lake")
 
 
 def test_across_file_systems_the_files_are_copied(
