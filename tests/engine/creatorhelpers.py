@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.creator_export import CreatorExportOptions, export_creator_report
 from engine.creator_source import CreatorSettings
@@ -14,6 +13,7 @@ from engine.runtime import Runtime
 from engine.summary import ModuleSummary
 from simulator.creator.state import CreatorState, creator_state
 from simulator.testing import SimServer
+from tests.engine.tablerows import assert_same_table
 
 ORG = "us-enterprise"
 APP, REPORT, FORM = "order-desk", "All_Orders", "Order"
@@ -60,14 +60,7 @@ def assert_lake_equals_warehouse(rt: Runtime, name: str = TABLE) -> pa.Table:
     """One row per id in the lake, and the same rows, values and types as the warehouse."""
     with rt.load_lock:
         stored = table(rt, name).sort_by("id")
-    mirrored = lake(rt, name)
-    assert pc.count_distinct(mirrored["id"]).as_py() == mirrored.num_rows
-    assert sorted(mirrored.column_names) == sorted(stored.column_names)
-    mirrored = mirrored.select(stored.column_names)
-    for column in stored.column_names:
-        assert mirrored.schema.field(column).type == stored.schema.field(column).type, column
-    assert mirrored.to_pylist() == stored.to_pylist()
-    return mirrored
+    return assert_same_table(lake(rt, name), stored)
 
 
 def calls_today(creator: CreatorState) -> int:

@@ -16,6 +16,7 @@ from engine.runtime import Runtime, close_runtimes, runtime_for
 from engine.settings import RunSettings, ZohoConnection
 from simulator.testing import SimServer
 from tests.conftest import fast_settings
+from tests.engine.tablerows import assert_same_table
 from tests.flows.cli_process import ledger_jobs, run_cli
 from transforms.errors import SchemaDriftError
 from transforms.lake import LakeTable
@@ -34,15 +35,7 @@ def lake_table(rt: Runtime, module: str, **read: object) -> pa.Table:
 
 def assert_lake_equals_warehouse(rt: Runtime, module: str) -> pa.Table:
     """One row per id in the lake, and the same rows, values and types as the warehouse."""
-    warehouse = warehouse_table(rt, f"crm_{module}")
-    lake = lake_table(rt, module)
-    assert pc.count_distinct(lake["id"]).as_py() == lake.num_rows
-    assert sorted(lake.column_names) == sorted(warehouse.column_names)
-    lake = lake.select(warehouse.column_names)
-    for name in warehouse.column_names:
-        assert lake.schema.field(name).type == warehouse.schema.field(name).type, name
-    assert lake.to_pylist() == warehouse.to_pylist()
-    return lake
+    return assert_same_table(lake_table(rt, module), warehouse_table(rt, f"crm_{module}"))
 
 
 def landing_files(settings: RunSettings) -> list[Path]:
