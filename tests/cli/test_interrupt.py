@@ -56,21 +56,27 @@ def start_export(
     return start_cli(sim, api, data_dir, "export", "Leads", "--full", *flags, env=env)
 
 
+def interrupt_during_page_2(sim: SimServer, process: subprocess.Popen[str], jobs: int) -> str:
+    """Ctrl-C ``process`` once its second job exists (``jobs`` were made before it started:
+    page 1 is loaded, page 2's job runs); it must exit 130. Returns its stderr."""
+    deadline = time.monotonic() + 240
+    while jobs_created(sim) < jobs + 2:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "page 2 never started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
+    return stderr
+
+
 @pytest.mark.slow
 def test_sigint_during_page_2_exits_130_cancels_the_run_and_the_same_command_resumes(
     prefect_api: str, sim: SimServer, tmp_path: Path
 ) -> None:
     sim.state.configure(per_page=700, downloads_per_minute=1000, job_seconds=(4.0, 4.0))
     runs_before = len(export_run_states())
-    first = start_export(sim, prefect_api, tmp_path)
-    deadline = time.monotonic() + 240
-    while jobs_created(sim) < 2:  # page 1 loaded, page 2's job running
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "page 2 never started"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGINT)
-    _, stderr = first.communicate(timeout=60)
-    assert first.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
+    stderr = interrupt_during_page_2(sim, start_export(sim, prefect_api, tmp_path), 0)
     assert "export Leads --full" in stderr.strip().splitlines()[-1]  # the command to resume
     states = export_run_states()
     assert len(states) == runs_before + 1
@@ -123,14 +129,7 @@ def test_an_interrupted_full_export_is_resumed_by_a_rerun_with_other_flags(
     sim.state.configure(job_seconds=(4.0, 4.0))
     base = jobs_created(sim)
     first = start_export(sim, prefect_api, tmp_path, "--concurrency", "1", env=serial)
-    deadline = time.monotonic() + 240
-    while jobs_created(sim) < base + 2:  # page 1 loaded, page 2's job running
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "page 2 never started"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGINT)
-    _, stderr = first.communicate(timeout=60)
-    assert first.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
+    interrupt_during_page_2(sim, first, base)
     assert extract_kinds(tmp_path) == [("full", "loaded"), ("full", "running")]
     jobs = ledger_jobs(tmp_path, "Leads")[3:]  # this run's
     loaded = [job_id for page, state, job_id, _ in jobs if state == "loaded"]
