@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.errors import PageNotLoadedError
 from engine.lake import newest_in_page
 from engine.ledger import ExtractRecord, ExtractState, JobState
 from engine.planning import Window, advance_watermark
+from transforms.pipeline import NewestRecords
+from transforms.schema import ID_COLUMN, VERSION_COLUMN
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -96,15 +97,8 @@ def _newest_in_page(rt: Runtime, extract: ExtractRecord, job_id: str) -> list[tu
     files = sorted(root.glob(f"*/run={job_id}/*.parquet"))
     if not files:  # landing files removed once in the lake: read the lake instead
         return newest_in_page(rt.settings, extract.product, extract.module, job_id)
-    out: list[tuple[str, datetime]] = []
+    newest = NewestRecords()
     for path in files:
-        table = pq.read_table(path, columns=["id", "Modified_Time"])
-        if table.num_rows == 0:
-            continue
-        newest = pc.max(table["Modified_Time"]).as_py()
-        if newest is None:
-            continue
-        mask = pc.equal(table["Modified_Time"], pc.max(table["Modified_Time"]))
-        ids = table.filter(mask)["id"].to_pylist()
-        out.extend((str(i), newest) for i in ids)
-    return out
+        for batch in pq.ParquetFile(path).iter_batches(columns=[ID_COLUMN, VERSION_COLUMN]):
+            newest.see(batch)
+    return newest.pairs()

@@ -46,6 +46,7 @@ from transforms.lake.adopt import adopt_page_files
 from transforms.lake.page import app_id
 from transforms.lake.types import from_delta_schema
 from transforms.parquet import prune_landing, remove_landing
+from transforms.pipeline import NewestRecords
 from transforms.schema import ID_COLUMN, JOB_ID_COLUMN, VERSION_COLUMN
 
 if TYPE_CHECKING:
@@ -173,8 +174,7 @@ def newest_in_page(
     rows = dataset.to_table(columns=[ID_COLUMN, VERSION_COLUMN, JOB_ID_COLUMN])
     rows = rows.cast(from_delta_schema(rows.schema))  # delta-rs reads strings as views
     rows = rows.filter(pc.equal(rows[JOB_ID_COLUMN], job_id))
-    newest = pc.max(rows[VERSION_COLUMN]) if rows.num_rows else None
-    if newest is None or not newest.is_valid:
-        return []
-    ids = rows.filter(pc.equal(rows[VERSION_COLUMN], newest))[ID_COLUMN].to_pylist()
-    return [(str(i), newest.as_py()) for i in ids]
+    newest = NewestRecords()
+    for batch in rows.to_batches():
+        newest.see(batch)
+    return newest.pairs()

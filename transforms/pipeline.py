@@ -102,6 +102,11 @@ class NewestRecords:
     def ids(self) -> tuple[str, ...]:
         return tuple(self._ids)
 
+    def pairs(self) -> list[tuple[str, datetime]]:
+        """``(id, newest)`` for each id carrying the newest ``Modified_Time`` seen."""
+        newest = self.newest
+        return [] if newest is None else [(i, newest) for i in self._ids]
+
     def see(self, batch: pa.RecordBatch) -> None:
         names = batch.schema.names
         if batch.num_rows == 0 or MODIFIED_COLUMN not in names or ID_COLUMN not in names:
