@@ -89,6 +89,7 @@ def run_query(
     import duckdb
 
     from engine.lake import open_lake_table
+    from transforms.lake.reading import arrow_source
     from transforms.writeback.sql_source import SourceQueryError, single_select
 
     try:
@@ -101,7 +102,7 @@ def run_query(
     delta = table.delta_table() if version is None else table.as_of(version)
     connection = duckdb.connect(":memory:")
     try:
-        connection.register(module, delta.to_pyarrow_dataset())
+        connection.register(module, arrow_source(delta))
         connection.execute("SET enable_external_access = false")
         connection.execute("SET lock_configuration = true")
         return connection.sql(text).to_arrow_table()

@@ -44,7 +44,7 @@ from engine.ledger import ExtractRecord, JobRecord, utcnow
 from transforms.lake import LakeTable, PageCommit
 from transforms.lake.adopt import adopt_page_files
 from transforms.lake.page import app_id
-from transforms.lake.types import from_delta_schema
+from transforms.lake.reading import column_names, read_arrow
 from transforms.parquet import prune_landing, remove_landing
 from transforms.pipeline import NewestRecords
 from transforms.schema import ID_COLUMN, JOB_ID_COLUMN, VERSION_COLUMN
@@ -64,6 +64,7 @@ def open_lake_table(settings: RunSettings, product: str, module: str) -> LakeTab
         module,
         drift_policy=settings.drift_policy,
         storage_options=settings.lake_options(),
+        deletion_vectors=settings.lake_deletion_vectors,
     )
 
 
@@ -168,11 +169,10 @@ def newest_in_page(
     table = open_lake_table(settings, product, module)
     if not table.exists:
         return []
-    dataset = table.delta_table().to_pyarrow_dataset()
-    if VERSION_COLUMN not in dataset.schema.names:
+    delta = table.delta_table()
+    if VERSION_COLUMN not in column_names(delta):
         return []
-    rows = dataset.to_table(columns=[ID_COLUMN, VERSION_COLUMN, JOB_ID_COLUMN])
-    rows = rows.cast(from_delta_schema(rows.schema))  # delta-rs reads strings as views
+    rows = read_arrow(delta, [ID_COLUMN, VERSION_COLUMN, JOB_ID_COLUMN])
     rows = rows.filter(pc.equal(rows[JOB_ID_COLUMN], job_id))
     newest = NewestRecords()
     for batch in rows.to_batches():

@@ -96,6 +96,7 @@ _ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ZOHO_ETL_LAKE_URI", "lake_uri", str),
     ("ZOHO_ETL_LAKE_STORAGE_OPTIONS", "lake_storage_options", str),
     ("ZOHO_ETL_KEEP_LANDING_DAYS", "keep_landing_days", float),
+    ("ZOHO_ETL_LAKE_DELETION_VECTORS", "lake_deletion_vectors", str),
 )
 
 
@@ -139,6 +140,9 @@ class RunSettings(BaseModel):
     lake_storage_options: SecretStr | None = None
     #: keep each page's landing Parquet this many days; ``None``: removed once in the lake
     keep_landing_days: float | None = Field(default=None, ge=0)
+    #: merges mark replaced rows in deletion vectors instead of rewriting the files that
+    #: held them (`transforms.lake.merge_on_read`); readers must apply deletion vectors
+    lake_deletion_vectors: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RunSettings:

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from engine.ledger import to_naive_utc
 from engine.planning import MIN_WINDOW, Window
+from transforms.lake.reading import column_names, read_arrow
 
 if TYPE_CHECKING:
     from engine.ledger import ExtractRecord, Ledger
@@ -153,10 +154,10 @@ def _lake_columns(settings: RunSettings, product: str, module: str, field: str) 
     lake = open_lake_table(settings, product, module)
     if not lake.exists:
         return None
-    dataset = lake.delta_table().to_pyarrow_dataset()
-    if "id" not in dataset.schema.names or field not in dataset.schema.names:
+    table = lake.delta_table()
+    if not {"id", field} <= set(column_names(table)):
         return None
-    return dataset.to_table(columns=["id", field])
+    return read_arrow(table, ["id", field])
 
 
 def _landing_columns(parquet_root: Path, product: str, module: str, field: str) -> pa.Table | None:

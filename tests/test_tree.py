@@ -43,6 +43,10 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
     "engine/creator_load.py": ("tests/engine/test_creator_export.py", "split off creator_export"),
     "engine/ledger/schema.py": ("tests/engine/ledger/test_jobs.py", "the job state machine"),
     "engine/modules.py": ("tests/cli/test_main.py", "unknown modules and products, exit 2"),
+    "transforms/lake/reading.py": (
+        "tests/transforms/lake/test_merge_on_read.py",
+        "tables with and without deletion vectors read back and queried by DuckDB",
+    ),
     "engine/page_load.py": ("tests/engine/test_extracts.py", "split off pages; every page loads"),
     "engine/page_estimate.py": ("tests/cli/test_interrupt.py", "a resumed run shows pages 0/3"),
     "engine/pages.py": ("tests/engine/test_extracts.py", "every bulk export walks its pages"),

@@ -16,4 +16,5 @@ def test_lake_bench_writes_both_ways_merges_and_keeps_one_row_per_id(tmp_path: P
     stages = result["stages"]
     assert stages["lake_pages"]["rows"] == stages["lake_pages_written"]["rows"] == 3000
     assert stages["lake_merge_recent"]["rows"] == stages["snapshot_rewrite_recent"]["rows"] == 3000
+    assert {stages[f"lake_merge_dv_{kind}"]["rows"] for kind in ("scattered", "recent")} == {3000}
     assert all(stage["peak_rss_mb"] > 0 for stage in stages.values())

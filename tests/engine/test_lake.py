@@ -20,6 +20,7 @@ from tests.engine.tablerows import assert_same_table
 from tests.flows.cli_process import ledger_jobs, run_cli
 from transforms.errors import SchemaDriftError
 from transforms.lake import LakeTable
+from transforms.lake.reading import has_deletion_vectors
 
 ORG = "us-enterprise"
 
@@ -93,6 +94,32 @@ def test_full_incremental_and_deletes_keep_the_lake_equal_to_the_warehouse(
     assert_lake_equals_warehouse(rt, "Leads")
     history = table.delta_table().history()
     assert [h.get("zoho_etl_operation") for h in history].count("mark_deleted") == 1
+
+
+def test_with_deletion_vectors_exports_keep_the_lake_equal_to_the_warehouse(
+    sim: SimServer, connection: ZohoConnection, tmp_path: Path
+) -> None:
+    rt = runtime_for(connection, fast_settings(tmp_path / "data", lake_deletion_vectors=True))
+    sim.state.configure(per_page=800)
+    export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    updated, deleted = change_some_leads(sim)
+    export_module(rt, "crm", "Leads", ExportOptions(), DirectSteps(rt))
+    table = open_lake_table(rt.settings, "crm", "Leads")
+    assert has_deletion_vectors(table.delta_table())
+    lake = assert_lake_equals_warehouse(rt, "Leads")
+    assert lake.num_rows == 2001
+    changed = lake.filter(pc.is_in(lake["id"], pa.array(updated)))
+    assert set(changed["Description"].to_pylist()) == {"changed"}
+    marked = lake.filter(pc.is_valid(lake["_zoho_deleted_at"]))["id"].to_pylist()
+    assert sorted(marked) == sorted(deleted)
+    # a full export again: every page meets stored ids and is merged with vectors
+    before = table.delta_table().version()
+    export_module(rt, "crm", "Leads", ExportOptions(mode="full"), DirectSteps(rt))
+    assert_lake_equals_warehouse(rt, "Leads")
+    history = table.delta_table().history()[: table.delta_table().version() - before]
+    assert history
+    assert {h["operationParameters"].get("mode") for h in history} == {"deletion vectors"}
+    close_runtimes()
 
 
 def test_a_type_drift_widens_the_lake_column_like_the_warehouse(

@@ -47,6 +47,9 @@ from deltalake.exceptions import DeltaError
 from transforms.drift import DriftPlan, DriftPolicy, align_batch, plan_drift
 from transforms.errors import LakeTableError
 from transforms.identifiers import validate_api_name, validate_path_token
+from transforms.lake.adopt import local_directory
+from transforms.lake.deletion_vectors import unreferenced_vectors
+from transforms.lake.merge_on_read import merge_with_deletion_vectors
 from transforms.lake.page import (
     NewIdsFeed,
     PageCommit,
@@ -58,6 +61,7 @@ from transforms.lake.page import (
     lake_batches,
     newest_per_id,
 )
+from transforms.lake.reading import has_deletion_vectors, read_arrow
 from transforms.lake.types import from_delta_schema
 from transforms.parquet import DICTIONARY_PAGE_LIMIT
 from transforms.schema import DELETED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
@@ -89,8 +93,11 @@ class LakeTable:
         drift_policy: DriftPolicy = "evolve",
         storage_options: Mapping[str, str] | None = None,
         target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES,
+        deletion_vectors: bool = False,
     ) -> None:
         self.location = location
+        #: merges mark replaced rows in deletion vectors (`transforms.lake.merge_on_read`)
+        self.deletion_vectors = deletion_vectors
         self.target_file_bytes = target_file_bytes
         self.name = name
         self.drift_policy = drift_policy
@@ -105,6 +112,7 @@ class LakeTable:
         *,
         drift_policy: DriftPolicy = "evolve",
         storage_options: Mapping[str, str] | None = None,
+        deletion_vectors: bool = False,
     ) -> LakeTable:
         """The table of ``product``/``module`` under the lake ``root`` (made by its first page)."""
         validate_api_name(product, "product")
@@ -115,6 +123,7 @@ class LakeTable:
             f"{product}/{module}",
             drift_policy=drift_policy,
             storage_options=storage_options,
+            deletion_vectors=deletion_vectors,
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -147,10 +156,8 @@ class LakeTable:
     def read(self, *, live_only: bool = False, version: int | datetime | None = None) -> pa.Table:
         """The whole table (or one version) as Arrow, in the page's types."""
         table = self.delta_table() if version is None else self.as_of(version)
-        dataset = table.to_pyarrow_dataset()
         where = pc.field(DELETED_AT_COLUMN).is_null() if live_only else None
-        data = dataset.to_table(filter=where)
-        return data.cast(from_delta_schema(data.schema))
+        return read_arrow(table, where=where)
 
     def committed(self, page_id: str) -> bool:
         """Whether the page (or deletion batch) ``page_id`` is already in the table."""
@@ -229,11 +236,18 @@ class LakeTable:
         Time travel to a version older than ``retention`` may fail afterwards.
         """
         hours = int(retention.total_seconds() // 3600)
-        return list(
-            self.delta_table().vacuum(
-                retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False
-            )
+        removed = self.delta_table().vacuum(
+            retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False
         )
+        directory = local_directory(self.location)
+        if directory is None:
+            return list(removed)
+        cutoff = time.time() - hours * 3600
+        vectors = unreferenced_vectors(directory, cutoff)
+        if not dry_run:
+            for path in vectors:
+                path.unlink(missing_ok=True)
+        return [*removed, *(str(p) for p in vectors)]
 
     # -- internals -----------------------------------------------------------------------
     def _write_page(
@@ -305,6 +319,10 @@ class LakeTable:
     def _merge(
         self, page: pa.Table, plan: DriftPlan, version: str, page_id: str, started: float
     ) -> PageCommit:
+        if self.deletion_vectors:
+            merged = merge_with_deletion_vectors(self, page, plan, version, page_id)
+            if merged is not None:
+                return merged
         source = align_table(page, plan.load_schema)
         newer = f't."{version}" IS NULL OR s."{version}" >= t."{version}"'
         metrics = (
@@ -354,20 +372,24 @@ class LakeTable:
             if not pc.any(pc.or_kleene(unknown, meets)).as_py():
                 return False
         values = ids.combine_chunks()
-        dataset = current.to_pyarrow_dataset()
         in_range = (pc.field(ID_COLUMN) >= low) & (pc.field(ID_COLUMN) <= high)
-        for batch in dataset.to_batches(columns=[ID_COLUMN], filter=in_range):
-            if pc.any(pc.is_in(batch.column(0), value_set=values)).as_py():
-                return True
-        return False
+        if has_deletion_vectors(current):
+            batches = read_arrow(current, [ID_COLUMN], in_range).to_batches()
+        else:
+            dataset = current.to_pyarrow_dataset()
+            batches = dataset.to_batches(columns=[ID_COLUMN], filter=in_range)
+        return any(pc.any(pc.is_in(b.column(0), value_set=values)).as_py() for b in batches)
 
     def _rewrite_with(self, plan: DriftPlan, page_id: str) -> None:
         """Rewrite the table with the widened column types, in one commit of its own."""
         current = self.delta_table()
         stored_names = set(pa.schema(current.schema().to_arrow()).names)
         stored = pa.schema([f for f in plan.target_schema if f.name in stored_names])
-        scanner = current.to_pyarrow_dataset().scanner()
-        batches = (align_batch(b, stored) for b in scanner.to_batches())
+        if has_deletion_vectors(current):
+            rows = read_arrow(current).to_batches()
+        else:
+            rows = current.to_pyarrow_dataset().scanner().to_batches()
+        batches = (align_batch(b, stored) for b in rows)
         reader = pa.RecordBatchReader.from_batches(stored, batches)
         widened = ", ".join(f"{name}: {old} -> {new}" for name, old, new in plan.widen_columns)
         metadata = {"zoho_etl_operation": "widen_columns", "zoho_etl_widened": widened}
