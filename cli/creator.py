@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.lake import KeepLanding, LandingDays
+from cli.lake import DataDir, KeepLanding, LandingDays
 
 if TYPE_CHECKING:
     from engine.creator_source import CreatorSettings
@@ -44,9 +44,6 @@ DailyCalls = Annotated[
     typer.Option(
         "--daily-calls", min=0, help="Cap on today's Developer API calls (default: the plan's)."
     ),
-]
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", help="Downloads, rejects and the DuckDB file go here.")
 ]
 WarehouseUrl = Annotated[
     str | None, typer.Option("--warehouse-url", help="SQLAlchemy URL of the warehouse.")
@@ -98,19 +95,18 @@ def _check_product(product: str) -> None:
 
 
 def _runtime(
-    data_dir: Path,
+    data_dir: Path | None,
     warehouse_url: str | None,
     simulator: str | None,
     sim_org: str,
     credentials_block: str | None,
     landing: tuple[bool, float | None] = (False, None),
 ) -> Runtime:
-    from cli.lake import with_landing
+    from cli.lake import settings_for, with_landing
     from engine.runtime import runtime_for
-    from engine.settings import RunSettings
     from flows.connection import resolve_connection
 
-    settings = RunSettings.from_env(data_dir=str(data_dir), warehouse_url=warehouse_url)
+    settings = settings_for(data_dir, warehouse_url=warehouse_url)
     settings = with_landing(settings, *landing)
     connection = resolve_connection(
         simulator_url=simulator, sim_org=sim_org, credentials_block=credentials_block
@@ -139,7 +135,7 @@ def creator_export(
     daily_calls: DailyCalls = None,
     keep_landing: KeepLanding = False,
     landing_days: LandingDays = None,
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     warehouse_url: WarehouseUrl = None,
     simulator: Simulator = None,
     sim_org: SimOrg = "us-enterprise",
@@ -184,7 +180,7 @@ def delete(
     ] = False,
     owner: Owner = None,
     daily_calls: DailyCalls = None,
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     warehouse_url: WarehouseUrl = None,
     simulator: Simulator = None,
     sim_org: SimOrg = "us-enterprise",

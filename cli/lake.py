@@ -45,8 +45,20 @@ LandingDays = Annotated[
 ]
 Product = Annotated[str, typer.Option("--product", help="crm, recruit or creator.")]
 DataDir = Annotated[
-    Path, typer.Option("--data-dir", help="The data dir (the lake is {data dir}/lake).")
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="The data dir: downloads, the lake ({data dir}/lake), the DuckDB file "
+        "(env ZOHO_ETL_DATA_DIR, default ./data).",
+    ),
 ]
+
+
+def settings_for(data_dir: Path | None, warehouse_url: str | None = None) -> RunSettings:
+    """The environment's settings; ``--data-dir`` (and ``--warehouse-url``), when given,
+    over ``ZOHO_ETL_DATA_DIR`` (and ``ZOHO_ETL_WAREHOUSE_URL``)."""
+    directory = None if data_dir is None else str(data_dir)
+    return RunSettings.from_env(data_dir=directory, warehouse_url=warehouse_url)
 
 
 def with_landing(settings: RunSettings, keep: bool, days: float | None) -> RunSettings:
@@ -125,7 +137,7 @@ def query(
         str, typer.Argument(help='Exactly one SELECT, e.g. "SELECT count(*) FROM Leads".')
     ],
     product: Product = "crm",
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     version: Annotated[
         int | None, typer.Option("--version", min=0, help="Query this table version (time travel).")
     ] = None,
@@ -138,7 +150,7 @@ def query(
 
     with errors_as_exit_codes():
         name, module = lake_table_name(product, module)
-        settings = RunSettings.from_env(data_dir=str(data_dir))
+        settings = settings_for(data_dir)
         rows = run_query(settings, name, module, sql, version).to_pylist()
         if as_json:
             typer.echo(json.dumps(rows, default=str, ensure_ascii=False))
@@ -166,7 +178,7 @@ def _print_result(title: str, rows: list[dict[str, Any]]) -> None:
 def optimize(
     modules: Annotated[list[str], typer.Argument(help="Module API names.")],
     product: Product = "crm",
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
 ) -> None:
     """Compact each module table's small files (a new version; the data is unchanged)."""
     _maintain(product, modules, data_dir, lambda t: _optimized(t.optimize()))
@@ -176,7 +188,7 @@ def optimize(
 def vacuum(
     modules: Annotated[list[str], typer.Argument(help="Module API names.")],
     product: Product = "crm",
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     retention_days: Annotated[
         float, typer.Option("--retention-days", min=0, help="Keep files versions this young use.")
     ] = 7.0,
@@ -199,7 +211,7 @@ def _optimized(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _maintain(product: str, modules: list[str], data_dir: Path, step: Any) -> None:
+def _maintain(product: str, modules: list[str], data_dir: Path | None, step: Any) -> None:
     from cli.exit_codes import errors_as_exit_codes
 
     with errors_as_exit_codes():
@@ -208,7 +220,7 @@ def _maintain(product: str, modules: list[str], data_dir: Path, step: Any) -> No
 
         pairs = [lake_table_name(product, m) for m in modules]
         name, names = pairs[0][0], [m for _, m in pairs]
-        settings = RunSettings.from_env(data_dir=str(data_dir))
+        settings = settings_for(data_dir)
         rows = []
         for module in names:
             table = open_lake_table(settings, name, module)

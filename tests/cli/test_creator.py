@@ -25,7 +25,10 @@ from transforms.lake import LakeTable
 runner = CliRunner()
 
 
-def zoho_etl(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def zoho_etl(
+    *args: str, data: Path | None, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a child process; ``data=None``: no ``--data-dir`` (the environment's)."""
     environ = {
         **os.environ,
         "ZOHO_ETL_POLL_INTERVAL": "0.05",
@@ -33,11 +36,13 @@ def zoho_etl(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[
         "ZOHO_CREATOR_OWNER": "",
         **env,
     }
+    flags = [] if data is None else ["--data-dir", str(data)]
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args, "--data-dir", str(data)],
+        [sys.executable, "-m", "cli", *args, *flags],
         capture_output=True,
         text=True,
         env=environ,
+        cwd=cwd,
         timeout=300,
         check=False,
     )
@@ -92,10 +97,15 @@ def test_export_then_dry_run_then_delete(sim: SimServer, tmp_path: Path) -> None
     assert landing.parent.parent.name.startswith("extracted_date=")
     assert _rows(data, f'select count(*), count(distinct id) from "{TABLE}"') == [(1_500, 1_500)]
     criteria = f"ID < {base + 250}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # the data dir from ZOHO_ETL_DATA_DIR alone, run from another directory
     dry = zoho_etl("delete", "--product", "creator", *common, "--criteria", criteria,
-                   "--dry-run", data=data)  # fmt: skip
+                   "--dry-run", data=None, cwd=elsewhere, ZOHO_ETL_DATA_DIR=str(data))  # fmt: skip
     assert dry.returncode == 0, dry.stderr
     assert "dry run: 250 record(s) match; nothing deleted" in dry.stdout
+    assert list((data / "retention").rglob("dry-run-*.ids"))
+    assert list(elsewhere.iterdir()) == []
     assert len(creator.form_store(ORG, APP, FORM)) == 1_500
     done = zoho_etl("delete", "--product", "creator", *common, "--criteria", criteria, "--yes",
                     data=data)  # fmt: skip

@@ -50,6 +50,17 @@ def test_query_answers_one_select_as_json_and_as_a_table(lake_dir: Path, rt: Run
     assert cells == [["n"], ["2000"]]
 
 
+def test_the_data_dir_may_come_from_the_environment(lake_dir: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "cli", "query", "Leads", "SELECT count(*) AS n FROM Leads"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_ETL_")}
+    env["ZOHO_ETL_DATA_DIR"] = str(lake_dir)
+    done = subprocess.run(
+        [*command, "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"n": 2000}]
+
+
 def test_query_time_travels_with_version(lake_dir: Path) -> None:
     done = zoho_etl(
         lake_dir, "query", "Leads", "SELECT count(*) AS n FROM Leads", "--version", "0", "--json"

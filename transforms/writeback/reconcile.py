@@ -176,6 +176,10 @@ def read_result_csv(payload: bytes, job_id: str = "?") -> pa.Table:
         io.BytesIO(payload),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in column_names},
+            # only an empty cell is null: "NULL", "NA" or "N/A" are values a row may hold
+            # (pyarrow's default null spellings would turn the echo of a company "N/A" into
+            # a mismatch with what was sent)
+            null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
         ),

@@ -63,6 +63,32 @@ def test_parse_errors_reads_zoho_error_cells() -> None:
     assert parse_errors("LIMIT_EXCEEDED") == [{"code": "LIMIT_EXCEEDED", "fields": []}]
 
 
+def test_values_that_look_like_null_are_echoed_as_sent(
+    contact_fields: tuple[FieldSpec, ...],
+) -> None:
+    """A company "N/A" or a last name "NULL" is a value: only an empty cell is no value."""
+    source = pa.table(
+        {
+            "last": ["NULL", "nan"],
+            "first": ["NA", "N/A"],
+            "src": ["Web", "Web"],
+            "email": ["n1@x.io", "n2@x.io"],
+            "score": [1, 2],
+        }
+    )
+    pre = preflight(source, FIVE_COLUMNS, contact_fields)
+    result = result_csv(
+        [
+            "Last_Name,First_Name,Lead_Source,STATUS,RECORD_ID,ERRORS",
+            "NULL,NA,Web,ADDED,4150868000000000001,",
+            '"nan","N/A",Web,ADDED,4150868000000000002,',
+        ]
+    )
+    assert result.column("Last_Name").to_pylist() == ["NULL", "nan"]
+    results = reconcile(pre, [ChunkOutcome(0, pre.valid_rows, "78", result=result)])
+    assert results.column("status").to_pylist() == ["ADDED", "ADDED"]
+
+
 def test_reconcile_with_only_three_echoed_columns(contact_fields: tuple[FieldSpec, ...]) -> None:
     source = pa.table(
         {
