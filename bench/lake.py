@@ -20,7 +20,7 @@ writer, 34 columns of every Zoho type), every figure measured here:
   - ``lake_merge_recent``: the same with the most recent ids (the last 1 % of the table);
   - ``lake_merge_dv_scattered`` and ``lake_merge_dv_recent``: the same two merges into a
     lake with deletion vectors on (``ZOHO_ETL_LAKE_DELETION_VECTORS``,
-    `transforms.lake.merge_on_read`): the changed rows go to one new file and each file
+    `transforms.lake.local_merge`): the changed rows go to one new file and each file
     that held an old version gets a deletion vector instead of being rewritten;
   - ``snapshot_rewrite``: the whole snapshot (one Parquet file) read, the changed rows
     replaced, and the whole snapshot written again (streamed, zstd), what a folder of plain

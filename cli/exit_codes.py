@@ -167,6 +167,8 @@ def one_line(error: BaseException) -> str:
     if kind is ErrorKind.INTERNAL:
         first = f"internal error {type(error).__name__}: {first}"
     hint = _HINTS.get(kind)
+    if not getattr(error, "resumable", True):  # a re-run would meet the same error
+        hint = None
     if hint and not isinstance(error, UsageError) and "re-run" not in first:
         first = f"{first}; {hint}"
     return first

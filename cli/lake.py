@@ -26,6 +26,8 @@ lake_app = typer.Typer(help="Maintenance of the lake's module tables.", no_args_
 
 #: the landing files' default retention with --keep-landing
 DEFAULT_LANDING_DAYS = 7.0
+#: a longer retention than this (a century) is a typo, not a policy
+MAX_RETENTION_DAYS = 36_500.0
 
 KeepLanding = Annotated[
     bool,
@@ -64,6 +66,10 @@ def settings_for(data_dir: Path | None, warehouse_url: str | None = None) -> Run
 def with_landing(settings: RunSettings, keep: bool, days: float | None) -> RunSettings:
     """``settings`` keeping landing files when ``keep`` is set: ``days`` days, else the
     environment's ``ZOHO_ETL_KEEP_LANDING_DAYS``, else 7."""
+    if days is not None and not keep:
+        raise UsageError(
+            "--landing-days N needs --keep-landing (the landing files are kept N days)"
+        )
     if not keep:
         return settings
     days = days if days is not None else settings.keep_landing_days or DEFAULT_LANDING_DAYS
@@ -111,7 +117,13 @@ def run_query(
     table = open_lake_table(settings, product, module)
     if not table.exists:
         raise UsageError(f"{product} {module} has no lake table at {table.location}; export it")
-    delta = table.delta_table() if version is None else table.as_of(version)
+    delta = table.delta_table()
+    if version is not None and version > delta.version():
+        raise UsageError(
+            f"query on {product} {module}: --version {version} does not exist "
+            f"(versions 0 to {delta.version()})"
+        )
+    delta = delta if version is None else table.as_of(version)
     connection = duckdb.connect(":memory:")
     try:
         connection.register(module, arrow_source(delta))
@@ -195,6 +207,11 @@ def vacuum(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files only.")] = False,
 ) -> None:
     """Delete files no table version younger than the retention uses (time travel past it ends)."""
+    if not retention_days <= MAX_RETENTION_DAYS:
+        raise typer.BadParameter(
+            f"{retention_days} is not a number of days up to {MAX_RETENTION_DAYS}",
+            param_hint="--retention-days",
+        )
     retention = timedelta(days=retention_days)
     _maintain(
         product,
@@ -221,11 +238,12 @@ def _maintain(product: str, modules: list[str], data_dir: Path | None, step: Any
         pairs = [lake_table_name(product, m) for m in modules]
         name, names = pairs[0][0], [m for _, m in pairs]
         settings = settings_for(data_dir)
-        rows = []
-        for module in names:
-            table = open_lake_table(settings, name, module)
+        tables = {module: open_lake_table(settings, name, module) for module in names}
+        for module, table in tables.items():  # all checked before any is changed
             if not table.exists:
                 raise UsageError(f"{name} {module} has no lake table at {table.location}")
+        rows = []
+        for module, table in tables.items():
             rows.append({"module": module, **step(table), "version": table.version})
         print_rows(f"lake {name}", rows)
 

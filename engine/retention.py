@@ -39,6 +39,7 @@ from engine.errors import UsageError
 from engine.lake import mark_deleted as lake_mark_deleted
 from engine.ledger import ExtractRecord, ExtractState, JobState, utcnow
 from engine.retention_audit import DELETED, DeletionAudit
+from transforms.schema import DELETED_AT_COLUMN
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -100,13 +101,41 @@ class RetentionResult:
 
 class Retention:
     def __init__(
-        self, rt: Runtime, client: CreatorClient, owner: str, app: str, report: str
+        self,
+        rt: Runtime,
+        client: CreatorClient,
+        owner: str,
+        app: str,
+        report: str,
+        *,
+        allow_all: bool = False,
     ) -> None:
         self.rt = rt
         self.client = client
         self.owner, self.app, self.report = owner, app, report
         self.table = table_for(app, report)
         self.module = module_key(app, report)
+        self.allow_all = allow_all
+
+    def every_record(self, matched: int) -> bool:
+        """Whether ``matched`` records are every record the warehouse holds of the report
+        (its last export), whatever the criteria's wording (``ID > 0`` as ``ID != 0``)."""
+        with self.rt.load_lock:
+            if self.rt.warehouse.table_schema(self.table) is None:
+                return False
+            live = self.rt.warehouse.query_arrow(
+                f'SELECT count(*) AS n FROM "{self.table}" WHERE "{DELETED_AT_COLUMN}" IS NULL'
+            )
+        known = int(live["n"][0].as_py())
+        return known > 0 and matched >= known
+
+    def _refuse_every_record(self, criteria: str, matched: int) -> None:
+        if not self.allow_all and self.every_record(matched):
+            raise UsageError(
+                f"retention: {criteria!r} matches {matched} records, every record the last "
+                f"export of {self.app}/{self.report} holds; pass --all (flow parameter "
+                "allow_all) to delete them all"
+            )
 
     def matching_ids(self, criteria: str) -> list[str]:
         pages = self.client.iter_records(
@@ -122,6 +151,8 @@ class Retention:
         result.message = (
             f"dry run: {len(ids)} record(s) match; nothing deleted (ids in {result.ids_path})"
         )
+        if not self.allow_all and self.every_record(len(ids)):
+            result.message += "; that is every record: deleting them needs --all"
         return result
 
     def delete(self, criteria: str) -> RetentionResult:
@@ -144,6 +175,11 @@ class Retention:
             self._recover(extract, audit, criteria, result)
         else:
             ids = self.matching_ids(criteria)
+            try:
+                self._refuse_every_record(criteria, len(ids))
+            except UsageError:
+                ledger.finish_extract(extract.extract_id, ExtractState.FAILED)
+                raise
             audit.add_matched(extract.extract_id, self.app, self.report, ids)
             result.ids_path = str(self._write_ids(extract.extract_id, ids))
         result.matched = len(audit.ids(extract.extract_id))
@@ -260,7 +296,7 @@ def run_retention(
 ) -> RetentionResult:
     """A dry run or a deletion of the report's records matching ``criteria``."""
     text = check_criteria(criteria, allow_all=allow_all)
-    retention = Retention(rt, client, owner, app, report)
+    retention = Retention(rt, client, owner, app, report, allow_all=allow_all)
     return retention.dry_run(text) if dry_run else retention.delete(text)
 
 

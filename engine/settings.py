@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from connectors.datacenters import DATA_CENTERS
 from engine.errors import MissingCredentialsError, UsageError
@@ -97,7 +97,16 @@ _ENV_SETTINGS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
     ("ZOHO_ETL_LAKE_STORAGE_OPTIONS", "lake_storage_options", str),
     ("ZOHO_ETL_KEEP_LANDING_DAYS", "keep_landing_days", float),
     ("ZOHO_ETL_LAKE_DELETION_VECTORS", "lake_deletion_vectors", str),
+    ("ZOHO_ETL_DRIFT_POLICY", "drift_policy", str),
 )
+
+
+def _converted(name: str, text: str, convert: Callable[[str], object]) -> object:
+    try:
+        return convert(text)
+    except ValueError:
+        kind = getattr(convert, "__name__", "value")
+        raise UsageError(f"{name}={text!r} is not a valid {kind}") from None
 
 
 class RunSettings(BaseModel):
@@ -141,20 +150,33 @@ class RunSettings(BaseModel):
     #: keep each page's landing Parquet this many days; ``None``: removed once in the lake
     keep_landing_days: float | None = Field(default=None, ge=0)
     #: merges mark replaced rows in deletion vectors instead of rewriting the files that
-    #: held them (`transforms.lake.merge_on_read`); readers must apply deletion vectors
+    #: held them (`transforms.lake.local_merge`); readers must apply deletion vectors
     lake_deletion_vectors: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> RunSettings:
         env = os.environ if env is None else env
-        values: dict[str, object] = {
-            key: convert(env[name]) for name, key, convert in _ENV_SETTINGS if env.get(name)
-        }
+        values: dict[str, object] = {}
+        source: dict[str, str] = {}  # field -> the variable it came from, for errors
+        for name, key, convert in _ENV_SETTINGS:
+            if env.get(name):
+                values[key], source[key] = _converted(name, env[name], convert), name
         if env.get("ZOHO_ETL_POLL_INTERVAL"):
-            values["poll_interval_s"] = float(env["ZOHO_ETL_POLL_INTERVAL"])
-            values["poll_max_interval_s"] = max(float(env["ZOHO_ETL_POLL_INTERVAL"]) * 4, 0.1)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+            text = env["ZOHO_ETL_POLL_INTERVAL"]
+            interval = float(str(_converted("ZOHO_ETL_POLL_INTERVAL", text, float)))
+            values["poll_interval_s"] = interval
+            values["poll_max_interval_s"] = max(interval * 4, 0.1)
+            source["poll_interval_s"] = source["poll_max_interval_s"] = "ZOHO_ETL_POLL_INTERVAL"
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = str(error["loc"][0]) if error["loc"] else "?"
+            where = source.get(key) if key not in given else None
+            named = where or key.replace("_", "-")
+            raise UsageError(f"{named}={values.get(key)!r}: {error['msg']}") from None
 
     @property
     def data_path(self) -> Path:

@@ -44,7 +44,7 @@ TESTED_THROUGH: dict[str, tuple[str | None, str]] = {
     "engine/ledger/schema.py": ("tests/engine/ledger/test_jobs.py", "the job state machine"),
     "engine/modules.py": ("tests/cli/test_main.py", "unknown modules and products, exit 2"),
     "transforms/lake/reading.py": (
-        "tests/transforms/lake/test_merge_on_read.py",
+        "tests/transforms/lake/test_local_merge.py",
         "tables with and without deletion vectors read back and queried by DuckDB",
     ),
     "engine/page_load.py": ("tests/engine/test_extracts.py", "split off pages; every page loads"),

@@ -81,7 +81,8 @@ class SchemaDriftError(FatalTransformError):
         super().__init__(
             f"table {table!r}: field {field!r} changed type from {old_type} to {new_type} and "
             "the table's drift policy is 'freeze'. Nothing was loaded. Either change the "
-            "field back in Zoho, or re-run with drift policy 'evolve' to widen the column."
+            "field back in Zoho, or re-run with drift policy 'evolve' (ZOHO_ETL_DRIFT_POLICY) "
+            "to widen the column."
         )
 
 

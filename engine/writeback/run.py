@@ -121,7 +121,7 @@ def run_write(
     rt.forget_fields(product, mapping.module)
     fields = rt.fields(product, mapping.module)
     job_cost = bulk_write_job_cost(rt, product)
-    pre = preflight(table, mapping, fields, policy)
+    pre = preflight(table, mapping, fields, policy, source_rows=order)
     if dry_run:
         plan = write_table(table, mapping, fields, dry_run=True, policy=policy, pre=pre)
         summary = _summary(product, plan, job_cost, dry_run=True)
@@ -153,7 +153,7 @@ def run_write(
             pre=pre,
         )
     else:
-        enforce_policy(pre, policy)
+        enforce_policy(pre, policy, source_rows=order)
         chunks = build_chunks(pre)
         what = f"bulk-write {product} {mapping.module} ({len(chunks)} jobs)"
         with rt.prepaid(product, CallType.BULK_WRITE_CREATE, len(chunks), what):

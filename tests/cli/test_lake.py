@@ -114,3 +114,28 @@ def test_lake_optimize_and_vacuum(lake_dir: Path) -> None:
     missing = zoho_etl(lake_dir, "lake", "vacuum", "Deals")
     assert missing.returncode == 2
     assert "no lake table" in missing.stderr
+
+
+def test_bad_input_to_query_and_lake_exits_2_and_changes_nothing(lake_dir: Path) -> None:
+    from transforms.lake import LakeTable
+
+    table = LakeTable.open(str(lake_dir / "lake"), "crm", "Leads")
+    version = table.version
+    late = zoho_etl(lake_dir, "query", "Leads", "SELECT 1", "--version", "99")
+    assert late.returncode == 2
+    assert "--version 99 does not exist (versions 0 to 1)" in late.stderr
+    for days in ("inf", "1e10"):
+        huge = zoho_etl(lake_dir, "lake", "vacuum", "Leads", "--retention-days", days)
+        assert huge.returncode == 2, huge.stderr
+        assert "--retention-days" in huge.stderr
+    # one of two tables missing: neither is touched
+    partly = zoho_etl(lake_dir, "lake", "optimize", "Leads", "Contacts")
+    assert partly.returncode == 2
+    assert "crm Contacts has no lake table" in partly.stderr
+    assert table.version == version
+
+
+def test_landing_days_without_keep_landing_is_refused(tmp_path: Path) -> None:
+    done = zoho_etl(tmp_path, "export", "Leads", "--landing-days", "3", "--simulator", "x")
+    assert done.returncode == 2
+    assert "--landing-days N needs --keep-landing" in done.stderr

@@ -52,6 +52,26 @@ def test_criteria_is_mandatory_and_all_records_need_allow_all() -> None:
     assert check_criteria(' Status == "Closed" ') == 'Status == "Closed"'
 
 
+def test_a_criteria_matching_every_exported_record_needs_allow_all(
+    sim: SimServer, rt: Runtime
+) -> None:
+    creator = sim_creator(sim, records={f"{APP}/{FORM}": 300})
+    export(rt)
+    store = creator.form_store(ORG, APP, FORM)
+    every = "ID > 0"  # not the literal ID != 0: known by the count, against the warehouse
+    dry = _retain(rt, every, dry_run=True)
+    assert dry.matched == 300
+    assert "every record: deleting them needs --all" in dry.message
+    with pytest.raises(UsageError, match="every record the last export"):
+        _retain(rt, every)
+    assert len(store) == 300
+    assert [e.state for e in rt.ledger.recent_extracts(5) if e.kind == "retention"] == [
+        ExtractState.FAILED
+    ]
+    assert _retain(rt, every, allow_all=True).deleted == 300
+    assert len(store) == 0
+
+
 def test_dry_run_counts_and_lists_without_deleting(sim: SimServer, rt: Runtime) -> None:
     creator, criteria, _ = _setup(sim)
     store = creator.form_store(ORG, APP, FORM)

@@ -67,3 +67,23 @@ def test_storage_options_that_are_not_a_json_object_are_refused_without_echoing_
     with pytest.raises(UsageError, match="must be a JSON object") as caught:
         settings.lake_options()
     assert "lake-s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("ZOHO_ETL_CREDIT_BUDGET", "abc", "ZOHO_ETL_CREDIT_BUDGET='abc' is not a valid int"),
+        ("ZOHO_ETL_CONCURRENCY", "0", "ZOHO_ETL_CONCURRENCY=0: Input should be greater"),
+        ("ZOHO_ETL_POLL_INTERVAL", "-1", "ZOHO_ETL_POLL_INTERVAL=-1.0: Input should be greater"),
+        ("ZOHO_ETL_DRIFT_POLICY", "loose", "ZOHO_ETL_DRIFT_POLICY='loose': Input should be"),
+    ],
+)
+def test_a_malformed_variable_is_bad_input_naming_it(variable: str, value: str, says: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        RunSettings.from_env({variable: value})
+    assert says in str(raised.value)
+
+
+def test_a_malformed_flag_is_named_as_the_flag() -> None:
+    with pytest.raises(UsageError, match="concurrency=0"):
+        RunSettings.from_env({"ZOHO_ETL_CONCURRENCY": "3"}, concurrency=0)

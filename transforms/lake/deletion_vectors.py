@@ -3,7 +3,7 @@
 A deletion vector marks rows of a data file as deleted without rewriting the file (Delta
 protocol, "Deletion Vectors"): a merge that replaces 10,000 rows spread over a 1,000,000-row
 table writes those rows once, in a new file, and one small vector per file that held an old
-version, instead of rewriting every file (`transforms.lake.merge_on_read`). delta-rs reads
+version, instead of rewriting every file (`transforms.lake.local_merge`). delta-rs reads
 them (`DeltaTable.scan`, `deletion_vectors`), honours them in its own merges, deletes and
 OPTIMIZE, but cannot write them, hence this module.
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 import uuid
 import zlib
@@ -211,37 +210,47 @@ class TableLog:
         return version
 
 
-def unreferenced_vectors(directory: Path, older_than: float) -> list[Path]:
-    """Vector files in the table at ``directory`` that no commit or checkpoint in its log
-    names and that were written before ``older_than`` (a POSIX time): those of a merge that
-    died before its commit, or replaced ones whose commits the log no longer keeps.
-    (delta-rs' VACUUM removes data files, not vector files.)"""
+def unreferenced_files(directory: Path, older_than: float) -> list[Path]:
+    """Data and vector files in the table at ``directory`` that no commit or checkpoint in
+    its log names, written before ``older_than`` (a POSIX time): those of a write that died
+    before its commit, and vectors whose commits the log no longer keeps. delta-rs' VACUUM
+    removes the files the log records as removed; its ``full`` mode would find these too,
+    but it also deletes the vector files live rows depend on."""
     log_dir = directory / "_delta_log"
     named: set[str] = set()
+
+    def note(action: dict[str, Any] | None) -> None:
+        if action:
+            named.add(unquote(str(action.get("path"))))
+            named.add(str((action.get("deletionVector") or {}).get("pathOrInlineDv")))
+
     for commit in log_dir.glob("*.json"):
-        named.update(_VECTOR_NAME.findall(commit.read_text(encoding="utf-8")))
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                action = json.loads(line)
+                note(action.get("add"))
+                note(action.get("remove"))
     for checkpoint in log_dir.glob("*.checkpoint*.parquet"):
         for column in ("add", "remove"):
             if column in pq.read_schema(checkpoint).names:
                 for row in pq.read_table(checkpoint, columns=[column]).column(0).to_pylist():
-                    vector = (row or {}).get("deletionVector") or {}
-                    named.add(str(vector.get("pathOrInlineDv")))
+                    note(row)
     unused = []
-    for path in directory.glob("deletion_vector_*.bin"):
-        encoded = z85(uuid.UUID(path.stem.removeprefix("deletion_vector_")).bytes)
-        if encoded not in named and path.stat().st_mtime < older_than:
+    for path in [*directory.glob("*.parquet"), *directory.glob("deletion_vector_*.bin")]:
+        if path.suffix == ".bin":
+            key = z85(uuid.UUID(path.stem.removeprefix("deletion_vector_")).bytes)
+        else:
+            key = path.name
+        if key not in named and path.stat().st_mtime < older_than:
             unused.append(path)
     return unused
 
-
-#: how a vector's Z85 name appears in a JSON commit
-_VECTOR_NAME = re.compile(r'"pathOrInlineDv":"([^"]+)"')
 
 __all__ = [
     "DELETION_VECTORS",
     "TableLog",
     "serialize",
-    "unreferenced_vectors",
+    "unreferenced_files",
     "write_vector",
     "z85",
 ]

@@ -2,7 +2,7 @@
 
 delta-rs' pyarrow dataset (`DeltaTable.to_pyarrow_dataset`) prunes files by their
 statistics and streams, but refuses a table with deletion vectors
-(`transforms.lake.merge_on_read`): it cannot hide the rows they delete. Such a table is read
+(`transforms.lake.local_merge`): it cannot hide the rows they delete. Such a table is read
 through delta-rs' own engine (`DeltaTable.scan`), which applies them.
 """
 

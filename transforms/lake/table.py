@@ -12,8 +12,10 @@ Writing (every page is **one Delta commit**, so a reader sees all of a page or n
   row is replaced when it has no ``Modified_Time`` or the page's is the same or newer (an
   older ``Modified_Time`` never overwrites). A page without ``Modified_Time`` compares
   ``_extracted_at``. A page that repeats an id keeps its newest row. The same rule as the
-  warehouse (``sql/duckdb/merge.sql``). The page is handed over whole (not streamed), so
-  delta-rs reads and rewrites only the data files whose ``id`` range it touches.
+  warehouse (``sql/duckdb/merge.sql``). Only the data files whose ``id`` range the page
+  touches are read; a local table is merged by `transforms.lake.local_merge` (rewriting
+  those files, or with ``deletion_vectors`` marking the replaced rows), any other by
+  delta-rs' ``MERGE``.
 - `LakeTable.mark_deleted`: stamps ``_zoho_deleted_at`` on the ids Zoho reports deleted;
   rows are never removed. As in the warehouse, a deleted id delivered again keeps its
   mark (the page's columns are replaced, ``_zoho_deleted_at`` is not a page column).
@@ -34,6 +36,7 @@ column's type in place), then commits the page. Types are converted by
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -48,8 +51,8 @@ from transforms.drift import DriftPlan, DriftPolicy, align_batch, plan_drift
 from transforms.errors import LakeTableError
 from transforms.identifiers import validate_api_name, validate_path_token
 from transforms.lake.adopt import local_directory
-from transforms.lake.deletion_vectors import unreferenced_vectors
-from transforms.lake.merge_on_read import merge_with_deletion_vectors
+from transforms.lake.deletion_vectors import unreferenced_files
+from transforms.lake.local_merge import mark_deleted_locally, merge_locally
 from transforms.lake.page import (
     NewIdsFeed,
     PageCommit,
@@ -96,7 +99,7 @@ class LakeTable:
         deletion_vectors: bool = False,
     ) -> None:
         self.location = location
-        #: merges mark replaced rows in deletion vectors (`transforms.lake.merge_on_read`)
+        #: merges mark replaced rows in deletion vectors (`transforms.lake.local_merge`)
         self.deletion_vectors = deletion_vectors
         self.target_file_bytes = target_file_bytes
         self.name = name
@@ -195,6 +198,9 @@ class LakeTable:
         source = pa.table({ID_COLUMN: source[ID_COLUMN], "deleted_at": source["deleted_at_max"]})
         metadata = {"zoho_etl_operation": "mark_deleted", "zoho_etl_rows": str(len(pairs))}
         try:
+            stamped = mark_deleted_locally(self, source, batch_id, metadata)
+            if stamped is not None:
+                return stamped
             metrics = (
                 self.delta_table()
                 .merge(
@@ -235,19 +241,19 @@ class LakeTable:
 
         Time travel to a version older than ``retention`` may fail afterwards.
         """
-        hours = int(retention.total_seconds() // 3600)
+        # delta-rs counts whole hours: round up, never delete a file younger than asked
+        hours = math.ceil(retention.total_seconds() / 3600)
         removed = self.delta_table().vacuum(
             retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False
         )
         directory = local_directory(self.location)
         if directory is None:
             return list(removed)
-        cutoff = time.time() - hours * 3600
-        vectors = unreferenced_vectors(directory, cutoff)
+        orphans = unreferenced_files(directory, time.time() - hours * 3600)
         if not dry_run:
-            for path in vectors:
+            for path in orphans:
                 path.unlink(missing_ok=True)
-        return [*removed, *(str(p) for p in vectors)]
+        return [*removed, *(str(p) for p in orphans)]
 
     # -- internals -----------------------------------------------------------------------
     def _write_page(
@@ -319,10 +325,9 @@ class LakeTable:
     def _merge(
         self, page: pa.Table, plan: DriftPlan, version: str, page_id: str, started: float
     ) -> PageCommit:
-        if self.deletion_vectors:
-            merged = merge_with_deletion_vectors(self, page, plan, version, page_id)
-            if merged is not None:
-                return merged
+        merged = merge_locally(self, page, plan, version, page_id)
+        if merged is not None:
+            return merged
         source = align_table(page, plan.load_schema)
         newer = f't."{version}" IS NULL OR s."{version}" >= t."{version}"'
         metrics = (

@@ -283,14 +283,24 @@ def _check_date(checks: RowChecks, text: pa.Array, fm: FieldMapping, spec: Field
     checks.flag(bad, fm.api_name, "INVALID_DATA", _quoted(text, f"does not match format {fmt}"))
 
 
-def check_duplicates(checks: RowChecks, text: pa.Array, name: str, spec: FieldSpec | None) -> None:
+def check_duplicates(
+    checks: RowChecks,
+    text: pa.Array,
+    name: str,
+    spec: FieldSpec | None,
+    *,
+    first_by: np.ndarray | None = None,
+) -> None:
+    """Flag every row repeating an earlier row's value; earlier: lower ``first_by`` (the
+    rows' input positions), else position here."""
     values = text
     if spec is not None and spec.data_type == "email":
         values = pc.utf8_lower(text)
     encoded = pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
     present = pc.is_valid(values).to_numpy(zero_copy_only=False)
     codes = np.where(present, encoded, -1)
-    order = np.argsort(codes, kind="stable")
+    rank = np.arange(len(codes)) if first_by is None else np.asarray(first_by)
+    order = np.lexsort((rank, codes))
     sorted_codes = codes[order]
     repeat = np.zeros(len(codes), dtype=bool)
     repeat[order[1:]] = (sorted_codes[1:] == sorted_codes[:-1]) & (sorted_codes[1:] >= 0)

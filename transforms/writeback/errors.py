@@ -68,6 +68,9 @@ class PreflightError(WritebackFatal):
 class InvalidRowsError(WritebackFatal):
     """Pre-flight found invalid rows and the policy says stop before sending anything."""
 
+    #: nothing was sent: the rows need fixing, a re-run as it is stops the same way
+    resumable = False
+
     def __init__(
         self, module: str, invalid_rows: int, total_rows: int, sample: str, issues: object = None
     ) -> None:

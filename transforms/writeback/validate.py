@@ -145,8 +145,13 @@ def preflight(
     policy: PreflightPolicy | None = None,
     *,
     workers: int = 2,
+    source_rows: np.ndarray | None = None,
 ) -> Preflight:
-    """Render and validate ``table`` for ``mapping``; raise `PreflightError` for batch faults."""
+    """Render and validate ``table`` for ``mapping``; raise `PreflightError` for batch faults.
+
+    ``source_rows``: each row's position in the input when ``table`` holds the rows in
+    another order (`transforms.writeback.row_order`): of rows repeating a ``find_by`` value,
+    the first in the input is kept."""
     policy = policy or PreflightPolicy()
     specs = dict(fields) if isinstance(fields, Mapping) else fields_by_name(fields)
     _check_batch(table, mapping, specs)
@@ -184,7 +189,13 @@ def preflight(
         find_field = mapping.field(mapping.find_by)
         assert find_field is not None
         idx = [f.api_name for f in mapping.fields if f.source is not None].index(mapping.find_by)
-        check_duplicates(checks, as_text(columns[idx]), mapping.find_by, specs.get(mapping.find_by))
+        check_duplicates(
+            checks,
+            as_text(columns[idx]),
+            mapping.find_by,
+            specs.get(mapping.find_by),
+            first_by=source_rows,
+        )
     rendered = pa.Table.from_arrays(columns, names=headers)
     return Preflight(
         mapping=mapping,
@@ -243,13 +254,24 @@ def _cost(fm: FieldMapping, spec: FieldSpec | None, table: pa.Table) -> int:
     return 1
 
 
-def enforce_policy(result: Preflight, policy: PreflightPolicy | None = None) -> None:
-    """Raise `InvalidRowsError` when rows are invalid and the policy is "stop"."""
+def enforce_policy(
+    result: Preflight, policy: PreflightPolicy | None = None, source_rows: np.ndarray | None = None
+) -> None:
+    """Raise `InvalidRowsError` when rows are invalid and the policy is "stop"; the sample is
+    the first issue in the input (``source_rows``: each row's input position, as in
+    `preflight`), named by that position and the row's key."""
     policy = policy or PreflightPolicy()
     rejected = int((~result.valid).sum())
     if rejected and policy.on_invalid == "stop":
-        first = result.issues.slice(0, 1).to_pylist()[0]
-        sample = f"row {first['row']} {first['code']}-{first['api_name']}: {first['message']}"
+        issues = result.issues
+        if source_rows is not None:
+            rows = np.asarray(source_rows)[issues.column("row").to_numpy()]
+            issues = issues.set_column(
+                issues.schema.get_field_index("row"), "row", pa.array(rows, pa.int64())
+            ).sort_by("row")
+        first = issues.slice(0, 1).to_pylist()[0]
+        key = f" ({first['key']})" if first.get("key") not in (None, "") else ""
+        sample = f"row {first['row']}{key} {first['code']}-{first['api_name']}: {first['message']}"
         raise InvalidRowsError(
             result.mapping.module, rejected, result.total_rows, sample, issues=result.issues
         )

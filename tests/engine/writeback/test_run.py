@@ -276,3 +276,57 @@ def test_a_write_keeps_its_progress_in_the_ledger_and_refuses_an_old_manifest(
         run_write(*args)
     assert sim.state.stats.snapshot()["jobs_created"]["us-enterprise/crm/Leads#write"] == 1
     assert rt.budget.status().spent == spent
+
+
+def _leads(rows: list[tuple[str, str, str]]) -> pa.Table:
+    """Rows for ``mappings/leads.yaml``: (outbox_id, last_name, email)."""
+    return pa.table(
+        {
+            "outbox_id": [r[0] for r in rows],
+            "last_name": [r[1] for r in rows],
+            "first_name": ["F"] * len(rows),
+            "company": ["C"] * len(rows),
+            "email": [r[2] for r in rows],
+            "phone": pa.nulls(len(rows), pa.string()),
+            "status": ["new"] * len(rows),
+        }
+    )
+
+
+LEADS_MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "leads.yaml"
+
+
+def test_of_rows_repeating_the_find_by_value_the_first_in_the_input_is_kept(
+    connection: ZohoConnection, settings: RunSettings, tmp_path: Path
+) -> None:
+    rows = [("r7", "A", "dup@example.org"), ("r8", "B", "dup@example.org")]
+    rows += [(f"x{i}", f"Other {i}", f"x{i}@example.org") for i in range(6)]
+    for name, given in (("forward", rows), ("backward", rows[::-1])):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(_leads(given), path)
+        summary = run_write(
+            connection, settings, "crm", str(LEADS_MAPPING), str(path), dry_run=True
+        )
+        (invalid,) = summary.invalid_rows
+        later = "r8" if name == "forward" else "r7"
+        assert invalid["key"] == later, (name, invalid)
+        assert invalid["row"] == [k for k, _, _ in given].index(later)
+
+
+def test_stop_on_invalid_names_the_first_invalid_input_row_and_its_key(
+    connection: ZohoConnection, settings: RunSettings, tmp_path: Path
+) -> None:
+    from cli.exit_codes import one_line
+    from transforms.writeback.errors import InvalidRowsError
+
+    rows = [(f"x{i}", f"Other {i}", f"x{i}@example.org") for i in range(8)]
+    rows[5] = ("r5", "Bad", "not-an-email")
+    rows[7] = ("r7", "Bad too", "also not")
+    path = tmp_path / "rows.parquet"
+    pq.write_table(_leads(rows), path)
+    with pytest.raises(InvalidRowsError) as raised:
+        run_write(connection, settings, "crm", str(LEADS_MAPPING), str(path), False, "stop")
+    line = one_line(raised.value)
+    assert "(first: row 5 (r5) INVALID_DATA-Email" in line
+    assert "nothing was sent" in line
+    assert "resume" not in line

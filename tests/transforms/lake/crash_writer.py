@@ -5,8 +5,9 @@
 Pages whose zip name starts with ``1`` are appended (full load), the others merged. After each
 commit it prints ``committed <page>`` and, with ``STOP=between``, waits for a line on stdin
 before the next page. With ``STOP=inside`` delta-rs reads the last page's rows one at a
-time (append or merge alike) and, halfway through, the writer prints ``inside <page>`` and
-sleeps: the parent kills it while delta-rs is writing that page, before its commit.
+time (an append) and, halfway through, the writer prints ``inside <page>`` and sleeps, or a
+merge (written by `transforms.lake.local_merge`) stops after its files are written and before
+its commit: the parent kills it there.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from deltalake.table import TableMerger
 import transforms.lake.table as lake_table
 from tests.transforms.lake.pages import read_page
 from transforms.lake import LakeTable
+from transforms.lake.deletion_vectors import TableLog
 
 
 def _stalling(data: pa.Table | pa.RecordBatchReader, page_id: str) -> pa.RecordBatchReader:
@@ -52,8 +54,14 @@ def _stall_inside_delta(page_id: str) -> None:
         def merge(self, source: Any, *args: Any, **options: Any) -> TableMerger:
             return super().merge(_stalling(source, page_id), *args, **options)
 
+    def stalling_commit(log: TableLog, actions: list[dict[str, Any]]) -> int:
+        print(f"inside {page_id}", flush=True)  # the data files are written, the log not
+        time.sleep(3600)
+        raise AssertionError("killed while stalled")
+
     lake_table.write_deltalake = stalling_write  # type: ignore[assignment]
     lake_table.DeltaTable = StallingDeltaTable  # type: ignore[misc]
+    TableLog.commit = stalling_commit  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> int:
