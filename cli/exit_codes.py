@@ -77,6 +77,7 @@ _CLASSES: tuple[tuple[str, str, ErrorKind], ...] = (
     ("transforms.errors", "TransformError", ErrorKind.WAREHOUSE),
     ("sqlalchemy.exc", "SQLAlchemyError", ErrorKind.WAREHOUSE),
     ("duckdb", "Error", ErrorKind.WAREHOUSE),
+    ("psycopg", "Error", ErrorKind.WAREHOUSE),  # PostgreSQL reached without SQLAlchemy
     ("connectors.errors", "ZohoError", ErrorKind.ZOHO),
     ("engine.errors", "PageFailedError", ErrorKind.ZOHO),
     ("transforms.writeback.errors", "WritebackError", ErrorKind.ZOHO),

@@ -124,7 +124,7 @@ def export(
         from engine.modules import validate_module, validate_product
 
         name = validate_product(product)
-        names = [validate_module(name, m) for m in modules]
+        names = list(dict.fromkeys(validate_module(name, m) for m in modules))  # once each
         settings = with_landing(options.settings(), keep_landing, landing_days)
         connection = options.connection()  # fails fast
         from flows.connection import run_overrides

@@ -108,3 +108,32 @@ class ModuleSummary:
             "fields left out": ", ".join(f"{k} ({v})" for k, v in self.fields_left_out.items()),
             "status": "ok" if self.ok else f"FAILED: {self.error}",
         }
+
+    @classmethod
+    def stopped(
+        cls,
+        product: str,
+        module: str,
+        kind: str,
+        error: str,
+        jobs: list[JobRecord],
+        since: datetime,
+    ) -> ModuleSummary:
+        """A module whose run failed or stopped: what its pages (``jobs``, changed since the
+        run began at ``since``) loaded and the credits of the jobs it created."""
+        from engine.ledger import JobState
+
+        loaded = [j for j in jobs if j.state is JobState.LOADED]
+        created = [j for j in jobs if j.created_at is not None and j.created_at >= since]
+        return cls(
+            product,
+            module,
+            kind=kind,
+            error=error,
+            rows_read=sum(j.rows_read or 0 for j in loaded),
+            rows_loaded=sum(j.rows_loaded or 0 for j in loaded),
+            rows_rejected=sum(j.rows_rejected or 0 for j in loaded),
+            pages=len(loaded),
+            bulk_jobs_created=sum(1 for j in created if j.job_id is not None),
+            credits=sum(j.credits for j in created),
+        )

@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 
 from engine.errors import RunFailedError
 from engine.extracts import ExportMode, ExportOptions
+from engine.ledger import utcnow
 from engine.modules import ProductName, validate_module, validate_product
 from engine.planning import estimate_run_credits
 from engine.runtime import runtime_for
@@ -43,6 +44,7 @@ def run_modules(
     """Submit one task per module and collect every result (failures included)."""
     summaries: list[ModuleSummary] = []
     failures: dict[str, str] = {}
+    started = utcnow()
     with build_task_runner(settings) as runner:
         futures = {
             module: runner.submit(
@@ -62,8 +64,12 @@ def run_modules(
                 summaries.append(future.result())
             except Exception as exc:  # one module's failure must not hide the others
                 failures[module] = f"{type(exc).__name__}: {first_line(exc)}"
+                rt = runtime_for(connection, settings)
+                jobs = rt.ledger.module_jobs_since(rt.org, product, module, started)
                 summaries.append(
-                    ModuleSummary(product, module, kind=options.mode, error=failures[module])
+                    ModuleSummary.stopped(
+                        product, module, options.mode, failures[module], jobs, started
+                    )
                 )
     return summaries, failures
 

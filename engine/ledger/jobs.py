@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from engine.errors import LedgerError
@@ -221,6 +222,18 @@ class JobsTable(LedgerBase):
                 .where(self.jobs.c.job_key == job_key)
                 .values(credits=self.jobs.c.credits + credits, updated_at=utcnow())
             )
+
+    def module_jobs_since(
+        self, org: str, product: str, module: str, since: datetime
+    ) -> list[JobRecord]:
+        """The module's jobs changed at or after ``since`` (a run's pages, loaded or not)."""
+        c = self.jobs.c
+        query = self.jobs.select().where(
+            c.org == org, c.product == product, c.module == module, c.updated_at >= since
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.page)).all()
+        return [job_from_row(r) for r in rows]
 
     def recent_jobs(self, limit: int = 50) -> list[JobRecord]:
         with self.engine.connect() as conn:

@@ -68,11 +68,18 @@ def test_a_budget_exhausted_mid_run_exits_3_in_one_line(
 ) -> None:
     sim.state.configure(per_page=800, downloads_per_minute=1000, job_seconds=(0.02, 0.05))
     result = run_cli(
-        sim, prefect_api, tmp_path, "export", "Leads", "--full", "--credit-budget", "120"
+        sim, prefect_api, tmp_path, "export", "Leads", "--full", "--credit-budget", "120", "--json"
     )
     assert result.returncode == ExitCode.BUDGET, result.stderr[-3000:]
     error_lines(result)
-    assert any(state == "loaded" for _, state, _, _ in ledger_jobs(tmp_path, "Leads"))
+    loaded = [page for page, state, _, _ in ledger_jobs(tmp_path, "Leads") if state == "loaded"]
+    assert loaded
+    # the summary says what the stopped module loaded and paid, not zeros
+    (row,) = json.loads(result.stdout)["rows"]
+    assert row["status"].startswith("FAILED: BudgetExceededError")
+    assert row["pages"] == len(loaded)
+    assert row["rows loaded"] == 800 * len(loaded)
+    assert row["credits"] >= 52 * len(loaded)
 
 
 def write_rows(tmp_path: Path) -> Path:
@@ -147,3 +154,16 @@ def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
     result = run_plain(tmp_path, "export", "Leads", "-v", env={**CREDENTIALS, "ZOHO_DC": "mars"})
     assert result.returncode == ExitCode.USAGE
     assert "Traceback" in result.stderr
+
+
+def test_an_unreachable_postgresql_is_a_warehouse_failure_not_an_internal_error() -> None:
+    psycopg = pytest.importorskip("psycopg")
+    from cli.exit_codes import exit_code_for, one_line
+
+    with pytest.raises(psycopg.OperationalError) as raised:
+        psycopg.connect("host=127.0.0.1 port=1 user=u password=hunter2 dbname=x", connect_timeout=5)
+    assert exit_code_for(raised.value) == ExitCode.RUN_FAILED
+    line = one_line(raised.value)
+    assert "internal error" not in line
+    assert "check the warehouse" in line
+    assert "hunter2" not in line

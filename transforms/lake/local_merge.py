@@ -35,7 +35,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,9 @@ from transforms.schema import DELETED_AT_COLUMN, ID_COLUMN
 
 if TYPE_CHECKING:
     from transforms.lake.table import LakeTable
+
+#: data files read, rewritten or given a vector at once (pyarrow releases the GIL)
+REWRITE_THREADS = 2
 
 
 @dataclass
@@ -109,6 +113,13 @@ class LocalTable:
         positions = np.flatnonzero(self.live.get(path, np.ones(data.num_rows, dtype=bool)))
         return data.take(pa.array(positions)), positions
 
+    def read_files(
+        self, paths: list[str], columns: list[str]
+    ) -> Iterator[tuple[str, tuple[pa.Table, np.ndarray]]]:
+        """`stored` of each of ``paths``, read ``REWRITE_THREADS`` at a time, in order."""
+        with ThreadPoolExecutor(max_workers=REWRITE_THREADS) as pool:
+            yield from zip(paths, pool.map(lambda p: self.stored(p, columns), paths), strict=True)
+
     def files_meeting(self, ids: pa.Array | pa.ChunkedArray) -> list[str]:
         """The live files whose ``id`` statistics meet the range of ``ids`` (or have none)."""
         low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
@@ -133,8 +144,13 @@ class LocalTable:
         """Write ``change`` (see module) and commit it; the new version."""
         now = int(time.time() * 1000)
         actions: list[dict[str, Any]] = []
-        for path, positions in change.replaced.items():
-            actions += self._replace_file(path, positions, vectors, now)
+        with ThreadPoolExecutor(max_workers=REWRITE_THREADS) as pool:
+            replaced = pool.map(
+                lambda item: self._replace_file(item[0], item[1], vectors, now),
+                change.replaced.items(),
+            )
+            for file_actions in replaced:
+                actions += file_actions
         if change.rows.num_rows:
             actions.append({"add": self._write(change.rows.cast(self.schema))})
         header: list[dict[str, Any]] = [
@@ -223,8 +239,7 @@ def merge_locally(
     carried: list[Any] = [None] * source.num_rows
     replaced: dict[str, np.ndarray] = {}
     columns = [ID_COLUMN, version, DELETED_AT_COLUMN]
-    for path in local.files_meeting(source[ID_COLUMN]):
-        stored, rows = local.stored(path, columns)
+    for path, (stored, rows) in local.read_files(local.files_meeting(source[ID_COLUMN]), columns):
         where = pc.index_in(stored[ID_COLUMN], value_set=source[ID_COLUMN])
         hit = pc.is_valid(where).to_numpy(zero_copy_only=False)
         if not hit.any():
@@ -274,8 +289,8 @@ def mark_deleted_locally(
     stamps = deletions["deleted_at"].cast(local.schema.field(DELETED_AT_COLUMN).type)
     parts: list[pa.Table] = []
     replaced: dict[str, np.ndarray] = {}
-    for path in local.files_meeting(deletions[ID_COLUMN]):
-        stored, rows = local.stored(path, local.schema.names)
+    meeting = local.files_meeting(deletions[ID_COLUMN])
+    for path, (stored, rows) in local.read_files(meeting, local.schema.names):
         where = pc.index_in(stored[ID_COLUMN], value_set=deletions[ID_COLUMN])
         hit = pc.is_valid(where)
         if not pc.any(hit).as_py():
