@@ -15,6 +15,7 @@ from deltalake import DeltaTable
 
 from transforms.lake.deletion_vectors import DELETION_VECTORS
 from transforms.lake.types import from_delta_schema, lake_schema
+from transforms.schema import ID_COLUMN
 
 
 def has_deletion_vectors(table: DeltaTable) -> bool:
@@ -37,9 +38,35 @@ def read_arrow(
     return data.cast(from_delta_schema(data.schema))
 
 
+def holds_any(table: DeltaTable, ids: pa.ChunkedArray) -> bool:
+    """Whether ``table`` stores any of ``ids``. Only the files whose ``id`` range meets the
+    ids' are read: the pages of a first load carry ids above every stored one, so none is,
+    however big the table grows. Read by delta-rs' engine, which applies deletion vectors
+    and reads text stored as ``string`` or as ``string_view`` alike."""
+    low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
+    files = pa.table(table.get_add_actions(flatten=True))
+    if f"min.{ID_COLUMN}" in files.column_names:
+        lows, highs = files[f"min.{ID_COLUMN}"], files[f"max.{ID_COLUMN}"]
+        unknown = pc.or_(pc.is_null(lows), pc.is_null(highs))
+        meets = pc.and_(pc.less_equal(lows, high), pc.greater_equal(highs, low))
+        if not pc.any(pc.or_kleene(unknown, meets)).as_py():
+            return False
+    between = f'"{ID_COLUMN}" >= {_sql_text(low)} AND "{ID_COLUMN}" <= {_sql_text(high)}'
+    values = ids.combine_chunks()
+    stored = table.scan(columns=[ID_COLUMN], predicate=between)
+    return any(
+        pc.any(pc.is_in(pa.array(b.column(0)).cast(values.type), value_set=values)).as_py()
+        for b in stored  # text comes as string_view: cast to the ids' type
+    )
+
+
+def _sql_text(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def arrow_source(table: DeltaTable) -> ds.Dataset | pa.Table:
     """What DuckDB can query: the dataset, or the rows read whole when vectors hide some."""
     return read_arrow(table) if has_deletion_vectors(table) else table.to_pyarrow_dataset()
 
 
-__all__ = ["arrow_source", "column_names", "has_deletion_vectors", "read_arrow"]
+__all__ = ["arrow_source", "column_names", "has_deletion_vectors", "holds_any", "read_arrow"]

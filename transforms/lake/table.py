@@ -64,7 +64,7 @@ from transforms.lake.page import (
     lake_batches,
     newest_per_id,
 )
-from transforms.lake.reading import has_deletion_vectors, read_arrow
+from transforms.lake.reading import has_deletion_vectors, holds_any, read_arrow
 from transforms.lake.types import from_delta_schema
 from transforms.parquet import DICTIONARY_PAGE_LIMIT
 from transforms.schema import DELETED_AT_COLUMN, ID_COLUMN, UTC_TIMESTAMP
@@ -360,30 +360,11 @@ class LakeTable:
         )
 
     def has_stored_ids(self, ids: pa.ChunkedArray, current: DeltaTable | None = None) -> bool:
-        """Whether any of ``ids`` is already stored (``current``: the table, if open).
-
-        Only the files whose ``id`` range meets the ids' are read: the pages of a first
-        load carry ids above every stored one, so none is, however big the table grows.
-        """
+        """Whether any of ``ids`` is already stored (``current``: the table, if open);
+        see `transforms.lake.reading.holds_any`."""
         if len(ids) == 0 or (current is None and not self.exists):
             return False
-        current = current or self.delta_table()
-        low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
-        files = pa.table(current.get_add_actions(flatten=True))
-        if f"min.{ID_COLUMN}" in files.column_names:
-            lows, highs = files[f"min.{ID_COLUMN}"], files[f"max.{ID_COLUMN}"]
-            unknown = pc.or_(pc.is_null(lows), pc.is_null(highs))
-            meets = pc.and_(pc.less_equal(lows, high), pc.greater_equal(highs, low))
-            if not pc.any(pc.or_kleene(unknown, meets)).as_py():
-                return False
-        values = ids.combine_chunks()
-        in_range = (pc.field(ID_COLUMN) >= low) & (pc.field(ID_COLUMN) <= high)
-        if has_deletion_vectors(current):
-            batches = read_arrow(current, [ID_COLUMN], in_range).to_batches()
-        else:
-            dataset = current.to_pyarrow_dataset()
-            batches = dataset.to_batches(columns=[ID_COLUMN], filter=in_range)
-        return any(pc.any(pc.is_in(b.column(0), value_set=values)).as_py() for b in batches)
+        return holds_any(current or self.delta_table(), ids)
 
     def _rewrite_with(self, plan: DriftPlan, page_id: str) -> None:
         """Rewrite the table with the widened column types, in one commit of its own."""
