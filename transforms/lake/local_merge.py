@@ -123,6 +123,8 @@ class LocalTable:
     def files_meeting(self, ids: pa.Array | pa.ChunkedArray) -> list[str]:
         """The live files whose ``id`` statistics meet the range of ``ids`` (or have none)."""
         low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
+        if low is None or high is None:  # an empty page meets no file
+            return []
         meeting = []
         for path, add in self.log.files.items():
             stats = json.loads(add.get("stats") or "{}")

@@ -270,7 +270,8 @@ def enforce_policy(
                 issues.schema.get_field_index("row"), "row", pa.array(rows, pa.int64())
             ).sort_by("row")
         first = issues.slice(0, 1).to_pylist()[0]
-        key = f" ({first['key']})" if first.get("key") not in (None, "") else ""
+        named = result.mapping.key_column is not None and first.get("key") not in (None, "")
+        key = f" ({first['key']})" if named else ""
         sample = f"row {first['row']}{key} {first['code']}-{first['api_name']}: {first['message']}"
         raise InvalidRowsError(
             result.mapping.module, rejected, result.total_rows, sample, issues=result.issues

@@ -227,3 +227,13 @@ def test_readers_of_a_table_with_vectors(tmp_path: Path) -> None:
     commit = json.loads(log.read_text().splitlines()[0])
     assert commit["commitInfo"]["zoho_etl_page"] == "2"
     assert commit["commitInfo"]["operationParameters"] == {"mode": "deletion vectors"}
+
+
+def test_an_empty_page_commits_its_transaction_and_changes_nothing(tmp_path: Path) -> None:
+    lake = _lakes(tmp_path)["vectors"]
+    _apply(lake, [("append", _page(list(range(100)), [0] * 100, "Lead"), "1")])
+    rows = _rows(lake.read())
+    commit = lake.merge_page(_page([], [], "None"), "2")
+    assert (commit.mode, commit.rows_inserted, commit.rows_updated) == ("merge", 0, 0)
+    assert _rows(lake.read()) == rows
+    assert lake.committed("2")
