@@ -27,7 +27,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# the checks run beside the tests (separate processes), once the venv is there
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j3 lint typecheck unit
 
 demo: $(STAMP)
 	$(BIN)/zoho-etl demo

@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from simulator.testing import SimServer
 
 CREDENTIALS = {
@@ -73,49 +71,56 @@ def settings_of(cwd: Path, *flags: str, env: dict[str, str]) -> dict[str, Any]:
     return document
 
 
-@pytest.mark.parametrize(
-    ("variable", "value", "where", "key", "expected"),
-    [
-        ("ZOHO_CLIENT_ID", "1000.other", "connection", "client_id", "1000.other"),
-        ("ZOHO_DC", "eu", "connection", "data_center", "eu"),
-        ("ZOHO_ORG_ID", "777", "connection", "org_id", "777"),
-        ("ZOHO_SIMULATOR_URL", "http://127.0.0.1:9", "connection", "simulator_url", None),
-        ("ZOHO_ETL_DATA_DIR", "/tmp/elsewhere", "settings", "data_dir", "/tmp/elsewhere"),
-        ("ZOHO_ETL_CREDIT_BUDGET", "900", "settings", "credit_budget", 900),
-        ("ZOHO_ETL_CONCURRENCY", "7", "settings", "concurrency", 7),
-        ("ZOHO_ETL_POLL_INTERVAL", "2", "settings", "poll_interval_s", 2.0),
-        ("ZOHO_ETL_DOWNLOADS_PER_MINUTE", "33", "settings", "downloads_per_minute", 33),
-        ("ZOHO_ETL_CALLBACK_LISTEN", "127.0.0.1:9", "settings", "callback_listen", None),
-        ("ZOHO_ETL_CALLBACK_URL", "https://cb.example", "settings", "callback_url", None),
-        ("ZOHO_ETL_ACTIVE_BULK_JOBS", "9", "settings", "active_bulk_jobs", 9),
-        ("ZOHO_ETL_LAKE_URI", "/tmp/lake-elsewhere", "settings", "lake_uri", None),
-        ("ZOHO_ETL_KEEP_LANDING_DAYS", "3", "settings", "keep_landing_days", 3.0),
-        ("ZOHO_ETL_LAKE_DELETION_VECTORS", "true", "settings", "lake_deletion_vectors", True),
-        ("ZOHO_ETL_DRIFT_POLICY", "freeze", "settings", "drift_policy", "freeze"),
-        ("ZOHO_CREATOR_OWNER", "jason18", "creator", "owner", None),
-        ("ZOHO_CREATOR_PLAN", "free", "creator", "plan", None),
-        ("ZOHO_CREATOR_USERS", "4", "creator", "users", 4),
-        ("ZOHO_CREATOR_TIME_ZONE", "Asia/Kolkata", "creator", "time_zone", None),
-        ("ZOHO_CREATOR_DAILY_CALLS", "25", "creator", "daily_calls", 25),
-        # a secret: shown masked, never its value
-        (
-            "ZOHO_ETL_LAKE_STORAGE_OPTIONS",
-            '{"k": "s3cr3t"}',
-            "settings",
-            "lake_storage_options",
-            "**********",
-        ),
-    ],
-)
-def test_each_variable_is_honoured(
-    tmp_path: Path, variable: str, value: str, where: str, key: str, expected: object
-) -> None:
-    document = settings_of(tmp_path, env={variable: value})
+#: (variable, value, section of `settings`, key, what it shows: None for the value itself)
+VARIABLES: list[tuple[str, str, str, str, object]] = [
+    ("ZOHO_CLIENT_ID", "1000.other", "connection", "client_id", "1000.other"),
+    ("ZOHO_DC", "eu", "connection", "data_center", "eu"),
+    ("ZOHO_ORG_ID", "777", "connection", "org_id", "777"),
+    ("ZOHO_SIMULATOR_URL", "http://127.0.0.1:9", "connection", "simulator_url", None),
+    ("ZOHO_ETL_DATA_DIR", "/tmp/elsewhere", "settings", "data_dir", "/tmp/elsewhere"),
+    ("ZOHO_ETL_CREDIT_BUDGET", "900", "settings", "credit_budget", 900),
+    ("ZOHO_ETL_CONCURRENCY", "7", "settings", "concurrency", 7),
+    ("ZOHO_ETL_POLL_INTERVAL", "2", "settings", "poll_interval_s", 2.0),
+    ("ZOHO_ETL_DOWNLOADS_PER_MINUTE", "33", "settings", "downloads_per_minute", 33),
+    ("ZOHO_ETL_CALLBACK_LISTEN", "127.0.0.1:9", "settings", "callback_listen", None),
+    ("ZOHO_ETL_CALLBACK_URL", "https://cb.example", "settings", "callback_url", None),
+    ("ZOHO_ETL_ACTIVE_BULK_JOBS", "9", "settings", "active_bulk_jobs", 9),
+    ("ZOHO_ETL_LAKE_URI", "/tmp/lake-elsewhere", "settings", "lake_uri", None),
+    ("ZOHO_ETL_KEEP_LANDING_DAYS", "3", "settings", "keep_landing_days", 3.0),
+    ("ZOHO_ETL_LAKE_DELETION_VECTORS", "true", "settings", "lake_deletion_vectors", True),
+    ("ZOHO_ETL_DRIFT_POLICY", "freeze", "settings", "drift_policy", "freeze"),
+    ("ZOHO_CREATOR_OWNER", "jason18", "creator", "owner", None),
+    ("ZOHO_CREATOR_PLAN", "free", "creator", "plan", None),
+    ("ZOHO_CREATOR_USERS", "4", "creator", "users", 4),
+    ("ZOHO_CREATOR_TIME_ZONE", "Asia/Kolkata", "creator", "time_zone", None),
+    ("ZOHO_CREATOR_DAILY_CALLS", "25", "creator", "daily_calls", 25),
+    # a secret: shown masked, never its value
+    (
+        "ZOHO_ETL_LAKE_STORAGE_OPTIONS",
+        '{"k": "s3cr3t"}',
+        "settings",
+        "lake_storage_options",
+        "**********",
+    ),
+]
+
+
+def test_every_variable_is_honoured(tmp_path: Path) -> None:
+    """All set at once: one process for the defaults, one with every variable."""
+    default = settings_of(tmp_path, env={})
+    document = settings_of(tmp_path, env={v[0]: v[1] for v in VARIABLES})
     assert "s3cr3t" not in json.dumps(document)
-    shown = document[where][key]
-    assert shown == (value if expected is None else expected)
-    default = settings_of(tmp_path, env={})[where][key]
-    assert default != shown  # the variable, not a default, decided it
+    wrong = []
+    for variable, value, where, key, expected in VARIABLES:
+        shown, before = document[where][key], default[where][key]
+        if shown != (value if expected is None else expected) or shown == before:
+            wrong.append((variable, shown, before))  # not the variable's, or still the default
+    assert wrong == []
+    assert {v[0] for v in VARIABLES} >= set(ALL_VARIABLES) - {
+        "ZOHO_CLIENT_SECRET",
+        "ZOHO_REFRESH_TOKEN",
+        "ZOHO_ETL_WAREHOUSE_URL",
+    }
 
 
 def test_the_creator_plan_and_users_set_the_daily_calls(tmp_path: Path) -> None:
