@@ -74,7 +74,7 @@ def interrupt_during_page_2(sim: SimServer, process: subprocess.Popen[str], jobs
 def test_sigint_during_page_2_exits_130_cancels_the_run_and_the_same_command_resumes(
     prefect_api: str, sim: SimServer, tmp_path: Path
 ) -> None:
-    sim.state.configure(per_page=700, downloads_per_minute=1000, job_seconds=(4.0, 4.0))
+    sim.state.configure(per_page=700, downloads_per_minute=1000, job_seconds=(2.5, 2.5))
     runs_before = len(export_run_states())
     stderr = interrupt_during_page_2(sim, start_export(sim, prefect_api, tmp_path), 0)
     assert "export Leads --full" in stderr.strip().splitlines()[-1]  # the command to resume
@@ -126,7 +126,7 @@ def test_an_interrupted_full_export_is_resumed_by_a_rerun_with_other_flags(
     done = run_cli(sim, prefect_api, tmp_path, "export", "Leads", "--full", env=serial)
     assert done.returncode == 0, done.stderr[-3000:]  # the watermark makes the rerun incremental
 
-    sim.state.configure(job_seconds=(4.0, 4.0))
+    sim.state.configure(job_seconds=(2.5, 2.5))
     base = jobs_created(sim)
     first = start_export(sim, prefect_api, tmp_path, "--concurrency", "1", env=serial)
     interrupt_during_page_2(sim, first, base)
