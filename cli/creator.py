@@ -176,7 +176,7 @@ def delete(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Really delete the matching records.")] = False,
     all_records: Annotated[
-        bool, typer.Option("--all", help="Allow a criteria matching every record (ID != 0).")
+        bool, typer.Option("--all", help="Allow a criteria matching every record.")
     ] = False,
     owner: Owner = None,
     daily_calls: DailyCalls = None,
