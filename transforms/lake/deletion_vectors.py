@@ -109,7 +109,8 @@ def serialize(positions: np.ndarray) -> bytes:
 
 def write_vector(directory: Path, positions: np.ndarray) -> dict[str, Any]:
     """Write a vector file of ``positions`` into the table at ``directory``; its descriptor."""
-    data = serialize(positions)
+    values = np.unique(np.asarray(positions, dtype=np.uint64))
+    data = serialize(values)
     name = uuid.uuid4()
     body = b"\x01" + struct.pack(">i", len(data)) + data + struct.pack(">I", zlib.crc32(data))
     (directory / f"deletion_vector_{name}.bin").write_bytes(body)
@@ -118,7 +119,7 @@ def write_vector(directory: Path, positions: np.ndarray) -> dict[str, Any]:
         "pathOrInlineDv": z85(name.bytes),
         "offset": 1,
         "sizeInBytes": len(data),
-        "cardinality": len(np.unique(positions)),
+        "cardinality": len(values),
     }
 
 
