@@ -182,3 +182,10 @@ def test_export_writes_under_the_data_dir_variable(
     assert summary["ok"] is True
     assert summary["rows"][0]["module"] == "Leads"
     assert summary["rows"][0]["rows loaded"] > 0
+
+
+def test_a_malformed_etl_variable_exits_2_naming_it(tmp_path: Path) -> None:
+    result = zoho_etl(tmp_path, "settings", env={**CREDENTIALS, "ZOHO_ETL_CONCURRENCY": "0"})
+    assert result.returncode == 2, result.stderr
+    assert "ZOHO_ETL_CONCURRENCY=0" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
